@@ -1,0 +1,1 @@
+"""AWS components (pulumi-aws). Import the submodule you need; nothing loads eagerly."""

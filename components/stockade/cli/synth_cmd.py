@@ -1,0 +1,38 @@
+"""`stockade synth`: the stack's desired state, offline."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from stockade.cli.common import ProjectOption, StackOption, reported_errors, write_output
+
+
+class SynthFormat(StrEnum):
+    JSON = "json"
+    TREE = "tree"
+    SUMMARY = "summary"
+
+
+def synth(
+    stack: StackOption,
+    project_dir: ProjectOption = None,
+    output_format: Annotated[SynthFormat, typer.Option("--format", help="Output format.")] = SynthFormat.SUMMARY,
+    out: Annotated[Path | None, typer.Option("--out", help="Write to FILE instead of stdout.")] = None,
+) -> None:
+    """Run the stack's program under Pulumi's mock runtime: no CLI, no credentials, no plugins."""
+    from stockade.engine import synthesize
+    from stockade.engine.render import render_summary, render_tree
+
+    with reported_errors():
+        result = synthesize(stack, project_dir)
+        if output_format is SynthFormat.JSON:
+            text = result.to_json()
+        elif output_format is SynthFormat.TREE:
+            text = render_tree(result)
+        else:
+            text = render_summary(result)
+        write_output(text, out)

@@ -1,0 +1,1 @@
+"""Cloudflare components (pulumi-cloudflare)."""

@@ -1,0 +1,1 @@
+"""Docker host components (pulumi-docker)."""

@@ -1,0 +1,120 @@
+"""Outputs a provider would compute, emulated offline so programs can wire resources together.
+
+The default is the resource's own inputs plus an ID and, for AWS, an ARN shaped
+like the real one. Types whose outputs matter to Stockade (certificates, for
+instance) register a richer emulator with `register`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+from stockade.engine.context import OfflineContext
+
+Emulator = Callable[[str, dict[str, Any], OfflineContext], dict[str, Any]]
+_EMULATORS: dict[str, Emulator] = {}
+
+# Types whose ARN carries no region or account, or a special resource path.
+_ARN_SHAPES: dict[str, str] = {
+    "iam": "arn:{partition}:iam::{account}:{kind}/{name}",
+    "s3": "arn:{partition}:s3:::{name}",
+}
+
+
+def register(type_token: str) -> Callable[[Emulator], Emulator]:
+    def decorator(fn: Emulator) -> Emulator:
+        _EMULATORS[type_token] = fn
+        return fn
+
+    return decorator
+
+
+def stable_suffix(*parts: str, length: int = 7) -> str:
+    """Deterministic stand-in for the random suffix Pulumi's auto-naming adds."""
+    return hashlib.sha256("/".join(parts).encode()).hexdigest()[:length]
+
+
+def physical_name(name: str, inputs: dict[str, Any], *keys: str) -> str:
+    for key in keys:
+        value = inputs.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return f"{name}-{stable_suffix(name)}"
+
+
+def resource_id(type_token: str, name: str) -> str:
+    return f"{name}-{stable_suffix(type_token, name)}"
+
+
+def _aws_arn(type_token: str, name: str, ctx: OfflineContext) -> str:
+    module = type_token.split(":")[1].split("/")[0]
+    kind = type_token.rsplit(":", 1)[-1]
+    kind = kind[0].lower() + kind[1:]
+    shape = _ARN_SHAPES.get(module, "arn:{partition}:{service}:{region}:{account}:{kind}/{name}")
+    return shape.format(
+        partition=ctx.partition,
+        service=module,
+        region=ctx.region,
+        account=ctx.account_id,
+        kind=kind,
+        name=name,
+    )
+
+
+def emulate(type_token: str, name: str, inputs: dict[str, Any], ctx: OfflineContext) -> dict[str, Any]:
+    outputs = dict(inputs)
+    if type_token.startswith("aws:"):
+        physical = physical_name(name, inputs, "name", "bucket", "family")
+        outputs.setdefault("arn", _aws_arn(type_token, physical, ctx))
+        outputs.setdefault("name", physical)
+    special = _EMULATORS.get(type_token)
+    if special is not None:
+        outputs.update(special(name, inputs, ctx))
+    return outputs
+
+
+@register("aws:s3/bucket:Bucket")
+@register("aws:s3/bucketV2:BucketV2")
+def _bucket(name: str, inputs: dict[str, Any], ctx: OfflineContext) -> dict[str, Any]:
+    bucket = physical_name(name, inputs, "bucket")
+    return {"bucket": bucket, "arn": f"arn:{ctx.partition}:s3:::{bucket}", "id": bucket}
+
+
+@register("aws:kms/key:Key")
+def _kms_key(name: str, inputs: dict[str, Any], ctx: OfflineContext) -> dict[str, Any]:
+    key_id = f"{stable_suffix(name, length=8)}-0000-4000-8000-{stable_suffix('k', name, length=12)}"
+    return {"keyId": key_id, "arn": f"arn:{ctx.partition}:kms:{ctx.region}:{ctx.account_id}:key/{key_id}"}
+
+
+@register("aws:secretsmanager/secret:Secret")
+def _secret(name: str, inputs: dict[str, Any], ctx: OfflineContext) -> dict[str, Any]:
+    physical = physical_name(name, inputs, "name")
+    arn = (
+        f"arn:{ctx.partition}:secretsmanager:{ctx.region}:{ctx.account_id}:secret:"
+        f"{physical}-{stable_suffix(physical, length=6)}"
+    )
+    return {"arn": arn, "id": arn}
+
+
+@register("aws:ecs/taskDefinition:TaskDefinition")
+def _task_definition(name: str, inputs: dict[str, Any], ctx: OfflineContext) -> dict[str, Any]:
+    family = physical_name(name, inputs, "family")
+    arn = f"arn:{ctx.partition}:ecs:{ctx.region}:{ctx.account_id}:task-definition/{family}:1"
+    return {"arn": arn, "arnWithoutRevision": arn.rsplit(":", 1)[0], "revision": 1}
+
+
+@register("aws:ec2/vpc:Vpc")
+def _vpc(name: str, inputs: dict[str, Any], ctx: OfflineContext) -> dict[str, Any]:
+    return {"id": f"vpc-{stable_suffix(name, length=17)}", "defaultSecurityGroupId": f"sg-{stable_suffix('d', name, length=17)}"}
+
+
+@register("aws:ec2/subnet:Subnet")
+def _subnet(name: str, inputs: dict[str, Any], ctx: OfflineContext) -> dict[str, Any]:
+    return {"id": f"subnet-{stable_suffix(name, length=17)}"}
+
+
+@register("aws:ec2/securityGroup:SecurityGroup")
+def _security_group(name: str, inputs: dict[str, Any], ctx: OfflineContext) -> dict[str, Any]:
+    return {"id": f"sg-{stable_suffix(name, length=17)}"}

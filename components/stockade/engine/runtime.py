@@ -1,0 +1,117 @@
+"""The mock-runtime pieces: offline mocks and a monitor that records every registration."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc
+
+from stockade.engine.context import OfflineContext
+from stockade.engine.emulators import emulate, resource_id
+from stockade.engine.invokes import OfflineInvokeError, answer
+from stockade.engine.redact import Redactor, is_secret, unwrap
+
+
+class OfflineMocks(pulumi.runtime.Mocks):
+    """Answers registrations with emulated outputs and invokes from the offline context."""
+
+    def __init__(self, context: OfflineContext, redactor: Redactor) -> None:
+        self.context = context
+        self.redactor = redactor
+        self.unanswered: list[OfflineInvokeError] = []
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        if not args.custom:
+            return "", {}
+        plain = {k: unwrap(v) for k, v in args.inputs.items()}
+        outputs = emulate(args.typ, args.name, plain, self.context)
+        rid = outputs.pop("id", None) or resource_id(args.typ, args.name)
+        for key, value in args.inputs.items():
+            if is_secret(value):
+                outputs[key] = value
+        return str(rid), outputs
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+        try:
+            return answer(args.token, args.args, self.context)
+        except OfflineInvokeError as exc:
+            self.unanswered.append(exc)
+            raise
+
+
+@dataclass(frozen=True)
+class Registration:
+    urn: str
+    type: str
+    name: str
+    parent: str
+    custom: bool
+    provider: str
+    inputs: dict[str, Any]
+    dependencies: tuple[str, ...]
+    protect: bool
+    retain_on_delete: bool
+    delete_before_replace: bool
+    aliases: tuple[str, ...]
+    additional_secret_outputs: tuple[str, ...]
+    ignore_changes: tuple[str, ...]
+    replace_on_changes: tuple[str, ...]
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    """A MockMonitor that keeps what the engine would see: parent, provider, options, aliases."""
+
+    def __init__(self, mocks: OfflineMocks) -> None:
+        super().__init__(mocks)
+        self.registrations: list[Registration] = []
+
+    def RegisterResource(self, request: Any) -> Any:
+        response = super().RegisterResource(request)
+        if request.type == "pulumi:pulumi:Stack":
+            return response
+        inputs = rpc.deserialize_properties(request.object, keep_unknowns=True)
+        self.registrations.append(
+            Registration(
+                urn=response.urn,
+                type=request.type,
+                name=request.name,
+                parent=request.parent,
+                custom=bool(request.custom),
+                provider=request.provider,
+                inputs=dict(inputs),
+                dependencies=tuple(sorted(set(request.dependencies))),
+                protect=bool(request.protect),
+                retain_on_delete=bool(request.retainOnDelete),
+                delete_before_replace=bool(request.deleteBeforeReplace),
+                aliases=tuple(sorted(self._alias_urns(request))),
+                additional_secret_outputs=tuple(request.additionalSecretOutputs),
+                ignore_changes=tuple(request.ignoreChanges),
+                replace_on_changes=tuple(request.replaceOnChanges),
+            )
+        )
+        return response
+
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        # The real engine qualifies a type with the parent's whole type chain and leaves
+        # the root stack out of it; MockMonitor keeps only the last link and includes the
+        # stack. Diffs compare URNs across revisions, so they must be the engine's URNs.
+        qualified = type_
+        if parent:
+            parent_type = parent.split("::")[2]
+            if parent_type != "pulumi:pulumi:Stack":
+                qualified = f"{parent_type}${type_}"
+        return "urn:pulumi:" + "::".join([pulumi.get_stack(), pulumi.get_project(), qualified, name])
+
+    def _alias_urns(self, request: Any) -> set[str]:
+        urns = set(request.aliasURNs)
+        for alias in request.aliases:
+            if alias.urn:
+                urns.add(alias.urn)
+            elif alias.HasField("spec"):
+                spec = alias.spec
+                parent = "" if spec.noParent else (spec.parentUrn or request.parent)
+                urns.add(self.make_urn(parent, spec.type or request.type, spec.name or request.name))
+        return urns

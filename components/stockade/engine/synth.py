@@ -1,0 +1,192 @@
+"""Run a stack's real Pulumi program in-process under the mock runtime.
+
+No Pulumi CLI, no provider plugins, no credentials: the program's config comes
+from the stack file (secure values replaced by placeholders that are never the
+real secret), invokes are answered offline, and every registration is recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import runpy
+import sys
+from pathlib import Path
+from collections.abc import Callable
+from typing import Any
+
+import pulumi
+from pulumi.runtime import config as runtime_config
+from pulumi.runtime import settings as runtime_settings
+
+from stockade.engine.context import OFFLINE_ACCOUNT_ID, OFFLINE_REGION, OfflineContext
+from stockade.engine.model import ResourceOptions, SynthResource, SynthResult
+from stockade.engine.redact import REDACTED, Redactor
+from stockade.engine.runtime import OfflineMocks, RecordingMonitor, Registration
+from stockade.settings.load import read_stack_file, validate
+
+PROJECT = "stockade"
+PLACEHOLDER_PREFIX = "stockade-offline-secret:"
+
+
+class SynthError(Exception):
+    """The program failed under the offline engine; the message says why and where."""
+
+
+def find_project_dir(start: Path | None = None) -> Path:
+    """The nearest directory at or above `start` holding Pulumi.yaml."""
+    here = (start or Path.cwd()).resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / "Pulumi.yaml").is_file():
+            return candidate
+    raise SynthError(f"no Pulumi.yaml at or above {here}; run from a Stockade project checkout")
+
+
+def _engine_config(raw: dict[str, Any]) -> tuple[dict[str, str], list[str], list[str]]:
+    """Stack-file config as the engine passes it: strings, JSON for objects, secrets flagged."""
+    placeholders: list[str] = []
+
+    def replace(node: Any, path: str) -> tuple[Any, bool]:
+        if isinstance(node, dict) and set(node) == {"secure"}:
+            token = f"{PLACEHOLDER_PREFIX}{path}"
+            placeholders.append(token)
+            return token, True
+        if isinstance(node, dict):
+            found = False
+            out = {}
+            for key, value in node.items():
+                out[key], hit = replace(value, f"{path}.{key}")
+                found = found or hit
+            return out, found
+        if isinstance(node, list):
+            items = [replace(v, f"{path}[{i}]") for i, v in enumerate(node)]
+            return [v for v, _ in items], any(h for _, h in items)
+        return node, False
+
+    config: dict[str, str] = {}
+    secret_keys: list[str] = []
+    for key, value in raw.items():
+        plain, secret = replace(value, key)
+        if secret:
+            secret_keys.append(key)
+        if isinstance(plain, dict | list):
+            config[key] = json.dumps(plain, sort_keys=True)
+        elif isinstance(plain, bool):
+            config[key] = "true" if plain else "false"
+        else:
+            config[key] = "" if plain is None else str(plain)
+    return config, secret_keys, placeholders
+
+
+def synthesize(stack: str, project_dir: Path | None = None) -> SynthResult:
+    """Synthesize one stack's desired state from its stack file.
+
+    Raises SettingsError for a bad stack file and SynthError when the program fails.
+    """
+    project_dir = find_project_dir(project_dir)
+    stack_file = read_stack_file(project_dir, stack)
+    program = project_dir / "__main__.py"
+    if not program.is_file():
+        raise SynthError(f"{program} does not exist")
+
+    def run_program() -> None:
+        sys.path.insert(0, str(project_dir))
+        try:
+            runpy.run_path(str(program), run_name="__main__")
+        finally:
+            sys.path.remove(str(project_dir))
+
+    return synthesize_config(stack, stack_file.config, run_program)
+
+
+def synthesize_config(
+    stack: str, raw_config: dict[str, Any], program: Callable[[], None] | None = None
+) -> SynthResult:
+    """Synthesize from namespaced config (as in a stack file's `config:`), in-process.
+
+    `program` defaults to Stockade's own program; tests pass a smaller one to
+    exercise a single component under the same engine.
+    """
+    settings = validate(stack, raw_config)
+    config, secret_keys, placeholders = _engine_config(raw_config)
+    context = OfflineContext(
+        project=PROJECT,
+        stack=stack,
+        region=settings.aws_region or OFFLINE_REGION,
+        account_id=settings.aws.account_id if settings.aws else OFFLINE_ACCOUNT_ID,
+    )
+    redactor = Redactor(placeholders)
+    mocks = OfflineMocks(context, redactor)
+    monitor = RecordingMonitor(mocks)
+    if program is None:
+        from stockade.program import run as program
+
+    loop = asyncio.new_event_loop()
+    try:
+        runtime_settings.reset_options(project=PROJECT, stack=stack)
+        asyncio.set_event_loop(loop)
+        runtime_config.set_all_config(config, secret_keys)
+        pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
+        loop.run_until_complete(pulumi.runtime.stack.run_pulumi_func(program))
+        root = runtime_settings.get_root_resource()
+        exported = getattr(root, "outputs", {}) or {}
+        stack_outputs = loop.run_until_complete(_resolve_outputs(exported))
+    except pulumi.RunError as exc:
+        raise SynthError(str(exc)) from None
+    except Exception as exc:
+        if mocks.unanswered:
+            raise SynthError(str(mocks.unanswered[0])) from None
+        raise SynthError(f"the program failed under the offline engine: {exc}") from exc
+    finally:
+        runtime_config.set_all_config({}, [])
+        runtime_settings.reset_options()
+        asyncio.set_event_loop(None)
+        loop.close()
+
+    resources = tuple(sorted((_resource(r, redactor) for r in monitor.registrations), key=lambda r: r.urn))
+    return SynthResult(
+        project=PROJECT,
+        stack=stack,
+        resources=resources,
+        outputs=redactor.clean(stack_outputs),
+        weakenings=tuple(settings.weakenings()),
+    )
+
+
+async def _resolve_outputs(exported: dict[str, Any]) -> dict[str, Any]:
+    """Stack exports as plain values; a secret export is replaced, never resolved into text."""
+    resolved: dict[str, Any] = {}
+    for key, value in exported.items():
+        output = pulumi.Output.from_input(value)
+        resolved[key] = REDACTED if await output.is_secret() else await output.future()
+    return resolved
+
+
+def _provider_urn(reference: str) -> str | None:
+    # A provider reference is "<urn>::<id>"; the URN alone is stable across runs.
+    return reference.rsplit("::", 1)[0] if reference else None
+
+
+def _resource(reg: Registration, redactor: Redactor) -> SynthResource:
+    return SynthResource(
+        urn=reg.urn,
+        type=reg.type,
+        name=reg.name,
+        parent=reg.parent or None,
+        provider=_provider_urn(reg.provider),
+        custom=reg.custom,
+        inputs=redactor.clean(reg.inputs),
+        depends_on=reg.dependencies,
+        options=ResourceOptions(
+            protect=reg.protect,
+            retain_on_delete=reg.retain_on_delete,
+            delete_before_replace=reg.delete_before_replace,
+            aliases=reg.aliases,
+            additional_secret_outputs=reg.additional_secret_outputs,
+            ignore_changes=reg.ignore_changes,
+            replace_on_changes=reg.replace_on_changes,
+        ),
+    )
+
+
+__all__ = ["SynthError", "find_project_dir", "synthesize", "synthesize_config"]

@@ -1,0 +1,150 @@
+"""The root of a stack's settings, and the rules that span sections."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import Field
+
+from stockade.settings.base import SettingsModel
+from stockade.settings.network import EgressMode, NetworkSettings
+from stockade.settings.platform import AwsSettings, DockerSettings, PolicySettings
+from stockade.settings.problems import ConfigProblem, describe_value
+from stockade.settings.sandboxes import SandboxProvider, SandboxSettings, WorkerMode
+from stockade.settings.tunnel import TunnelSettings
+from stockade.settings.types import AwsRegion, Tags
+
+
+class Target(StrEnum):
+    AWS = "aws"
+    DOCKER = "docker"
+
+
+class Environment(StrEnum):
+    DEV = "dev"
+    STAGING = "staging"
+    PROD = "prod"
+
+
+class StackSettings(SettingsModel):
+    """Everything under the `stockade:` namespace of a stack file."""
+
+    target: Target
+    """Where the perimeter runs: `aws` or `docker`."""
+
+    environment: Environment
+    """`dev`, `staging` or `prod`; prod turns on the high-availability rules."""
+
+    aws_region: AwsRegion | None = Field(default=None, exclude=True)
+    """Read from `aws:region` (not `stockade:`); required for the aws target."""
+
+    aws: AwsSettings | None = None
+    """Account-level AWS settings; required for the aws target."""
+
+    docker: DockerSettings = Field(default_factory=DockerSettings)
+    """Docker host settings; used by the docker target."""
+
+    network: NetworkSettings = Field(default_factory=NetworkSettings)
+    """VPC and egress."""
+
+    sandboxes: SandboxSettings = Field(default_factory=SandboxSettings)
+    """Sandbox workers and sessions."""
+
+    tunnel: TunnelSettings = Field(default_factory=TunnelSettings)
+    """The MCP tunnel gateway."""
+
+    policy: PolicySettings = Field(default_factory=PolicySettings)
+    """Guardrail settings."""
+
+    tags: Tags = Field(default_factory=dict)
+    """Tags added to every taggable resource (Stockade adds `stockade:stack` and
+    `stockade:environment` itself)."""
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment is Environment.PROD
+
+    def weakenings(self) -> list[str]:
+        """Every setting that trades safety for something else, in plain words."""
+        found = []
+        if self.network.egress.mode is EgressMode.OPEN:
+            found.append("network.egress.mode is 'open': sandboxes can reach any internet host")
+        if not self.network.flow_logs.enabled:
+            found.append("network.flowLogs.enabled is false: no record of connections")
+        if self.sandboxes.mode is WorkerMode.POOL:
+            found.append("sandboxes.mode is 'pool': sessions share a worker's kernel and disk")
+        if self.sandboxes.enable_exec:
+            found.append("sandboxes.enableExec is true: operators can open shells in sandboxes")
+        if self.tunnel.enabled and self.tunnel.disable_ip_validation:
+            found.append("tunnel.disableIpValidation is true: the proxy's SSRF check is off")
+        if self.tunnel.enabled and self.tunnel.allowed_ips is not None:
+            extra = set(self.tunnel.allowed_ips) - set(self.tunnel.route_cidrs)
+            if extra:
+                found.append(
+                    "tunnel.allowedIps is wider than the route targets: "
+                    + ", ".join(sorted(str(c) for c in extra))
+                )
+        return found
+
+
+def cross_section_problems(settings: StackSettings) -> list[ConfigProblem]:
+    """Rules that span sections; run once every section is individually valid."""
+    problems: list[ConfigProblem] = []
+
+    def add(key: str, value: object, message: str, fix: str) -> None:
+        problems.append(ConfigProblem(key, describe_value(value), message, fix))
+
+    if settings.target is Target.AWS:
+        if settings.aws_region is None:
+            add("aws:region", None, "the aws target needs a region", "set aws:region, e.g. us-east-1")
+        if settings.aws is None:
+            add(
+                "stockade:aws",
+                None,
+                "the aws target needs its account settings",
+                "set stockade:aws.accountId to the 12-digit account this stack deploys into",
+            )
+    if settings.is_production:
+        if settings.target is Target.AWS and not settings.network.bring_your_own:
+            if settings.network.availability_zones < 2:
+                add(
+                    "stockade:network.availabilityZones",
+                    settings.network.availability_zones,
+                    "a prod stack needs at least 2 availability zones",
+                    "set network.availabilityZones: 2 or more",
+                )
+        if settings.network.bring_your_own and len(settings.network.private_subnet_ids) < 2:
+            add(
+                "stockade:network.privateSubnetIds",
+                settings.network.private_subnet_ids,
+                "a prod stack needs private subnets in at least 2 availability zones",
+                "list at least two subnets in different AZs",
+            )
+        if settings.tunnel.enabled and settings.tunnel.replicas < 2:
+            add(
+                "stockade:tunnel.replicas",
+                settings.tunnel.replicas,
+                "a prod tunnel needs at least 2 replicas",
+                "set tunnel.replicas: 2 or more",
+            )
+        sandboxes = settings.sandboxes
+        if (
+            settings.target is Target.AWS
+            and sandboxes.provider is SandboxProvider.SELF_HOSTED
+            and sandboxes.mode is WorkerMode.PER_SESSION
+            and sandboxes.poller_replicas < 2
+        ):
+            add(
+                "stockade:sandboxes.pollerReplicas",
+                sandboxes.poller_replicas,
+                "a prod fleet needs at least 2 poller replicas",
+                "set sandboxes.pollerReplicas: 2 or more",
+            )
+    if settings.target is Target.DOCKER and settings.aws is not None:
+        add(
+            "stockade:aws",
+            "(set)",
+            "AWS account settings have no meaning on the docker target",
+            "remove stockade:aws, or set target: aws",
+        )
+    return problems

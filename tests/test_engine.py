@@ -1,0 +1,102 @@
+"""The offline engine: determinism, secret handling, runtime isolation, offline invokes."""
+
+from __future__ import annotations
+
+import json
+
+import pulumi
+import pulumi_aws as aws
+import pytest
+
+from stockade.engine import SynthError, synthesize, synthesize_config
+from stockade.engine.synth import PLACEHOLDER_PREFIX
+
+from .conftest import EXAMPLE_STACKS, PROJECT_DIR
+
+
+@pytest.mark.parametrize("stack", ["dev", "local"])
+def test_synth_is_byte_identical_across_runs(stack: str) -> None:
+    first = synthesize(stack, PROJECT_DIR).to_json()
+    second = synthesize(stack, PROJECT_DIR).to_json()
+    assert first == second
+    assert json.loads(first)["stack"] == stack
+
+
+@pytest.mark.parametrize("stack", EXAMPLE_STACKS)
+def test_secure_values_never_appear(stack: str, example_config) -> None:
+    text = synthesize(stack, PROJECT_DIR).to_json()
+    assert PLACEHOLDER_PREFIX not in text
+    raw = json.dumps(example_config(stack))
+    ciphertexts = [part.split('"')[0] for part in raw.split('"secure": "')[1:]]
+    assert ciphertexts, "example stacks carry secure values, or this test checks nothing"
+    for ciphertext in ciphertexts:
+        assert ciphertext not in text
+
+
+def test_stacks_in_one_process_stay_independent() -> None:
+    dev = synthesize("dev", PROJECT_DIR)
+    prod = synthesize("prod-use1", PROJECT_DIR)
+    assert all(r.urn.startswith("urn:pulumi:dev::") for r in dev.resources)
+    assert all(r.urn.startswith("urn:pulumi:prod-use1::") for r in prod.resources)
+
+
+def test_urns_follow_the_engine_not_the_mock_monitor() -> None:
+    result = synthesize("dev", PROJECT_DIR)
+    key = result.one("aws:kms/key:Key")
+    assert "pulumi:pulumi:Stack$" not in key.urn
+    assert key.urn.split("::")[2] == "stockade:aws:EncryptionKey$aws:kms/key:Key"
+
+
+def _offline_config() -> dict[str, object]:
+    return {
+        "aws:region": "eu-west-1",
+        "stockade:target": "aws",
+        "stockade:environment": "dev",
+        "stockade:aws": {"accountId": "123456789012"},
+        "stockade:sandboxes": {"provider": "daytona"},
+    }
+
+
+def test_invokes_are_answered_from_stack_config() -> None:
+    seen: dict[str, object] = {}
+
+    def program() -> None:
+        identity = aws.get_caller_identity()
+        zones = aws.get_availability_zones()
+        seen["account"] = identity.account_id
+        seen["zones"] = zones.names
+        aws.s3.Bucket("probe", tags={"zones": ",".join(zones.names)})
+
+    result = synthesize_config("dev", _offline_config(), program)
+    assert seen["account"] == "123456789012"
+    assert seen["zones"][0] == "eu-west-1a"
+    assert result.one("aws:s3/bucket:Bucket").inputs["tags"]["zones"].startswith("eu-west-1a")
+
+
+def test_an_invoke_without_offline_answer_is_named() -> None:
+    def program() -> None:
+        aws.ec2.get_vpc(default=True)
+
+    with pytest.raises(SynthError, match=r"aws:ec2/getVpc:getVpc has no offline answer"):
+        synthesize_config("dev", _offline_config(), program)
+
+
+def test_secret_inputs_and_outputs_are_redacted() -> None:
+    def program() -> None:
+        secret = pulumi.Output.secret("hunter2-very-secret")
+        aws.ssm.Parameter("p", type="SecureString", value=secret)
+        pulumi.export("leak", secret)
+
+    result = synthesize_config("dev", _offline_config(), program)
+    text = result.to_json()
+    assert "hunter2-very-secret" not in text
+    assert result.one("aws:ssm/parameter:Parameter").inputs["value"] == "[secret]"
+    assert result.outputs["leak"] == "[secret]"
+
+
+def test_program_errors_become_synth_errors() -> None:
+    def program() -> None:
+        raise ValueError("boom in the program")
+
+    with pytest.raises(SynthError, match="boom in the program"):
+        synthesize_config("dev", _offline_config(), program)

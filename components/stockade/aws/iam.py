@@ -1,0 +1,98 @@
+"""IAM building blocks: roles under the permissions boundary, policies that refuse wildcards."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+Statement = Mapping[str, Any]
+
+
+class WildcardPolicyError(ValueError):
+    """A policy statement would allow every action (or every action on everything)."""
+
+
+def _as_list(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, list | tuple) else [value]
+
+
+def check_statements(statements: Sequence[Statement]) -> None:
+    """Refuse `Action: "*"` and service-wide wildcards on `Resource: "*"` before anything is sent.
+
+    Actions are literals in Stockade's code, so this runs at program time, not
+    inside an apply, and a bad policy fails `synth` and every test.
+    """
+    for statement in statements:
+        if statement.get("Effect", "Allow") != "Allow":
+            continue
+        actions = [a for a in _as_list(statement.get("Action", [])) if isinstance(a, str)]
+        resources = _as_list(statement.get("Resource", []))
+        if "NotAction" in statement:
+            raise WildcardPolicyError(f"statement {statement.get('Sid')!r} uses NotAction in an Allow")
+        for action in actions:
+            if action == "*" or action.endswith(":*") and "*" in resources:
+                raise WildcardPolicyError(
+                    f"statement {statement.get('Sid')!r} allows {action!r} on {resources!r}"
+                )
+
+
+def policy_document(statements: Sequence[Statement]) -> pulumi.Output[str]:
+    """A policy JSON string; statements may hold Outputs (ARNs), resolved deterministically."""
+    check_statements(statements)
+    document = {"Version": "2012-10-17", "Statement": list(statements)}
+    return pulumi.Output.from_input(document).apply(lambda d: json.dumps(d, sort_keys=True))
+
+
+def ecs_tasks_trust_policy(account_id: str, partition: str, region: str) -> str:
+    """Trust ECS tasks of this account only (confused-deputy guard)."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "ecs-tasks.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                    "Condition": {
+                        "StringEquals": {"aws:SourceAccount": account_id},
+                        "ArnLike": {"aws:SourceArn": f"arn:{partition}:ecs:{region}:{account_id}:*"},
+                    },
+                }
+            ],
+        },
+        sort_keys=True,
+    )
+
+
+def role_with_policy(
+    name: str,
+    *,
+    trust_policy: str,
+    statements: Sequence[Statement],
+    permissions_boundary_arn: str | None,
+    tags: Mapping[str, str],
+    parent: pulumi.Resource,
+    description: str,
+) -> aws.iam.Role:
+    """A role with one inline policy; the boundary, when configured, always applies."""
+    role = aws.iam.Role(
+        name,
+        description=description,
+        assume_role_policy=trust_policy,
+        permissions_boundary=permissions_boundary_arn,
+        max_session_duration=3600,
+        tags=dict(tags),
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+    if statements:
+        aws.iam.RolePolicy(
+            f"{name}-policy",
+            role=role.id,
+            policy=policy_document(statements),
+            opts=pulumi.ResourceOptions(parent=role),
+        )
+    return role

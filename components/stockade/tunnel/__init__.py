@@ -1,0 +1,1 @@
+"""Target-independent pieces of the MCP tunnel stack (contract section 2)."""

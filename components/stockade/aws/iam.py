@@ -34,7 +34,7 @@ def check_statements(statements: Sequence[Statement]) -> None:
         if "NotAction" in statement:
             raise WildcardPolicyError(f"statement {statement.get('Sid')!r} uses NotAction in an Allow")
         for action in actions:
-            if action == "*" or action.endswith(":*") and "*" in resources:
+            if action == "*" or (action.endswith(":*") and "*" in resources):
                 raise WildcardPolicyError(
                     f"statement {statement.get('Sid')!r} allows {action!r} on {resources!r}"
                 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from stockade.cli.config_docs_cmd import config_docs
 from stockade.cli.synth_cmd import synth
 from stockade.cli.validate_cmd import validate
 
@@ -16,6 +17,7 @@ app = typer.Typer(
 )
 app.command()(validate)
 app.command()(synth)
+app.command("config-docs")(config_docs)
 
 
 def main() -> None:

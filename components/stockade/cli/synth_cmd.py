@@ -20,7 +20,9 @@ class SynthFormat(StrEnum):
 def synth(
     stack: StackOption,
     project_dir: ProjectOption = None,
-    output_format: Annotated[SynthFormat, typer.Option("--format", help="Output format.")] = SynthFormat.SUMMARY,
+    output_format: Annotated[
+        SynthFormat, typer.Option("--format", help="Output format.")
+    ] = SynthFormat.SUMMARY,
     out: Annotated[Path | None, typer.Option("--out", help="Write to FILE instead of stdout.")] = None,
 ) -> None:
     """Run the stack's program under Pulumi's mock runtime: no CLI, no credentials, no plugins."""

@@ -31,13 +31,20 @@ def validate(
         settings = settings_from_stack_file(read_stack_file(root, stack))
     except SettingsError as exc:
         if output_format is ValidateFormat.JSON:
-            typer.echo(json.dumps({"stack": stack, "valid": False, "problems": [p.as_dict() for p in exc.problems]}, indent=2))
+            typer.echo(
+                json.dumps(
+                    {"stack": stack, "valid": False, "problems": [p.as_dict() for p in exc.problems]},
+                    indent=2,
+                )
+            )
         else:
             typer.echo(exc.render(), err=True)
         raise typer.Exit(EXIT_INVALID) from None
     weakenings = settings.weakenings()
     if output_format is ValidateFormat.JSON:
-        typer.echo(json.dumps({"stack": stack, "valid": True, "problems": [], "weakenings": weakenings}, indent=2))
+        typer.echo(
+            json.dumps({"stack": stack, "valid": True, "problems": [], "weakenings": weakenings}, indent=2)
+        )
         return
     typer.echo(f"stack '{stack}' is valid ({settings.target.value}, {settings.environment.value})")
     for weakening in weakenings:

@@ -107,7 +107,10 @@ def _task_definition(name: str, inputs: dict[str, Any], ctx: OfflineContext) -> 
 
 @register("aws:ec2/vpc:Vpc")
 def _vpc(name: str, inputs: dict[str, Any], ctx: OfflineContext) -> dict[str, Any]:
-    return {"id": f"vpc-{stable_suffix(name, length=17)}", "defaultSecurityGroupId": f"sg-{stable_suffix('d', name, length=17)}"}
+    return {
+        "id": f"vpc-{stable_suffix(name, length=17)}",
+        "defaultSecurityGroupId": f"sg-{stable_suffix('d', name, length=17)}",
+    }
 
 
 @register("aws:ec2/subnet:Subnet")

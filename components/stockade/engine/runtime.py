@@ -34,9 +34,9 @@ class OfflineMocks(pulumi.runtime.Mocks):
                 outputs[key] = value
         return str(rid), outputs
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
         try:
-            return answer(args.token, args.args, self.context)
+            return answer(args.token, args.args, self.context), []
         except OfflineInvokeError as exc:
             self.unanswered.append(exc)
             raise
@@ -68,7 +68,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         super().__init__(mocks)
         self.registrations: list[Registration] = []
 
-    def RegisterResource(self, request: Any) -> Any:
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - the gRPC method name
         response = super().RegisterResource(request)
         if request.type == "pulumi:pulumi:Stack":
             return response

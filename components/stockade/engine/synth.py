@@ -11,8 +11,8 @@ import asyncio
 import json
 import runpy
 import sys
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -119,7 +119,10 @@ def synthesize_config(
     mocks = OfflineMocks(context, redactor)
     monitor = RecordingMonitor(mocks)
     if program is None:
-        from stockade.program import run as program
+        from stockade.program import run
+
+        program = run
+    entry: Callable[[], None] = program
 
     loop = asyncio.new_event_loop()
     try:
@@ -127,7 +130,7 @@ def synthesize_config(
         asyncio.set_event_loop(loop)
         runtime_config.set_all_config(config, secret_keys)
         pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
-        loop.run_until_complete(pulumi.runtime.stack.run_pulumi_func(program))
+        loop.run_until_complete(pulumi.runtime.stack.run_pulumi_func(entry))
         root = runtime_settings.get_root_resource()
         exported = getattr(root, "outputs", {}) or {}
         stack_outputs = loop.run_until_complete(_resolve_outputs(exported))
@@ -138,6 +141,7 @@ def synthesize_config(
             raise SynthError(str(mocks.unanswered[0])) from None
         raise SynthError(f"the program failed under the offline engine: {exc}") from exc
     finally:
+        _drain(loop)
         runtime_config.set_all_config({}, [])
         runtime_settings.reset_options()
         asyncio.set_event_loop(None)
@@ -151,6 +155,15 @@ def synthesize_config(
         outputs=redactor.clean(stack_outputs),
         weakenings=tuple(settings.weakenings()),
     )
+
+
+def _drain(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel what a failed program left running, so the next stack starts on a clean loop."""
+    pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
 
 
 async def _resolve_outputs(exported: dict[str, Any]) -> dict[str, Any]:

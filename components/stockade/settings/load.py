@@ -91,12 +91,15 @@ def settings_from_engine(stack: str, config: dict[str, str], secret_keys: set[st
 def validate(stack: str, config: dict[str, Any]) -> StackSettings:
     """Validate namespaced config; raise `SettingsError` listing every problem at once."""
     data: dict[str, Any] = {
-        key.split(":", 1)[1]: value
-        for key, value in config.items()
-        if key.startswith(f"{NAMESPACE}:")
+        key.split(":", 1)[1]: value for key, value in config.items() if key.startswith(f"{NAMESPACE}:")
     }
     if REGION_KEY in config:
         data[_REGION_FIELD] = config[REGION_KEY]
+    for name, model_field in StackSettings.model_fields.items():
+        alias = model_field.alias or name
+        if alias not in data and model_field.default_factory is not None:
+            # Validate absent sections as empty maps, so their rules report under their own key.
+            data[alias] = {}
     try:
         settings = StackSettings.model_validate(data)
     except ValidationError as exc:
@@ -111,10 +114,7 @@ def _key_for(loc: tuple[str | int, ...]) -> str:
     if not loc:
         return f"{NAMESPACE}:"
     head, *rest = loc
-    if head == _REGION_FIELD:
-        base = REGION_KEY
-    else:
-        base = f"{NAMESPACE}:{head}"
+    base = REGION_KEY if head == _REGION_FIELD else f"{NAMESPACE}:{head}"
     for segment in rest:
         base += f"[{segment}]" if isinstance(segment, int) else f".{segment}"
     return base
@@ -123,9 +123,9 @@ def _key_for(loc: tuple[str | int, ...]) -> str:
 def _lookup(data: Any, loc: tuple[str | int, ...]) -> Any:
     node = data
     for segment in loc:
-        if isinstance(node, dict) and segment in node:
-            node = node[segment]
-        elif isinstance(node, list) and isinstance(segment, int) and segment < len(node):
+        if (isinstance(node, dict) and segment in node) or (
+            isinstance(node, list) and isinstance(segment, int) and segment < len(node)
+        ):
             node = node[segment]
         else:
             return None

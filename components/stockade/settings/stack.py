@@ -105,14 +105,14 @@ def cross_section_problems(settings: StackSettings) -> list[ConfigProblem]:
                 "set stockade:aws.accountId to the 12-digit account this stack deploys into",
             )
     if settings.is_production:
-        if settings.target is Target.AWS and not settings.network.bring_your_own:
-            if settings.network.availability_zones < 2:
-                add(
-                    "stockade:network.availabilityZones",
-                    settings.network.availability_zones,
-                    "a prod stack needs at least 2 availability zones",
-                    "set network.availabilityZones: 2 or more",
-                )
+        network = settings.network
+        if settings.target is Target.AWS and not network.bring_your_own and network.availability_zones < 2:
+            add(
+                "stockade:network.availabilityZones",
+                network.availability_zones,
+                "a prod stack needs at least 2 availability zones",
+                "set network.availabilityZones: 2 or more",
+            )
         if settings.network.bring_your_own and len(settings.network.private_subnet_ids) < 2:
             add(
                 "stockade:network.privateSubnetIds",

@@ -22,3 +22,7 @@ app.command("config-docs")(config_docs)
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,145 @@
+"""Structured JSON log lines on stderr, scrubbed of every registered secret.
+
+The programs in this package hold two secrets: the per-session work secret and the
+environment key. Neither is ever passed to a log call; this module is the backstop that
+makes a slip harmless. A `RedactingFilter` on the one handler renders each record's message
+immediately, replaces every registered secret (raw, JSON-escaped and repr-escaped), and
+writes the scrubbed text back into the record, so no later formatter or handler can
+re-render the raw arguments. The formatter scrubs the finished line once more.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import traceback
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+REDACTED = "[redacted]"
+
+# botocore logs whole request parameters at DEBUG, which for CreateSecret includes the
+# work secret. These loggers never go below WARNING, whatever the root level is.
+_CHATTY_LOGGERS = ("botocore", "boto3", "urllib3", "s3transfer")
+_HANDLER_MARK = "_stockade_dispatcher_handler"
+
+
+class Redactor:
+    """Replaces known secret strings, in every escaped form a log line could carry them."""
+
+    def __init__(self) -> None:
+        self._forms: list[str] = []
+
+    def add(self, secret: str) -> None:
+        if not secret:
+            return
+        forms = {
+            secret,
+            json.dumps(secret)[1:-1],
+            json.dumps(secret, ensure_ascii=False)[1:-1],
+            repr(secret)[1:-1],
+        }
+        self._forms = sorted(set(self._forms) | {f for f in forms if f}, key=len, reverse=True)
+
+    def scrub(self, text: str) -> str:
+        for form in self._forms:
+            if form in text:
+                text = text.replace(form, REDACTED)
+        return text
+
+    def scrub_value(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self.scrub(value)
+        if isinstance(value, Mapping):
+            return {str(k): self.scrub_value(v) for k, v in value.items()}
+        if isinstance(value, list | tuple | set | frozenset):
+            return [self.scrub_value(v) for v in value]
+        if value is None or isinstance(value, bool | int | float):
+            return value
+        return self.scrub(str(value))
+
+
+class RedactingFilter(logging.Filter):
+    """Freezes each record's message, exception text and fields in scrubbed form."""
+
+    def __init__(self, redactor: Redactor) -> None:
+        super().__init__()
+        self._redactor = redactor
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):
+            # A format string that does not match its arguments: keep the template only,
+            # since the arguments are exactly what might be secret.
+            message = f"{record.msg} [unformattable arguments dropped]"
+        record.msg = self._redactor.scrub(message)
+        record.args = None
+        if record.exc_info:
+            text = "".join(traceback.format_exception(*record.exc_info))
+            record.exc_text = self._redactor.scrub(text.rstrip())
+            record.exc_info = None
+        elif record.exc_text:
+            record.exc_text = self._redactor.scrub(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self._redactor.scrub(record.stack_info)
+        fields = getattr(record, "fields", None)
+        if fields is not None:
+            record.fields = self._redactor.scrub_value(fields)
+        return True
+
+
+class JsonLineFormatter(logging.Formatter):
+    """One JSON object per line: time, level, program, event, then the record's `fields`."""
+
+    def __init__(self, program: str, redactor: Redactor) -> None:
+        super().__init__()
+        self._program = program
+        self._redactor = redactor
+
+    def format(self, record: logging.LogRecord) -> str:
+        payload: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "program": self._program,
+            "event": record.getMessage(),
+        }
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, Mapping):
+            for key, value in fields.items():
+                payload.setdefault(str(key), value)
+        if record.exc_info and not record.exc_text:
+            record.exc_text = "".join(traceback.format_exception(*record.exc_info)).rstrip()
+        if record.exc_text:
+            payload["exception"] = record.exc_text
+        return self._redactor.scrub(json.dumps(payload, default=str, ensure_ascii=False))
+
+
+def configure(
+    program: str, redactor: Redactor, stream: TextIO | None = None, level: int = logging.INFO
+) -> logging.Handler:
+    """Install the one scrubbing JSON handler on the root logger (replacing an earlier one).
+
+    The handler goes first among the root's handlers: its filter rewrites records in place,
+    so any handler after it (a test's capture handler included) sees only scrubbed text.
+    """
+    root = logging.getLogger()
+    for existing in list(root.handlers):
+        if getattr(existing, _HANDLER_MARK, False):
+            root.removeHandler(existing)
+    handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
+    setattr(handler, _HANDLER_MARK, True)
+    handler.addFilter(RedactingFilter(redactor))
+    handler.setFormatter(JsonLineFormatter(program, redactor))
+    root.handlers.insert(0, handler)
+    root.setLevel(level)
+    for name in _CHATTY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    return handler
+
+
+def emit(logger: logging.Logger, level: int, event: str, **fields: Any) -> None:
+    """Log one structured event; `fields` become top-level keys of the JSON line."""
+    logger.log(level, event, extra={"fields": fields}, stacklevel=2)

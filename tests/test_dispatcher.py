@@ -1,0 +1,926 @@
+"""The per-session dispatcher (`stockade-dispatch`) against moto's ECS, Secrets Manager and EC2.
+
+moto covers RunTask/ListTasks/DescribeTasks/TagResource and the secret calls. Two things it
+cannot produce are covered with botocore's Stubber instead: RunTask answering with
+`failures` (moto always places a Fargate task) and RunTask error codes such as throttling.
+moto also ignores RunTask's clientToken, so the tests assert on the token the dispatcher
+sent, not on ECS de-duplicating it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError, EndpointConnectionError
+from botocore.stub import ANY, Stubber
+from moto import mock_aws
+
+from stockade.dispatcher.dispatch import Clients, DispatchConfig, Timing, main
+from stockade.dispatcher.errors import EXIT_INVALID, EXIT_LAUNCH, EXIT_NO_SLOT, EXIT_OK
+from stockade.dispatcher.logs import REDACTED, Redactor, configure, emit
+from stockade.dispatcher.slots import STARTED_BY
+from stockade.dispatcher.work_secrets import SWEPT_TAG, sweep_stopped
+
+REGION = "us-east-1"
+PREFIX = "stockade/dev/work/"
+WORK_SECRET = "wsec_Zq9X-top-secret-value-do-not-log-4f1c2b"
+ENV_KEY = "sk-ant-oat01-environment-key-never-logged-77aa"
+SESSION_ID = "session_01ABCdef"
+WORK_ID = "work_01XYZabc"
+NO_RETRY = Config(retries={"mode": "standard", "max_attempts": 1})
+PROJECT = Path(__file__).resolve().parents[1]
+# The poller task's environment; the `fleet` fixture swaps in the IDs moto generated.
+STATIC_ENV = {
+    "STOCKADE_STACK": "dev",
+    "STOCKADE_CLUSTER_ARN": "arn:aws:ecs:us-east-1:123456789012:cluster/stockade-dev",
+    "STOCKADE_SESSION_TASK_DEFINITION": "arn:aws:ecs:us-east-1:123456789012:task-definition/sandbox:3",
+    "STOCKADE_SESSION_CONTAINER": "session",
+    "STOCKADE_SUBNET_IDS": "subnet-0a1b2c3d4e5f60718,subnet-0a1b2c3d4e5f60719",
+    "STOCKADE_SECURITY_GROUP_IDS": "sg-0123456789abcdef0",
+    "STOCKADE_MAX_CONCURRENT_SESSIONS": "3",
+    "STOCKADE_WORK_SECRET_PREFIX": PREFIX,
+    "STOCKADE_KMS_KEY_ARN": "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+    "ANTHROPIC_ENVIRONMENT_ID": "env_01dev",
+    "ANTHROPIC_ENVIRONMENT_KEY": ENV_KEY,
+    "ANTHROPIC_SESSION_ID": SESSION_ID,
+    "ANTHROPIC_WORK_ID": WORK_ID,
+    "STOCKADE_SLOT_POLL_SECONDS": "0.01",
+    "STOCKADE_RUN_TASK_BACKOFF_SECONDS": "0",
+    "STOCKADE_SWEPT_FILE": "",  # no record on disk unless a test asks for one
+}
+
+
+@dataclass
+class Recorder:
+    """Every request body the clients put on the wire, by operation (what CloudTrail would see)."""
+
+    sent: list[tuple[str, str]] = field(default_factory=list)
+
+    def __call__(self, request: Any, event_name: str, **_: Any) -> None:
+        body = request.body
+        text = body.decode("utf-8") if isinstance(body, bytes) else str(body or "")
+        self.sent.append((event_name.split(".")[-1], text))
+
+    def bodies(self, operation: str) -> list[dict[str, Any]]:
+        return [json.loads(text) for op, text in self.sent if op == operation]
+
+
+@dataclass
+class Fleet:
+    """A moto-backed cluster, task definition and network shaped like the fleet component's."""
+
+    environ: dict[str, str]
+    ecs: Any
+    sm: Any
+    cluster: str
+    task_definition: str
+    subnets: list[str]
+    security_groups: list[str]
+    kms_key: str
+    recorder: Recorder
+
+    def clients(self, region: str) -> Clients:
+        assert region == REGION
+        return Clients(ecs=self.ecs, secrets=self.sm)
+
+    def network(self) -> dict[str, Any]:
+        return {"awsvpcConfiguration": {"subnets": self.subnets, "securityGroups": self.security_groups}}
+
+    def occupy(self, count: int) -> list[str]:
+        """Start `count` sandboxes as if an earlier dispatch had."""
+        arns = []
+        for _ in range(count):
+            response = self.ecs.run_task(
+                cluster=self.cluster,
+                taskDefinition=self.task_definition,
+                launchType="FARGATE",
+                startedBy=STARTED_BY,
+                networkConfiguration=self.network(),
+            )
+            arns.append(response["tasks"][0]["taskArn"])
+        self.recorder.sent.clear()  # the test asserts on what the dispatcher sends, not on this
+        return arns
+
+    def live_tasks(self) -> list[str]:
+        return self.ecs.list_tasks(cluster=self.cluster, startedBy=STARTED_BY, desiredStatus="RUNNING")[
+            "taskArns"
+        ]
+
+    def work_secret_names(self) -> list[str]:
+        return sorted(s["Name"] for s in self.sm.list_secrets()["SecretList"] if "DeletedDate" not in s)
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """main() installs its handler on the root logger and quiets botocore; undo both."""
+    loggers = [logging.getLogger(name) for name in ("", "botocore", "boto3", "urllib3", "s3transfer")]
+    saved = [(logger, list(logger.handlers), logger.level) for logger in loggers]
+    yield
+    for logger, handlers, level in saved:
+        logger.handlers[:] = handlers
+        logger.setLevel(level)
+
+
+def _client(service: str, recorder: Recorder) -> Any:
+    client = boto3.client(service, region_name=REGION, config=NO_RETRY)
+    client.meta.events.register("before-send", recorder)
+    return client
+
+
+@pytest.fixture
+def fleet(tmp_path: Path) -> Iterator[Fleet]:
+    with mock_aws():
+        recorder = Recorder()
+        ec2 = boto3.client("ec2", region_name=REGION)
+        vpc = ec2.create_vpc(CidrBlock="10.40.0.0/16")["Vpc"]["VpcId"]
+        # moto's awsvpc tasks need DNS hostnames on the VPC (it names the task's ENI).
+        ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
+        subnets = [
+            ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.40.{n}.0/24")["Subnet"]["SubnetId"] for n in (1, 2)
+        ]
+        group = ec2.create_security_group(GroupName="sandbox", Description="sandboxes", VpcId=vpc)["GroupId"]
+        kms_key = boto3.client("kms", region_name=REGION).create_key()["KeyMetadata"]["Arn"]
+        ecs = _client("ecs", recorder)
+        cluster = ecs.create_cluster(clusterName="stockade-dev")["cluster"]["clusterArn"]
+        task_definition = ecs.register_task_definition(
+            family="stockade-dev-session",
+            networkMode="awsvpc",
+            requiresCompatibilities=["FARGATE"],
+            cpu="1024",
+            memory="4096",
+            containerDefinitions=[{"name": "session", "image": "session:1", "cpu": 1024, "memory": 4096}],
+        )["taskDefinition"]["taskDefinitionArn"]
+        environ = {
+            **STATIC_ENV,
+            "STOCKADE_CLUSTER_ARN": cluster,
+            "STOCKADE_SESSION_TASK_DEFINITION": task_definition,
+            "STOCKADE_SUBNET_IDS": ",".join(subnets),
+            "STOCKADE_SECURITY_GROUP_IDS": group,
+            "STOCKADE_KMS_KEY_ARN": kms_key,
+            "STOCKADE_SWEPT_FILE": str(tmp_path / "swept/tasks.json"),
+        }
+        yield Fleet(
+            environ=environ,
+            ecs=ecs,
+            sm=_client("secretsmanager", recorder),
+            cluster=cluster,
+            task_definition=task_definition,
+            subnets=subnets,
+            security_groups=[group],
+            kms_key=kms_key,
+            recorder=recorder,
+        )
+
+
+def work_item(work_id: str = WORK_ID, session_id: str = SESSION_ID, secret: str = WORK_SECRET) -> str:
+    return json.dumps(
+        {
+            "id": work_id,
+            "state": "starting",
+            "data": {"id": session_id, "type": "session"},
+            "secret": secret,
+            "metadata": {},
+        }
+    )
+
+
+@dataclass
+class Run:
+    code: int
+    log: str
+
+    def events(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.log.splitlines() if line.strip()]
+
+    def event(self, name: str) -> dict[str, Any]:
+        found = [e for e in self.events() if e["event"] == name]
+        assert found, f"no {name!r} event in {self.log}"
+        return found[-1]
+
+
+def run_main(
+    environ: dict[str, str],
+    stdin: str | None,
+    clients: Callable[[str], Clients],
+    *,
+    timing: Timing | None = None,
+    argv: list[str] | None = None,
+) -> Run:
+    stderr = io.StringIO()
+    code = main(
+        argv or [],
+        environ=environ,
+        stdin=io.StringIO(work_item() if stdin is None else stdin),
+        stderr=stderr,
+        clients=clients,
+        timing=timing or Timing(sleep=lambda _s: None),
+    )
+    return Run(code, stderr.getvalue())
+
+
+def run_dispatch(
+    fleet: Fleet,
+    stdin: str | None = None,
+    *,
+    env: dict[str, str] | None = None,
+    timing: Timing | None = None,
+    clients: Callable[[str], Clients] | None = None,
+    argv: list[str] | None = None,
+) -> Run:
+    return run_main(
+        {**fleet.environ, **(env or {})}, stdin, clients or fleet.clients, timing=timing, argv=argv
+    )
+
+
+def no_aws(region: str) -> Clients:
+    raise AssertionError("this input must be refused before any AWS client exists")
+
+
+def assert_no_secrets(*texts: str) -> None:
+    for text in texts:
+        assert WORK_SECRET not in text
+        assert ENV_KEY not in text
+
+
+# --- one work item, one task -------------------------------------------------------------------
+
+
+def test_one_work_item_starts_exactly_one_task_with_the_contract_overrides(fleet: Fleet) -> None:
+    result = run_dispatch(fleet)
+
+    assert result.code == EXIT_OK, result.log
+    runs = fleet.recorder.bodies("RunTask")
+    assert len(runs) == 1
+    sent = runs[0]
+    secret_arn = result.event("secret.created")["secret_arn"]
+    assert sent["cluster"] == fleet.cluster
+    assert sent["taskDefinition"] == fleet.task_definition
+    assert sent["count"] == 1
+    assert sent["launchType"] == "FARGATE"
+    assert sent["networkConfiguration"] == {
+        "awsvpcConfiguration": {
+            "subnets": fleet.subnets,
+            "securityGroups": fleet.security_groups,
+            "assignPublicIp": "DISABLED",
+        }
+    }
+    assert sent["overrides"] == {
+        "containerOverrides": [
+            {
+                "name": "session",
+                "environment": [
+                    {"name": "STOCKADE_WORK_SECRET_ARN", "value": secret_arn},
+                    {"name": "ANTHROPIC_SESSION_ID", "value": SESSION_ID},
+                    {"name": "ANTHROPIC_WORK_ID", "value": WORK_ID},
+                ],
+            }
+        ]
+    }
+    assert sent["startedBy"] == "stockade-dispatch"
+    assert sent["tags"] == [
+        {"key": "stockade:work-id", "value": WORK_ID},
+        {"key": "stockade:session-id", "value": SESSION_ID},
+    ]
+    assert sent["enableExecuteCommand"] is False
+    assert re.fullmatch(r"stockade-[0-9a-f]{32}-1", sent["clientToken"])
+
+    live = fleet.live_tasks()
+    assert live == [result.event("task.started")["task_arn"]]
+    task = fleet.ecs.describe_tasks(cluster=fleet.cluster, tasks=live, include=["TAGS"])["tasks"][0]
+    assert {t["key"]: t["value"] for t in task["tags"]} == {
+        "stockade:work-id": WORK_ID,
+        "stockade:session-id": SESSION_ID,
+    }
+
+
+def test_the_work_secret_lives_in_its_own_kms_encrypted_tagged_secret(fleet: Fleet) -> None:
+    result = run_dispatch(fleet)
+
+    assert result.code == EXIT_OK, result.log
+    arn = result.event("secret.created")["secret_arn"]
+    described = fleet.sm.describe_secret(SecretId=arn)
+    assert re.fullmatch(re.escape(f"{PREFIX}{WORK_ID}-") + r"[0-9a-f]{32}", described["Name"])
+    assert described["KmsKeyId"] == fleet.kms_key
+    assert {t["Key"]: t["Value"] for t in described["Tags"]} == {
+        "stockade:work-id": WORK_ID,
+        "stockade:stack": "dev",
+    }
+    assert fleet.sm.get_secret_value(SecretId=arn)["SecretString"] == WORK_SECRET
+
+
+def test_nonces_differ_between_dispatches_of_the_same_work_item(fleet: Fleet) -> None:
+    assert run_dispatch(fleet).code == EXIT_OK
+    assert run_dispatch(fleet).code == EXIT_OK
+    names = fleet.work_secret_names()
+    assert len(names) == 2 and len(set(names)) == 2
+
+
+def test_unexpected_hook_arguments_do_not_stop_the_dispatch(fleet: Fleet) -> None:
+    result = run_dispatch(fleet, argv=["--from-ant", "value"])
+
+    assert result.code == EXIT_OK, result.log
+    assert result.event("arguments.ignored")["count"] == 2
+    assert len(fleet.live_tasks()) == 1
+
+
+def test_base_url_is_passed_to_the_sandbox_when_set(fleet: Fleet) -> None:
+    result = run_dispatch(fleet, env={"ANTHROPIC_BASE_URL": "https://proxy.example.internal/"})
+
+    assert result.code == EXIT_OK, result.log
+    environment = fleet.recorder.bodies("RunTask")[0]["overrides"]["containerOverrides"][0]["environment"]
+    assert {"name": "ANTHROPIC_BASE_URL", "value": "https://proxy.example.internal"} in environment
+
+
+# --- the work secret and the environment key stay out of logs and RunTask ------------------------
+
+
+def test_secrets_reach_no_log_output_and_no_ecs_request(
+    fleet: Fleet, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    result = run_dispatch(fleet)
+
+    assert result.code == EXIT_OK, result.log
+    out, err = capfd.readouterr()
+    records = "\n".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)
+    assert caplog.records, "the capture saw no records, so it proves nothing"
+    assert_no_secrets(result.log, out, err, caplog.text, records)
+    # The work secret goes to Secrets Manager (so the recorder does see it) ...
+    assert any(WORK_SECRET in text for op, text in fleet.recorder.sent if op == "CreateSecret")
+    # ... and into no ECS request: CloudTrail records RunTask's overrides.
+    ecs_calls = [
+        (op, text) for op, text in fleet.recorder.sent if op in {"RunTask", "ListTasks", "DescribeTasks"}
+    ]
+    assert any(op == "RunTask" for op, _ in ecs_calls)
+    for _op, text in ecs_calls:
+        assert WORK_SECRET not in text
+        assert ENV_KEY not in text
+
+
+def test_a_failed_launch_logs_no_secret_and_deletes_the_secret_it_created(
+    fleet: Fleet, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    missing = fleet.task_definition.rsplit(":", 1)[0] + ":99"
+    result = run_dispatch(fleet, env={"STOCKADE_SESSION_TASK_DEFINITION": missing})
+
+    assert result.code == EXIT_LAUNCH, result.log
+    assert "RunTask refused" in result.event("launch.failed")["error"]
+    assert result.event("secret.cleanup")["deleted"] is True
+    assert fleet.work_secret_names() == []
+    assert fleet.live_tasks() == []
+    assert_no_secrets(result.log, caplog.text)
+
+
+def test_the_redacting_handler_scrubs_message_args_fields_and_exceptions() -> None:
+    redactor = Redactor()
+    redactor.add(WORK_SECRET)
+    tricky = 'pa"ss\\word\u00e9'
+    redactor.add(tricky)
+    stream = io.StringIO()
+    later = io.StringIO()
+    configure("test", redactor, stream)
+    root = logging.getLogger()
+    # A handler installed after ours sees the record only after our filter rewrote it.
+    other = logging.StreamHandler(later)
+    root.addHandler(other)
+    try:
+        log = logging.getLogger("stockade.dispatcher.test")
+        log.warning("in message %s", WORK_SECRET)
+        log.warning("args %r", {"secret": WORK_SECRET})
+        emit(log, logging.WARNING, "in fields", nested={"list": [WORK_SECRET]}, escaped=tricky)
+        try:
+            raise RuntimeError(f"boom {WORK_SECRET}")
+        except RuntimeError:
+            log.exception("in exception")
+        log.warning("bad format %s %s", WORK_SECRET)  # arguments that do not fit the template
+    finally:
+        root.removeHandler(other)
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 5
+    parsed = [json.loads(line) for line in lines]
+    assert REDACTED in parsed[0]["event"]
+    assert parsed[2]["nested"] == {"list": [REDACTED]}
+    assert parsed[2]["escaped"] == REDACTED
+    assert "RuntimeError" in parsed[3]["exception"]
+    for text in (stream.getvalue(), later.getvalue()):
+        assert WORK_SECRET not in text
+        assert tricky not in text and json.dumps(tricky)[1:-1] not in text
+
+
+def test_botocore_debug_logging_cannot_leak_the_create_secret_call(fleet: Fleet) -> None:
+    logging.getLogger("botocore").setLevel(logging.DEBUG)
+    result = run_dispatch(fleet)
+
+    assert result.code == EXIT_OK
+    assert logging.getLogger("botocore").getEffectiveLevel() == logging.WARNING
+    assert_no_secrets(result.log)
+
+
+# --- bad input --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("stdin", "env", "expected"),
+    [
+        ("", {}, "no work item on stdin"),
+        ('{"secret": "' + WORK_SECRET + '", "id": }', {}, "not JSON"),
+        ('["' + WORK_SECRET + '"]', {}, "not a JSON object"),
+        (json.dumps({"id": WORK_ID, "data": {"id": SESSION_ID}}), {}, "no .secret"),
+        (json.dumps({"id": WORK_ID, "secret": ""}), {}, "no .secret"),
+        (work_item(work_id="work_other"), {}, "ANTHROPIC_WORK_ID and the work item's id name different"),
+        (work_item(session_id="session_other"), {}, "different session IDs"),
+        (work_item(work_id="work/../x"), {"ANTHROPIC_WORK_ID": "work/../x"}, "characters outside"),
+        (
+            json.dumps({"id": WORK_ID, "secret": WORK_SECRET, "data": {"id": SESSION_ID, "type": "other"}}),
+            {},
+            "data.type is not 'session'",
+        ),
+        (json.dumps({"secret": WORK_SECRET}), {"ANTHROPIC_WORK_ID": ""}, "no work ID"),
+        (json.dumps({"id": WORK_ID, "secret": WORK_SECRET + "\n"}), {}, "control characters"),
+    ],
+)
+def test_a_malformed_work_item_fails_clearly_without_echoing_the_secret(
+    stdin: str, env: dict[str, str], expected: str
+) -> None:
+    result = run_main({**STATIC_ENV, **env}, stdin, no_aws)
+
+    assert result.code == EXIT_INVALID, result.log
+    assert expected in result.event("work_item.invalid")["error"]
+    assert_no_secrets(result.log)
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"STOCKADE_CLUSTER_ARN": ""}, "STOCKADE_CLUSTER_ARN is not set"),
+        ({"STOCKADE_SUBNET_IDS": "subnet-12345678,vpc-1"}, "STOCKADE_SUBNET_IDS: item 2 is not subnet-"),
+        ({"STOCKADE_SECURITY_GROUP_IDS": ","}, "STOCKADE_SECURITY_GROUP_IDS lists no IDs"),
+        ({"STOCKADE_MAX_CONCURRENT_SESSIONS": "0"}, "STOCKADE_MAX_CONCURRENT_SESSIONS is 0"),
+        ({"STOCKADE_MAX_CONCURRENT_SESSIONS": "many"}, "is not an integer"),
+        ({"STOCKADE_WORK_SECRET_PREFIX": "stockade/dev/work"}, "ending in '/', '_' or '-'"),
+        ({"STOCKADE_SESSION_TASK_DEFINITION": "stockade-dev-session"}, "with its revision"),
+        ({"ANTHROPIC_BASE_URL": "http://api.example.com"}, "must be an https:// URL"),
+        ({"STOCKADE_SLOT_TIMEOUT_SECONDS": "-1"}, "STOCKADE_SLOT_TIMEOUT_SECONDS is -1"),
+    ],
+)
+def test_bad_configuration_names_the_variable_and_starts_nothing(env: dict[str, str], expected: str) -> None:
+    result = run_main({**STATIC_ENV, **env}, None, no_aws)
+
+    assert result.code == EXIT_INVALID, result.log
+    assert expected in result.event("config.invalid")["error"]
+    assert_no_secrets(result.log)
+
+
+def test_config_reads_the_region_from_the_cluster_arn() -> None:
+    cluster = STATIC_ENV["STOCKADE_CLUSTER_ARN"].replace(REGION, "eu-west-1")
+    config = DispatchConfig.from_environ({**STATIC_ENV, "STOCKADE_CLUSTER_ARN": cluster})
+    assert config.region == "eu-west-1"
+    assert config.task.subnet_ids == ("subnet-0a1b2c3d4e5f60718", "subnet-0a1b2c3d4e5f60719")
+
+
+# --- the concurrency cap ----------------------------------------------------------------------
+
+
+def test_at_the_cap_the_dispatcher_waits_then_gives_up_within_the_timeout(fleet: Fleet) -> None:
+    fleet.occupy(3)
+    started = time.monotonic()
+    result = run_dispatch(
+        fleet,
+        env={"STOCKADE_SLOT_TIMEOUT_SECONDS": "0.5", "STOCKADE_SLOT_POLL_SECONDS": "0.05"},
+        timing=Timing(),  # the real clock and sleep
+    )
+    elapsed = time.monotonic() - started
+
+    assert result.code == EXIT_NO_SLOT, result.log
+    assert "all 3 sandbox slots stayed busy for 0.5s" in result.event("slot.timeout")["error"]
+    assert 0.5 <= elapsed < 15  # generous: a loaded CI machine is slow, but the wait must end
+    assert result.event("slot.wait")["live"] == 3
+    assert len(fleet.live_tasks()) == 3
+    assert fleet.recorder.bodies("RunTask") == []
+    assert fleet.work_secret_names() == [], "no secret may be created before a slot is free"
+    # It kept re-counting while it waited (about timeout / poll interval times), not once.
+    polls = [b for b in fleet.recorder.bodies("ListTasks") if b.get("desiredStatus") == "RUNNING"]
+    assert 2 <= len(polls) <= 20
+
+
+def test_the_wait_is_bounded_by_the_clock_not_by_luck(fleet: Fleet) -> None:
+    fleet.occupy(3)
+    now = [0.0]
+    sleeps: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        now[0] += seconds
+
+    result = run_dispatch(
+        fleet,
+        env={"STOCKADE_SLOT_TIMEOUT_SECONDS": "300", "STOCKADE_SLOT_POLL_SECONDS": "7"},
+        timing=Timing(clock=lambda: now[0], sleep=sleep),
+    )
+
+    assert result.code == EXIT_NO_SLOT
+    assert sum(sleeps) == pytest.approx(300)
+    assert max(sleeps) <= 7
+    assert len(sleeps) == 43  # 42 full intervals of 7 s and the 6 s remainder
+
+
+def test_a_slot_that_frees_up_during_the_wait_is_taken_and_the_cap_holds(fleet: Fleet) -> None:
+    running = fleet.occupy(3)
+
+    def sleep(_seconds: float) -> None:
+        # One session ends while the dispatcher waits.
+        if len(fleet.live_tasks()) == 3:
+            fleet.ecs.stop_task(cluster=fleet.cluster, task=running[0])
+
+    result = run_dispatch(fleet, timing=Timing(sleep=sleep))
+
+    assert result.code == EXIT_OK, result.log
+    assert result.event("slot.free")["live"] == 2
+    assert len(fleet.live_tasks()) == 3
+    assert len(fleet.recorder.bodies("RunTask")) == 1
+
+
+def test_only_dispatcher_started_tasks_count_against_the_cap(fleet: Fleet) -> None:
+    for _ in range(3):
+        fleet.ecs.run_task(
+            cluster=fleet.cluster,
+            taskDefinition=fleet.task_definition,
+            launchType="FARGATE",
+            startedBy="someone-else",
+            networkConfiguration=fleet.network(),
+        )
+    assert run_dispatch(fleet).code == EXIT_OK
+
+
+# --- sweeping the secrets of stopped sessions ---------------------------------------------------
+
+
+def test_secrets_of_stopped_sessions_are_deleted_by_the_next_dispatch(fleet: Fleet) -> None:
+    first = run_dispatch(fleet)
+    first_task = first.event("task.started")["task_arn"]
+    first_secret = first.event("secret.created")["secret_arn"]
+    fleet.ecs.stop_task(cluster=fleet.cluster, task=first_task)
+
+    second = run_dispatch(
+        fleet,
+        work_item(work_id="work_02second", session_id="session_02second"),
+        env={"ANTHROPIC_WORK_ID": "work_02second", "ANTHROPIC_SESSION_ID": "session_02second"},
+    )
+
+    assert second.code == EXIT_OK, second.log
+    assert second.event("sweep.deleted")["count"] == 1
+    with pytest.raises(ClientError) as gone:
+        fleet.sm.get_secret_value(SecretId=first_secret)
+    assert gone.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    deletes = fleet.recorder.bodies("DeleteSecret")
+    assert deletes == [{"SecretId": first_secret, "ForceDeleteWithoutRecovery": True}]
+    # The running session's secret is untouched.
+    second_secret = second.event("secret.created")["secret_arn"]
+    assert fleet.sm.get_secret_value(SecretId=second_secret)["SecretString"] == WORK_SECRET
+    # The stopped task is marked, so later sweeps do not delete again.
+    tags = fleet.ecs.describe_tasks(cluster=fleet.cluster, tasks=[first_task], include=["TAGS"])["tasks"][0][
+        "tags"
+    ]
+    assert {"key": SWEPT_TAG, "value": "true"} in tags
+    assert sweep_stopped(fleet.ecs, fleet.sm, fleet.cluster, "session", PREFIX) == 0
+    assert len(fleet.recorder.bodies("DeleteSecret")) == 1
+
+
+def _refuse_tagging_after_launch(fleet: Fleet) -> list[str]:
+    """What IAM does when ecs:TagResource is allowed only with ecs:CreateAction = RunTask."""
+    refused: list[str] = []
+
+    def refuse(params: dict[str, Any], **_: Any) -> None:
+        refused.append(params["resourceArn"])
+        raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "denied"}}, "TagResource")
+
+    fleet.ecs.meta.events.register_first("before-parameter-build.ecs.TagResource", refuse)
+    return refused
+
+
+@pytest.mark.parametrize("recorded", [True, False])
+def test_without_the_tag_marker_the_replica_record_prevents_repeated_deletes(
+    fleet: Fleet, recorded: bool
+) -> None:
+    env = {} if recorded else {"STOCKADE_SWEPT_FILE": ""}
+    first = run_dispatch(fleet, env=env)
+    fleet.ecs.stop_task(cluster=fleet.cluster, task=first.event("task.started")["task_arn"])
+    refused = _refuse_tagging_after_launch(fleet)
+
+    for _ in range(3):
+        assert run_dispatch(fleet, env=env).code == EXIT_OK
+
+    assert len(fleet.recorder.bodies("DeleteSecret")) == (1 if recorded else 3)
+    assert len(refused) == (1 if recorded else 3)
+
+
+def test_an_unwritable_record_never_fails_a_dispatch(fleet: Fleet, tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("x")
+    env = {"STOCKADE_SWEPT_FILE": str(blocker / "tasks.json")}
+    first = run_dispatch(fleet, env=env)
+    fleet.ecs.stop_task(cluster=fleet.cluster, task=first.event("task.started")["task_arn"])
+
+    result = run_dispatch(fleet, env=env)
+
+    assert result.code == EXIT_OK, result.log
+    assert result.event("sweep.deleted")["count"] == 1
+
+
+def test_the_sweep_never_deletes_a_secret_outside_the_prefix(fleet: Fleet) -> None:
+    foreign = fleet.sm.create_secret(Name="prod/database/password", SecretString="hunter2")["ARN"]
+    task = fleet.ecs.run_task(
+        cluster=fleet.cluster,
+        taskDefinition=fleet.task_definition,
+        launchType="FARGATE",
+        startedBy=STARTED_BY,
+        networkConfiguration=fleet.network(),
+        overrides={
+            "containerOverrides": [
+                {"name": "session", "environment": [{"name": "STOCKADE_WORK_SECRET_ARN", "value": foreign}]}
+            ]
+        },
+    )["tasks"][0]["taskArn"]
+    fleet.ecs.stop_task(cluster=fleet.cluster, task=task)
+
+    assert sweep_stopped(fleet.ecs, fleet.sm, fleet.cluster, "session", PREFIX) == 0
+    assert fleet.sm.get_secret_value(SecretId=foreign)["SecretString"] == "hunter2"
+
+
+def test_sweep_only_mode_reads_no_work_item(fleet: Fleet) -> None:
+    first = run_dispatch(fleet)
+    fleet.ecs.stop_task(cluster=fleet.cluster, task=first.event("task.started")["task_arn"])
+
+    result = run_dispatch(fleet, stdin="not read", argv=["--sweep-only"])
+
+    assert result.code == EXIT_OK, result.log
+    assert result.event("sweep.deleted")["count"] == 1
+    assert fleet.work_secret_names() == []
+
+
+def test_a_failing_sweep_does_not_block_the_dispatch(fleet: Fleet) -> None:
+    def refuse_describe(**_: Any) -> None:
+        raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "DescribeTasks")
+
+    first = run_dispatch(fleet)
+    fleet.ecs.stop_task(cluster=fleet.cluster, task=first.event("task.started")["task_arn"])
+    fleet.ecs.meta.events.register_first("before-call.ecs.DescribeTasks", refuse_describe)
+
+    result = run_dispatch(fleet)
+
+    assert result.code == EXIT_OK, result.log
+    assert result.event("sweep.failed")["error"] == "AccessDeniedException"
+
+
+# --- RunTask failures (botocore Stubber: moto always places a Fargate task) ----------------------
+
+
+@pytest.fixture
+def stubbed(fleet: Fleet) -> Iterator[tuple[Stubber, list[dict[str, Any]], Callable[[str], Clients]]]:
+    """An ECS client answered by a Stubber, with real (moto) Secrets Manager next to it."""
+    ecs = boto3.client("ecs", region_name=REGION, config=NO_RETRY)
+    sent: list[dict[str, Any]] = []
+    ecs.meta.events.register(
+        "before-parameter-build.ecs.RunTask", lambda params, **_: sent.append(dict(params))
+    )
+    stubber = Stubber(ecs)
+    stubber.add_response(
+        "list_tasks",
+        {"taskArns": []},
+        {"cluster": fleet.cluster, "startedBy": STARTED_BY, "desiredStatus": "STOPPED", "maxResults": 100},
+    )
+    stubber.add_response(
+        "list_tasks",
+        {"taskArns": []},
+        {"cluster": fleet.cluster, "startedBy": STARTED_BY, "desiredStatus": "RUNNING", "maxResults": 100},
+    )
+    with stubber:
+        yield stubber, sent, lambda _region: Clients(ecs=ecs, secrets=fleet.sm)
+    stubber.assert_no_pending_responses()
+
+
+CAPACITY = {"reason": "Capacity is unavailable at this time. Please try again later or in a different AZ"}
+STARTED = {
+    "tasks": [{"taskArn": "arn:aws:ecs:us-east-1:123456789012:task/stockade-dev/0123456789abcdef"}],
+    "failures": [],
+}
+
+
+def _expected_run_task(fleet: Fleet) -> dict[str, Any]:
+    return {
+        "cluster": fleet.cluster,
+        "taskDefinition": fleet.task_definition,
+        "count": 1,
+        "launchType": "FARGATE",
+        "networkConfiguration": ANY,
+        "overrides": ANY,
+        "startedBy": STARTED_BY,
+        "tags": ANY,
+        "enableExecuteCommand": False,
+        "clientToken": ANY,
+    }
+
+
+def test_capacity_failures_are_retried_with_a_fresh_token_until_a_task_starts(
+    fleet: Fleet, stubbed: Any
+) -> None:
+    stubber, sent, clients = stubbed
+    stubber.add_response("run_task", {"tasks": [], "failures": [CAPACITY]}, _expected_run_task(fleet))
+    stubber.add_response("run_task", {"tasks": [], "failures": [CAPACITY]}, _expected_run_task(fleet))
+    stubber.add_response("run_task", STARTED, _expected_run_task(fleet))
+    sleeps: list[float] = []
+
+    result = run_dispatch(
+        fleet,
+        env={"STOCKADE_RUN_TASK_BACKOFF_SECONDS": "1"},
+        clients=clients,
+        timing=Timing(sleep=sleeps.append),
+    )
+
+    assert result.code == EXIT_OK, result.log
+    assert len(sent) == 3
+    assert len({p["clientToken"] for p in sent}) == 3
+    assert len(sleeps) == 2 and 0.5 <= sleeps[0] <= 1 and 1 <= sleeps[1] <= 2
+    assert "Capacity is unavailable" in result.event("launch.retry")["problem"]
+    assert len(fleet.work_secret_names()) == 1  # the started task keeps its secret
+
+
+def test_run_task_gives_up_after_the_attempt_limit_and_removes_the_secret(fleet: Fleet, stubbed: Any) -> None:
+    stubber, sent, clients = stubbed
+    for _ in range(3):
+        stubber.add_response("run_task", {"tasks": [], "failures": [CAPACITY]}, _expected_run_task(fleet))
+
+    result = run_dispatch(fleet, env={"STOCKADE_RUN_TASK_ATTEMPTS": "3"}, clients=clients)
+
+    assert result.code == EXIT_LAUNCH
+    assert "no sandbox task started after 3 RunTask attempts" in result.event("launch.failed")["error"]
+    assert len(sent) == 3
+    assert fleet.work_secret_names() == []
+    assert_no_secrets(result.log)
+
+
+def test_throttling_is_retried_but_access_denied_is_not(fleet: Fleet, stubbed: Any) -> None:
+    stubber, sent, clients = stubbed
+    stubber.add_client_error(
+        "run_task", service_error_code="ThrottlingException", service_message="Rate exceeded"
+    )
+    stubber.add_client_error(
+        "run_task",
+        service_error_code="AccessDeniedException",
+        service_message="not authorized to perform: ecs:RunTask",
+    )
+
+    result = run_dispatch(fleet, clients=clients)
+
+    assert result.code == EXIT_LAUNCH
+    assert len(sent) == 2
+    assert "AccessDeniedException" in result.event("launch.failed")["error"]
+    assert fleet.work_secret_names() == []
+
+
+def test_a_lost_response_is_retried_with_the_same_client_token(fleet: Fleet) -> None:
+    calls = []
+
+    def lose_first(request: Any, **_: Any) -> None:
+        calls.append(json.loads(request.body)["clientToken"])
+        if len(calls) == 1:
+            raise EndpointConnectionError(endpoint_url="https://ecs.us-east-1.amazonaws.com")
+
+    # Registered first, so it runs before moto's handler: the first call never reaches moto.
+    fleet.ecs.meta.events.register_first("before-send.ecs.RunTask", lose_first)
+    result = run_dispatch(fleet)
+
+    assert result.code == EXIT_OK, result.log
+    assert len(calls) == 2 and calls[0] == calls[1]
+    assert len(fleet.live_tasks()) == 1
+
+
+def test_sigterm_during_launch_still_deletes_the_secret(fleet: Fleet, stubbed: Any) -> None:
+    stubber, _sent, clients = stubbed
+    stubber.add_response("run_task", {"tasks": [], "failures": [CAPACITY]}, _expected_run_task(fleet))
+
+    reached_fallback: list[int] = []
+
+    def fallback(signum: int, _frame: object) -> None:
+        # Only runs if the dispatcher did not install its own handler; keeps pytest alive.
+        reached_fallback.append(signum)
+
+    def terminated(_seconds: float) -> None:
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    previous = signal.signal(signal.SIGTERM, fallback)
+    try:
+        with pytest.raises(SystemExit) as stopped:
+            run_dispatch(fleet, clients=clients, timing=Timing(sleep=terminated))
+        assert signal.getsignal(signal.SIGTERM) is fallback, (
+            "the dispatcher must restore the previous handler"
+        )
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+    assert reached_fallback == []
+    assert stopped.value.code == 128 + signal.SIGTERM
+    assert fleet.work_secret_names() == []
+
+
+# --- packaging: stdlib + boto3 only, runnable as the images lay it out ---------------------------
+
+# boto3 and its dependencies; certifi is optional for botocore (it falls back to its own CA
+# bundle), and requirements-entry.txt leaves it out of the images.
+ALLOWED_THIRD_PARTY = {"boto3", "botocore", "jmespath", "s3transfer", "urllib3", "dateutil", "six", "certifi"}
+
+
+def test_the_package_imports_only_the_stdlib_and_boto3_from_the_image_layout(tmp_path: Path) -> None:
+    # Lay the package out exactly as the Dockerfiles copy it: /opt/stockade/stockade/{__init__,dispatcher}.
+    root = tmp_path / "opt-stockade"
+    (root / "stockade").mkdir(parents=True)
+    shutil.copy2(PROJECT / "components/stockade/__init__.py", root / "stockade/__init__.py")
+    shutil.copytree(
+        PROJECT / "components/stockade/dispatcher",
+        root / "stockade/dispatcher",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    probe = (
+        "import json, sys\n"
+        "import stockade.dispatcher.__main__, stockade.dispatcher.dispatch\n"
+        "import stockade.dispatcher.session_entry, stockade.dispatcher.queue_stats\n"
+        "from stockade.dispatcher.aws import client\n"
+        "for service in ('ecs', 'secretsmanager', 'cloudwatch'):\n"
+        "    client(service, 'us-east-1')\n"
+        "print(json.dumps({'file': stockade.__file__, 'modules': sorted(sys.modules)}))\n"
+    )
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "PYTHONPATH": str(root),
+        "AWS_ACCESS_KEY_ID": "x",
+        "AWS_SECRET_ACCESS_KEY": "x",
+        "HOME": str(tmp_path),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["file"].startswith(str(root)), "the test must import the copied package, not the checkout"
+    modules = report["modules"]
+    stockade_modules = {m for m in modules if m == "stockade" or m.startswith("stockade.")}
+    assert stockade_modules - {"stockade"} and all(
+        m == "stockade" or m.startswith("stockade.dispatcher") for m in stockade_modules
+    ), stockade_modules
+    top_level = {m.split(".")[0] for m in modules}
+    foreign = {
+        m
+        for m in top_level
+        if m not in sys.stdlib_module_names
+        and m not in ALLOWED_THIRD_PARTY
+        and m != "stockade"
+        and not m.startswith("_")
+    }
+    assert foreign == set(), f"the dispatcher pulled in {sorted(foreign)}"
+    assert "pulumi" not in top_level and "pydantic" not in top_level
+
+
+def test_python_dash_m_runs_the_dispatcher_and_fails_cleanly_without_config(tmp_path: Path) -> None:
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "PYTHONPATH": str(PROJECT / "components"),
+        "ANTHROPIC_ENVIRONMENT_KEY": ENV_KEY,
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "stockade.dispatcher"],
+        env=env,
+        cwd=tmp_path,
+        input="",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == EXIT_INVALID
+    assert done.stdout == ""
+    line = json.loads(done.stderr.strip().splitlines()[-1])
+    assert line["event"] == "config.invalid" and "STOCKADE_CLUSTER_ARN is not set" in line["error"]
+    assert ENV_KEY not in done.stderr

@@ -1,0 +1,5 @@
+"""`python3 -m stockade.docker_dispatcher`: the on-work handler (see client.py)."""
+
+from stockade.docker_dispatcher.client import main
+
+raise SystemExit(main())

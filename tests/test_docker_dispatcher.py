@@ -1,0 +1,477 @@
+"""The Docker dispatch path: on-work handler -> broker -> (stand-in) Engine API, end to end.
+
+Everything runs on 127.0.0.1: the broker's HTTP server and tests/fake_engine_api.py, a
+stand-in for the five Engine API calls the broker makes (not a Docker engine). Waits are
+driven by a fake clock, so no test sleeps.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from stockade.docker_dispatcher import client
+from stockade.docker_dispatcher.broker import Broker, BrokerConfig, make_server
+from stockade.docker_dispatcher.engine import EngineClient, parse_endpoint
+from stockade.docker_dispatcher.errors import (
+    EXIT_INVALID,
+    EXIT_LAUNCH,
+    EXIT_NO_SLOT,
+    EXIT_OK,
+    ConfigError,
+    EngineError,
+    LaunchError,
+    NoSlotError,
+    WorkItemError,
+)
+from stockade.docker_dispatcher.spec import (
+    MANAGED_BY,
+    MANAGED_BY_LABEL,
+    SANDBOX_UID,
+    SECRETS_DIR,
+    SESSION_SCRIPT,
+    STACK_LABEL,
+    WORK_ID_LABEL,
+    read_secrets_script,
+)
+from stockade.docker_dispatcher.work import Secret, SessionRequest, from_work_item
+
+from .fake_engine_api import FakeEngineApi
+
+WORK_SECRET = "ws-very-secret-7f3a9c1e2b"
+ENV_KEY = "sk-ant-oat01-environment-key-for-tests"
+COMPONENTS = Path(__file__).resolve().parents[1] / "components"
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def time(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def engine() -> Iterator[FakeEngineApi]:
+    with FakeEngineApi() as api:
+        yield api
+
+
+def broker_environ(port: int, **overrides: str) -> dict[str, str]:
+    environ = {
+        "STOCKADE_STACK": "local",
+        "STOCKADE_DOCKER_ENDPOINT": f"127.0.0.1:{port}",
+        "STOCKADE_SESSION_IMAGE": "stockade-session:local",
+        "STOCKADE_SANDBOX_NETWORK": "stockade-network-sandbox-1234567",
+        "STOCKADE_SANDBOX_RUNTIME": "runsc",
+        "STOCKADE_SANDBOX_NANO_CPUS": "1000000000",
+        "STOCKADE_SANDBOX_MEMORY_MIB": "4096",
+        "STOCKADE_SANDBOX_PIDS_LIMIT": "512",
+        "STOCKADE_MAX_CONCURRENT_SESSIONS": "2",
+        "STOCKADE_EGRESS_PROXY_URL": "http://egress-proxy:3128",
+        "STOCKADE_SANDBOX_LABELS": json.dumps({"owner": "tests", "stockade:environment": "dev"}),
+        "ANTHROPIC_ENVIRONMENT_ID": "env_01LocalExample",
+    }
+    environ.update(overrides)
+    return environ
+
+
+def make_config(tmp_path: Path, port: int, **overrides: str) -> BrokerConfig:
+    (tmp_path / "environment-key").write_text(ENV_KEY + "\n", encoding="utf-8")
+    return BrokerConfig.from_environ(broker_environ(port, **overrides), secrets_dir=tmp_path)
+
+
+def request(work_id: str = "work_01", session_id: str = "sesn_01") -> SessionRequest:
+    return SessionRequest(work_id=work_id, session_id=session_id, secret=Secret(WORK_SECRET))
+
+
+@pytest.fixture
+def broker_server(engine: FakeEngineApi, tmp_path: Path) -> Iterator[tuple[Broker, int]]:
+    config = make_config(tmp_path, engine.port)
+    broker = Broker(
+        config, EngineClient("127.0.0.1", engine.port, timeout=5), clock=lambda: engine.state.clock
+    )
+    server = make_server(broker, "127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield broker, int(server.server_address[1])
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def client_config(port: int, wait: float = 10.0) -> client.ClientConfig:
+    return client.ClientConfig(broker_host="127.0.0.1", broker_port=port, wait_seconds=wait)
+
+
+# --- the sandbox the broker starts ---------------------------------------------------------
+
+
+def test_a_session_becomes_one_hardened_sandbox_with_its_secrets_as_files(
+    engine: FakeEngineApi, broker_server: tuple[Broker, int]
+) -> None:
+    _, port = broker_server
+    answer = client.dispatch(request(), client_config(port))
+    assert answer.status == 201
+    assert answer.body == {"container": "stockade-local-work_01", "existing": False}
+
+    (container,) = engine.state.containers.values()
+    assert container["State"] == "running"
+    config, host = container["Config"], container["HostConfig"]
+    assert config["Image"] == "stockade-session:local"
+    assert config["User"] == "65532:65532"
+    assert config["Entrypoint"] == ["/bin/bash", "-c", SESSION_SCRIPT]
+    assert config["StopSignal"] == "SIGTERM" and config["StopTimeout"] == 30
+    assert config["Labels"][MANAGED_BY_LABEL] == MANAGED_BY
+    assert config["Labels"][STACK_LABEL] == "local"
+    assert config["Labels"][WORK_ID_LABEL] == "work_01"
+    assert config["Labels"]["owner"] == "tests"
+    env = dict(e.split("=", 1) for e in config["Env"])
+    assert env["ANTHROPIC_SESSION_ID"] == "sesn_01"
+    assert env["ANTHROPIC_ENVIRONMENT_ID"] == "env_01LocalExample"
+    assert env["HTTPS_PROXY"] == "http://egress-proxy:3128"
+    assert host["ReadonlyRootfs"] is True and host["Privileged"] is False
+    assert host["CapDrop"] == ["ALL"] and "CapAdd" not in host
+    assert host["SecurityOpt"] == ["no-new-privileges:true"]
+    assert host["Runtime"] == "runsc"
+    assert host["NetworkMode"] == "stockade-network-sandbox-1234567"
+    assert host["Memory"] == host["MemorySwap"] == 4096 * 1024 * 1024
+    assert host["NanoCpus"] == 1_000_000_000 and host["PidsLimit"] == 512
+    assert host["Init"] is True
+    assert host["LogConfig"] == {"Type": "json-file", "Config": {"max-size": "10m", "max-file": "3"}}
+    assert "Binds" not in host and all(m["Type"] in ("volume", "tmpfs") for m in host["Mounts"])
+    targets = {m["Target"]: m for m in host["Mounts"]}
+    assert set(targets) == {"/workspace", "/mnt/memory", SECRETS_DIR}
+    assert targets["/workspace"]["Source"] == "stockade-local-work_01-workspace"
+    assert "Source" not in targets[SECRETS_DIR]  # anonymous: removed with the container
+    assert host["Tmpfs"] == {"/tmp": "rw,exec,nosuid,nodev,size=512m,mode=1777"}
+
+    files = engine.state.files[container["Id"]]
+    assert files[f"{SECRETS_DIR}/work-secret"] == (
+        (WORK_SECRET + "\n").encode(),
+        0o600,
+        SANDBOX_UID,
+        SANDBOX_UID,
+    )
+    assert files[f"{SECRETS_DIR}/environment-key"][0] == (ENV_KEY + "\n").encode()
+    # Order matters: the secrets are in place before the sandbox starts.
+    calls = [
+        (r.method, r.path.rsplit("/", 1)[-1]) for r in engine.state.requests if r.path.startswith("/v1.41")
+    ]
+    assert calls.index(("PUT", "archive")) < calls.index(("POST", "start"))
+
+
+def test_no_secret_ever_travels_in_a_create_body_or_a_log(
+    engine: FakeEngineApi, broker_server: tuple[Broker, int], caplog: pytest.LogCaptureFixture
+) -> None:
+    _, port = broker_server
+    with caplog.at_level(logging.INFO):
+        client.dispatch(request(), client_config(port))
+    creates = [r.body for r in engine.state.requests if r.path.endswith("/containers/create")]
+    assert creates
+    for body in creates:
+        assert WORK_SECRET.encode() not in body and ENV_KEY.encode() not in body
+    assert WORK_SECRET not in caplog.text and ENV_KEY not in caplog.text
+    assert WORK_SECRET not in repr(request()) and WORK_SECRET not in str(request().secret)
+
+
+def test_a_retried_work_item_gets_its_running_sandbox_back(
+    engine: FakeEngineApi, broker_server: tuple[Broker, int]
+) -> None:
+    _, port = broker_server
+    client.dispatch(request(), client_config(port))
+    again = client.dispatch(request(), client_config(port))
+    assert again.status == 200 and again.body["existing"] is True
+    assert len(engine.state.containers) == 1
+
+
+def test_the_cap_holds_and_the_handler_gives_up_after_its_wait(
+    engine: FakeEngineApi, broker_server: tuple[Broker, int]
+) -> None:
+    _, port = broker_server
+    client.dispatch(request("work_01"), client_config(port))
+    client.dispatch(request("work_02"), client_config(port))
+    clock = FakeClock()
+    with pytest.raises(NoSlotError, match="no sandbox slot freed up after 30 s"):
+        client.dispatch(request("work_03"), client_config(port, wait=30), sleep=clock.sleep, clock=clock.time)
+    assert len(engine.state.containers) == 2
+    assert 3 <= len(clock.sleeps) <= 10 and max(clock.sleeps) <= 15
+
+
+def test_exited_sandboxes_are_reaped_with_their_volumes_and_free_a_slot(
+    engine: FakeEngineApi, broker_server: tuple[Broker, int]
+) -> None:
+    broker, port = broker_server
+    client.dispatch(request("work_01"), client_config(port))
+    client.dispatch(request("work_02"), client_config(port))
+    first = next(
+        c for c in engine.state.containers.values() if c["Config"]["Labels"][WORK_ID_LABEL] == "work_01"
+    )
+    first["State"] = "exited"
+    other_stack = engine.state.add(labels={MANAGED_BY_LABEL: MANAGED_BY, STACK_LABEL: "prod"}, state="exited")
+    answer = client.dispatch(request("work_03"), client_config(port))
+    assert answer.status == 201
+    assert (first["Id"], True) in engine.state.removed
+    assert other_stack in engine.state.containers  # another stack's sandboxes are not ours to reap
+    assert broker.reap() == 2
+
+
+def test_a_dispatch_that_died_half_way_is_cleaned_up_after_five_minutes(
+    engine: FakeEngineApi, broker_server: tuple[Broker, int]
+) -> None:
+    broker, _ = broker_server
+    labels = {MANAGED_BY_LABEL: MANAGED_BY, STACK_LABEL: "local"}
+    fresh = engine.state.add(labels=labels, state="created", created=engine.state.clock - 10)
+    stale = engine.state.add(labels=labels, state="created", created=engine.state.clock - 301)
+    assert broker.reap() == 1
+    assert fresh in engine.state.containers and stale not in engine.state.containers
+
+
+def test_a_failed_start_leaves_nothing_behind_and_the_handler_reports_it(
+    engine: FakeEngineApi, broker_server: tuple[Broker, int]
+) -> None:
+    _, port = broker_server
+    engine.state.fail_start = True
+    clock = FakeClock()
+    with pytest.raises(LaunchError, match="broker answered 502: docker start: HTTP 500: OCI runtime"):
+        client.dispatch(request(), client_config(port, wait=5), sleep=clock.sleep, clock=clock.time)
+    assert engine.state.containers == {}
+    assert engine.state.removed and all(volumes for _, volumes in engine.state.removed)
+
+
+def test_the_broker_refuses_a_malformed_request_without_retrying(broker_server: tuple[Broker, int]) -> None:
+    _, port = broker_server
+    bad = SessionRequest(work_id="work_01", session_id="sesn_01", secret=Secret("line\nbreak"))
+    with pytest.raises(WorkItemError, match="workSecret contains control characters"):
+        client.dispatch(bad, client_config(port))
+
+
+def test_the_secrets_directory_must_stay_a_writable_volume(engine: FakeEngineApi, tmp_path: Path) -> None:
+    """The stand-in enforces the engine's archive rule: a tmpfs or the root would be refused."""
+    config = make_config(tmp_path, engine.port)
+    engine_client = EngineClient("127.0.0.1", engine.port, timeout=5)
+    cid = engine_client.create(
+        "probe", {"Image": "x", "HostConfig": {"ReadonlyRootfs": True, "Tmpfs": {"/run": ""}}}
+    )
+    with pytest.raises(EngineError, match="container rootfs is marked read-only"):
+        engine_client.put_archive(cid, SECRETS_DIR, b"")
+    assert config.environment_key.reveal() == ENV_KEY
+
+
+def test_an_unreachable_broker_is_retried_then_reported() -> None:
+    clock = FakeClock()
+    unused = client.ClientConfig(broker_host="127.0.0.1", broker_port=9, wait_seconds=6)
+    with pytest.raises(LaunchError, match="broker unreachable"):
+        client.dispatch(request(), unused, sleep=clock.sleep, clock=clock.time)
+    assert clock.sleeps  # it waited, boundedly, before giving up
+
+
+# --- the on-work handler's input ----------------------------------------------------------
+
+
+def work_item(**fields: object) -> str:
+    item: dict[str, object] = {
+        "id": "work_01",
+        "data": {"id": "sesn_01", "type": "session"},
+        "secret": WORK_SECRET,
+    }
+    item.update(fields)
+    return json.dumps(item)
+
+
+def test_the_work_item_is_read_from_stdin_and_the_environment() -> None:
+    parsed = from_work_item(
+        work_item(), {"ANTHROPIC_WORK_ID": "work_01", "ANTHROPIC_BASE_URL": "https://api.anthropic.com"}
+    )
+    assert (parsed.work_id, parsed.session_id, parsed.base_url) == (
+        "work_01",
+        "sesn_01",
+        "https://api.anthropic.com",
+    )
+    assert parsed.secret.reveal() == WORK_SECRET
+    assert json.loads(parsed.to_json())["workSecret"] == WORK_SECRET
+
+
+@pytest.mark.parametrize(
+    ("stdin", "environ", "message"),
+    [
+        (work_item(secret=""), {}, "per-session work secret"),
+        (work_item(), {"ANTHROPIC_WORK_ID": "work_02"}, "disagree"),
+        (work_item(id="../etc"), {}, "A-Za-z0-9_-"),
+        (work_item(data={"id": "sesn_01", "type": "environment"}), {}, "sessions only"),
+        (work_item(), {"ANTHROPIC_BASE_URL": "http://api.example.com"}, "https://"),
+        ("not json " + WORK_SECRET, {}, "not JSON at line 1"),
+    ],
+)
+def test_a_malformed_work_item_is_refused_without_echoing_it(
+    stdin: str, environ: dict[str, str], message: str
+) -> None:
+    with pytest.raises(WorkItemError, match=message) as caught:
+        from_work_item(stdin, environ)
+    assert WORK_SECRET not in str(caught.value)
+
+
+def test_main_exit_codes(broker_server: tuple[Broker, int], engine: FakeEngineApi) -> None:
+    _, port = broker_server
+    environ = {"STOCKADE_BROKER_URL": f"http://127.0.0.1:{port}", "STOCKADE_DISPATCH_WAIT_SECONDS": "1"}
+    assert client.main(io.StringIO(work_item()), environ) == EXIT_OK
+    assert client.main(io.StringIO(work_item(secret=None)), environ) == EXIT_INVALID
+    assert client.main(io.StringIO(work_item()), {}) == EXIT_INVALID
+    engine.state.fail_start = True
+    assert client.main(io.StringIO(work_item(id="work_09")), environ) == EXIT_LAUNCH
+    assert NoSlotError.exit_code == EXIT_NO_SLOT
+
+
+# --- configuration ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"STOCKADE_DOCKER_ENDPOINT": "tcp://socket-proxy:2375"}, "host:port"),
+        ({"STOCKADE_SANDBOX_RUNTIME": "kata"}, "runc or runsc"),
+        ({"STOCKADE_EGRESS_PROXY_URL": "https://proxy:3128"}, "http://host:port"),
+        ({"STOCKADE_MAX_CONCURRENT_SESSIONS": "0"}, "expected 1 to 5000"),
+        ({"STOCKADE_SANDBOX_LABELS": "[1]"}, "short string labels"),
+        ({"ANTHROPIC_ENVIRONMENT_ID": ""}, "ANTHROPIC_ENVIRONMENT_ID is not set"),
+    ],
+)
+def test_broker_configuration_errors_name_the_variable(
+    tmp_path: Path, override: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        make_config(tmp_path, 2375, **override)
+
+
+def test_the_broker_needs_the_environment_key_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="environment-key"):
+        BrokerConfig.from_environ(broker_environ(2375), secrets_dir=tmp_path)
+    assert parse_endpoint("socket-proxy:2375") == ("socket-proxy", 2375)
+
+
+# --- the entry scripts, run by a real bash with a stub `ant` ---------------------------------
+
+
+def _run_script(
+    script: str, secrets: Path, tmp_path: Path, prefix: list[str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(mode=0o755)
+    ant = bin_dir / "ant"
+    ant.write_text(
+        "#!/bin/bash\n"
+        'printf "%s\\n" "$*"\n'
+        'printf "W=%s\\nK=%s\\n" "$ANTHROPIC_WORK_SECRET" "$ANTHROPIC_ENVIRONMENT_KEY"\n',
+        encoding="utf-8",
+    )
+    ant.chmod(0o755)
+    bash = shutil.which("bash")
+    assert bash is not None
+    return subprocess.run(
+        [*(prefix or []), bash, "-c", script.replace(SECRETS_DIR, str(secrets)), "stockade-test"],
+        env={"PATH": f"{bin_dir}:{os.environ.get('PATH', '')}"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+
+def test_the_session_script_loads_then_empties_its_secret_files(tmp_path: Path) -> None:
+    secrets = tmp_path / "run"
+    secrets.mkdir()
+    (secrets / "work-secret").write_text(WORK_SECRET + "\n")
+    (secrets / "environment-key").write_text(ENV_KEY)  # no trailing newline: still read
+    result = _run_script(SESSION_SCRIPT, secrets, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "beta:worker run --workdir /workspace --log-format json",
+        f"W={WORK_SECRET}",
+        f"K={ENV_KEY}",
+    ]
+    assert (secrets / "work-secret").read_text() == ""
+    assert (secrets / "environment-key").read_text() == ""
+
+
+def test_a_read_only_secret_file_is_read_and_kept() -> None:
+    """Pool workers mount the key read-only: the script must read it and not fail on emptying it."""
+    setpriv = shutil.which("setpriv")
+    as_root = os.geteuid() == 0
+    if as_root and setpriv is None:
+        pytest.skip("running as root, and no setpriv to drop to an unprivileged user")
+    with tempfile.TemporaryDirectory() as scratch:
+        base = Path(scratch)
+        base.chmod(0o755)  # an unprivileged user must reach the stub and the key
+        secrets = base / "run"
+        secrets.mkdir(mode=0o755)
+        key = secrets / "environment-key"
+        key.write_text(ENV_KEY + "\n")
+        # Root owns it with 0444 when the script runs as nobody; otherwise the owner gets 0400.
+        key.chmod(0o444 if as_root else 0o400)
+        script = (
+            read_secrets_script(("ANTHROPIC_ENVIRONMENT_KEY", "environment-key"))
+            + "\nexec ant beta:worker poll"
+        )
+        prefix = [str(setpriv), "--reuid=65534", "--regid=65534", "--clear-groups"] if as_root else []
+        result = _run_script(script, secrets, base, prefix=prefix)
+        assert result.returncode == 0, result.stderr
+        assert f"K={ENV_KEY}" in result.stdout
+        assert key.read_text() == ENV_KEY + "\n"
+
+
+def test_a_missing_secret_file_stops_the_sandbox(tmp_path: Path) -> None:
+    secrets = tmp_path / "run"
+    secrets.mkdir()
+    result = _run_script(SESSION_SCRIPT, secrets, tmp_path)
+    assert result.returncode != 0
+    assert "beta:worker" not in result.stdout
+
+
+# --- packaging -----------------------------------------------------------------------------
+
+
+def test_the_package_runs_from_an_image_layout_with_the_standard_library_only(tmp_path: Path) -> None:
+    """As in the worker image: only stockade/__init__.py and this package on the path."""
+    root = tmp_path / "opt"
+    shutil.copytree(COMPONENTS / "stockade" / "docker_dispatcher", root / "stockade" / "docker_dispatcher")
+    shutil.copy(COMPONENTS / "stockade" / "__init__.py", root / "stockade" / "__init__.py")
+    probe = (
+        "import sys; sys.path.insert(0, sys.argv[1]);"
+        "import stockade.docker_dispatcher.broker, stockade.docker_dispatcher.client;"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('pulumi', 'pydantic', 'boto3', 'yaml')"
+        " or (m.startswith('stockade.') and not m.startswith('stockade.docker_dispatcher')));"
+        "print(bad); raise SystemExit(1 if bad else 0)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-I", "-c", probe, str(root)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_on_work_script_runs_the_handler() -> None:
+    script = (COMPONENTS / "stockade" / "docker_dispatcher" / "stockade-docker-dispatch.sh").read_text()
+    assert script.startswith("#!/bin/sh\n")
+    assert "exec python3 -m stockade.docker_dispatcher " in script
+    assert os.access(COMPONENTS / "stockade" / "docker_dispatcher" / "stockade-docker-dispatch.sh", os.X_OK)

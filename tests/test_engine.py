@@ -42,9 +42,18 @@ def test_stacks_in_one_process_stay_independent() -> None:
 
 def test_urns_follow_the_engine_not_the_mock_monitor() -> None:
     result = synthesize("dev", PROJECT_DIR)
-    key = result.one("aws:kms/key:Key")
+    # The stack's key (components may add small keys of their own, e.g. for alarm topics).
+    (key,) = [k for k in result.by_type("aws:kms/key:Key") if k.name == "stockade-encryption-key"]
     assert "pulumi:pulumi:Stack$" not in key.urn
     assert key.urn.split("::")[2] == "stockade:aws:EncryptionKey$aws:kms/key:Key"
+
+
+POOL_SANDBOXES = {
+    "mode": "pool",
+    "environmentId": "env_01Example",
+    "environmentKey": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:stockade/env-key-AbCdEf",
+    "workerImage": "registry.example.com/worker@sha256:" + "a" * 64,
+}
 
 
 def _offline_config() -> dict[str, object]:
@@ -53,7 +62,7 @@ def _offline_config() -> dict[str, object]:
         "stockade:target": "aws",
         "stockade:environment": "dev",
         "stockade:aws": {"accountId": "123456789012"},
-        "stockade:sandboxes": {"provider": "daytona"},
+        "stockade:sandboxes": POOL_SANDBOXES,
     }
 
 

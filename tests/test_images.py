@@ -268,6 +268,17 @@ def test_the_poller_runs_the_contract_command_and_its_on_work_hook_exists() -> N
     assert callable(importlib.import_module("stockade.dispatcher.queue_stats").main)
 
 
+def test_the_poller_image_carries_the_docker_targets_on_work_handler() -> None:
+    from stockade.docker.sandbox_fleet import DISPATCH_SCRIPT
+
+    final = final_stage(parse(DOCKERFILES["poller"]))
+    copies = {ins.args for ins in final if ins.keyword == "COPY"}
+    shim = "components/stockade/docker_dispatcher/stockade-docker-dispatch.sh"
+    assert f"--chmod=0755 {shim} {DISPATCH_SCRIPT}" in copies
+    assert "components/stockade/docker_dispatcher/ /opt/stockade/stockade/docker_dispatcher/" in copies
+    assert importlib.util.find_spec("stockade.docker_dispatcher.__main__") is not None
+
+
 def test_the_console_scripts_resolve() -> None:
     scripts = tomllib.loads((PROJECT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["scripts"]
     expected = {

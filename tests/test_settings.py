@@ -19,12 +19,18 @@ from stockade.settings.secrets import PulumiSecret, SecretReference
 from .conftest import EXAMPLE_STACKS, PROJECT_DIR
 
 runner = CliRunner()
+POOL_SANDBOXES = {
+    "mode": "pool",
+    "environmentId": "env_01Example",
+    "environmentKey": "arn:aws:secretsmanager:us-east-1:123456789012:secret:stockade/env-key-AbCdEf",
+    "workerImage": "registry.example.com/worker@sha256:" + "a" * 64,
+}
 BASE = {
     "aws:region": "us-east-1",
     "stockade:target": "aws",
     "stockade:environment": "dev",
     "stockade:aws": {"accountId": "123456789012"},
-    "stockade:sandboxes": {"provider": "daytona"},
+    "stockade:sandboxes": POOL_SANDBOXES,
 }
 
 
@@ -164,7 +170,12 @@ def test_secret_reference_must_be_a_secrets_manager_arn() -> None:
 
 def test_runtime_config_wraps_secrets_and_accepts_references() -> None:
     arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:stockade/env-key-AbCdEf"
-    sandboxes = {"provider": "self-hosted", "mode": "pool", "environmentId": "env_01Example"}
+    sandboxes = {
+        "provider": "self-hosted",
+        "mode": "pool",
+        "environmentId": "env_01Example",
+        "workerImage": "registry.example.com/worker:1",
+    }
     engine = {
         "aws:region": "us-east-1",
         "stockade:target": "aws",

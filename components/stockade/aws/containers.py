@@ -47,10 +47,17 @@ class Container:
     """Container name -> condition (START, COMPLETE, SUCCESS, HEALTHY)."""
     health_check: Mapping[str, Any] | None = None
     working_directory: str | None = None
+    root_reason: str | None = None
+    """Why this container must run as uid 0. Only a non-essential container that finishes before
+    the workload starts may (e.g. one writing into a Fargate volume, which is root-owned); it keeps
+    every other hardening and the reason is written into the task definition as a label."""
 
     def __post_init__(self) -> None:
-        if self.user.split(":")[0] in ("0", "root"):
-            raise ValueError(f"container {self.name}: Stockade containers never run as root")
+        if self.user.split(":")[0] in ("0", "root") and (self.root_reason is None or self.essential):
+            raise ValueError(
+                f"container {self.name}: Stockade containers never run as root "
+                "(only a non-essential init container with a stated root_reason may)"
+            )
         if not STOP_TIMEOUT_SECONDS <= self.stop_timeout <= 120:
             raise ValueError(f"container {self.name}: stop timeout must be 30-120 s")
         overlap = set(self.environment) & set(self.secrets)
@@ -97,6 +104,8 @@ def _definition(container: Container, log_group: pulumi.Input[str], region: str)
         definition["healthCheck"] = dict(container.health_check)
     if container.working_directory is not None:
         definition["workingDirectory"] = container.working_directory
+    if container.root_reason is not None:
+        definition["dockerLabels"] = {"stockade.root-reason": container.root_reason}
     return definition
 
 

@@ -69,6 +69,9 @@ def emulate(type_token: str, name: str, inputs: dict[str, Any], ctx: OfflineCont
         physical = physical_name(name, inputs, "name", "bucket", "family")
         outputs.setdefault("arn", _aws_arn(type_token, physical, ctx))
         outputs.setdefault("name", physical)
+    elif type_token.startswith("docker:index/"):
+        # Pulumi auto-names Docker containers, networks and volumes the program leaves unnamed.
+        outputs.setdefault("name", physical_name(name, inputs, "name"))
     special = _EMULATORS.get(type_token)
     if special is not None:
         outputs.update(special(name, inputs, ctx))
@@ -121,3 +124,67 @@ def _subnet(name: str, inputs: dict[str, Any], ctx: OfflineContext) -> dict[str,
 @register("aws:ec2/securityGroup:SecurityGroup")
 def _security_group(name: str, inputs: dict[str, Any], ctx: OfflineContext) -> dict[str, Any]:
     return {"id": f"sg-{stable_suffix(name, length=17)}"}
+
+
+@register("aws:ec2/eip:Eip")
+def _elastic_ip(name: str, inputs: dict[str, Any], ctx: OfflineContext) -> dict[str, Any]:
+    # Documentation range (RFC 5737 TEST-NET-3): plainly not an address AWS would allocate.
+    address = f"203.0.113.{int(stable_suffix(name, length=2), 16)}"
+    return {"id": f"eipalloc-{stable_suffix(name, length=17)}", "publicIp": address}
+
+
+@register("aws:ec2/managedPrefixList:ManagedPrefixList")
+def _prefix_list(name: str, inputs: dict[str, Any], ctx: OfflineContext) -> dict[str, Any]:
+    return {"id": f"pl-{stable_suffix(name, length=17)}"}
+
+
+@register("aws:ec2/vpcEndpoint:VpcEndpoint")
+def _vpc_endpoint(name: str, inputs: dict[str, Any], ctx: OfflineContext) -> dict[str, Any]:
+    outputs: dict[str, Any] = {"id": f"vpce-{stable_suffix(name, length=17)}"}
+    if inputs.get("vpcEndpointType") == "Gateway":
+        outputs["prefixListId"] = f"pl-{stable_suffix('pl', name, length=8)}"
+    return outputs
+
+
+@register("aws:networkfirewall/firewall:Firewall")
+def _network_firewall(name: str, inputs: dict[str, Any], ctx: OfflineContext) -> dict[str, Any]:
+    # One firewall endpoint per subnet mapping, keyed by subnet as AWS reports it; routes
+    # point at these IDs. (The real status also names each AZ, which offline is unknown.)
+    attachments = []
+    for mapping in inputs.get("subnetMappings") or []:
+        subnet = str(mapping.get("subnetId"))
+        endpoint = f"vpce-{stable_suffix(name, subnet, length=17)}"
+        attachments.append({"subnetId": subnet, "endpointId": endpoint})
+    return {"firewallStatuses": [{"syncStates": [{"attachments": [a]} for a in attachments]}]}
+
+
+@register("aws:ecr/repository:Repository")
+def _ecr_repository(name: str, inputs: dict[str, Any], ctx: OfflineContext) -> dict[str, Any]:
+    repository = physical_name(name, inputs, "name")
+    return {
+        "registryId": ctx.account_id,
+        "repositoryUrl": f"{ctx.account_id}.dkr.ecr.{ctx.region}.{ctx.dns_suffix}/{repository}",
+    }
+
+
+@register("docker:index/image:Image")
+def _built_image(name: str, inputs: dict[str, Any], ctx: OfflineContext) -> dict[str, Any]:
+    # Nothing is built offline. A digest derived from the build inputs stands in for the pushed
+    # image's, so a synth shows the task definitions pinned by digest, as after a real push.
+    image = str(inputs.get("imageName", ""))
+    repository = image.rsplit(":", 1)[0] if ":" in image.rsplit("/", 1)[-1] else image
+    digest = hashlib.sha256(f"{name}/{image}/{inputs.get('build')}".encode()).hexdigest()
+    return {"repoDigest": f"{repository}@sha256:{digest}", "baseImageName": image}
+
+
+@register("docker:index/remoteImage:RemoteImage")
+def _remote_image(name: str, inputs: dict[str, Any], ctx: OfflineContext) -> dict[str, Any]:
+    # The daemon answers with the pulled image's sha256 ID; offline there is no pull, so the
+    # reference stands in for it and a synth shows which image each container runs.
+    reference = str(inputs.get("name", ""))
+    return {"imageId": reference, "repoDigest": reference if "@sha256:" in reference else ""}
+
+
+# Emulators that need their own module register themselves when imported; importing them here
+# means every user of `emulate` gets them, not only the synth path.
+from stockade.engine import tls_emulation as _tls_emulation  # noqa: E402, F401

@@ -5,15 +5,16 @@ from __future__ import annotations
 import ipaddress
 import re
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BeforeValidator, Field, WithJsonSchema, model_validator
 
 from stockade.settings.base import SettingsModel
 from stockade.settings.problems import invalid
+from stockade.settings.sandboxes import AlarmSubscription
 from stockade.settings.secrets import SecretInput
-from stockade.settings.types import DomainName, ImageRef, Ipv4Cidr
+from stockade.settings.types import DomainName, ImageRef, Ipv4Cidr, is_pinned
 
 # The digests the vendor documents (contract 2.1, Aug-Sep 2026 pages). No tags are published.
 DEFAULT_PROXY_IMAGE = (
@@ -23,6 +24,12 @@ DEFAULT_PROXY_IMAGE = (
 DEFAULT_CLOUDFLARED_IMAGE = (
     "cloudflare/cloudflared@sha256:6b599ca3e974349ead3286d178da61d291961182ec3fe9c505e1dd02c8ac31b0"
 )
+# busybox 1.36.1 (Docker Hub's multi-arch index digest, as recorded in several public projects in
+# 2026; verify with `crane digest busybox:1.36.1` before relying on it). Only `sh`, `printf` and
+# `chmod` are used.
+DEFAULT_INIT_IMAGE = "busybox@sha256:73aaf090f3d85aa34ee199857f03fa3a95c8ede2ffd4cc2cdb5b94e566b11662"
+# Where api.anthropic.com receives connections (P+api/ip-addresses, inbound IPv4).
+ANTHROPIC_API_CIDRS = ("160.79.104.0/23",)
 # cloudflared's edge (contract 2.5). Only the IPv4 range is usable from an IPv4-only VPC.
 CLOUDFLARED_EDGE_CIDRS = ("198.41.192.0/19",)
 CLOUDFLARED_EDGE_PORT = 7844
@@ -72,8 +79,8 @@ def parse_upstream(value: Any) -> Upstream:
         port = parts.port
     except ValueError:
         port = None
-    if not host or port is None:
-        raise invalid("the upstream needs a host and an explicit port", fix)
+    if not host or not port:
+        raise invalid("the upstream needs a host and an explicit port (1-65535)", fix)
     return Upstream(scheme=parts.scheme, host=host, port=port)
 
 
@@ -93,6 +100,17 @@ class Route(SettingsModel):
     target_cidr: Ipv4Cidr
     """The IPv4 network the upstream's name resolves into; feeds `allowed_ips` and egress."""
 
+    @model_validator(mode="after")
+    def _ip_inside_target(self) -> Route:
+        ip = self.upstream.ip
+        if ip is not None and ip not in self.target_cidr:
+            raise invalid(
+                f"the upstream {ip} is outside its targetCidr {self.target_cidr}",
+                f"set targetCidr to a network holding {ip}, e.g. {ip}/32",
+                field="targetCidr",
+            )
+        return self
+
 
 def _route(value: Any) -> Any:
     if isinstance(value, str):
@@ -100,8 +118,7 @@ def _route(value: Any) -> Any:
         if upstream.ip is None:
             raise invalid(
                 "a route to a DNS name needs the network it resolves into",
-                f"write {{upstream: {value}, targetCidr: <cidr>}} so allowed_ips and egress "
-                "stay exact",
+                f"write {{upstream: {value}, targetCidr: <cidr>}} so allowed_ips and egress stay exact",
             )
         return {"upstream": upstream, "targetCidr": f"{upstream.ip}/32"}
     return value
@@ -148,9 +165,19 @@ class LogLevel(StrEnum):
 
 class CertificateSource(StrEnum):
     GENERATED = "generated"
-    """Stockade generates the CA (ECDSA P-256) and the wildcard server certificate."""
+    """Stockade generates the CA (ECDSA P-256) and the wildcard server certificate with pulumi-tls."""
     PROVIDED = "provided"
-    """The customer brings the server certificate and key (manual or setup-job flow)."""
+    """The customer brings the server certificate and key (made by hand or by `setup` elsewhere)."""
+    SETUP = "setup"
+    """The setup task (`tunnel.setup`) generates, registers and renews them and publishes the
+    token; Stockade only delivers what it published."""
+
+
+class ServerKeyAlgorithm(StrEnum):
+    ECDSA = "ECDSA"
+    """ECDSA P-256, like the CA."""
+    RSA = "RSA"
+    """RSA 4096, what the vendor's setup generates."""
 
 
 class UpstreamTlsSettings(SettingsModel):
@@ -162,18 +189,37 @@ class UpstreamTlsSettings(SettingsModel):
     include_system_cas: bool = False
     """Also trust the image's system CAs for upstreams."""
 
+    @model_validator(mode="after")
+    def _pem_parses(self) -> UpstreamTlsSettings:
+        if self.ca_certificate_pem is not None:
+            from stockade.tunnel.certificate_rules import load_certificates
+
+            try:
+                load_certificates(self.ca_certificate_pem)
+            except ValueError as exc:
+                raise invalid(str(exc), "paste the CA certificate PEM", field="caCertificatePem") from None
+        return self
+
 
 class CertificateSettings(SettingsModel):
     """The inner-TLS certificates Anthropic verifies (contract 2.3)."""
 
     source: CertificateSource = CertificateSource.GENERATED
-    """`generated` (Stockade makes and renews them) or `provided`."""
+    """`generated` (Stockade makes and renews them), `provided` or `setup`."""
 
     validity_hours: Annotated[int, Field(ge=24, le=8760)] = 2160
     """Server certificate lifetime (setup's default is 2160h, 90 days)."""
 
     renew_before_hours: Annotated[int, Field(ge=1, le=8760)] = 720
-    """A `pulumi up` within this window of expiry re-issues the server certificate."""
+    """A `pulumi up` (generated) or the renew-cert schedule (setup) within this window of expiry
+    re-issues the server certificate."""
+
+    ca_validity_hours: Annotated[int, Field(ge=8760, le=87600)] = 43800
+    """Generated source: CA lifetime (setup's CA lives 5 years, 43800h). A new CA must be
+    registered with Anthropic before it is used (docs/runbooks/tunnel-rotation.md)."""
+
+    server_key_algorithm: ServerKeyAlgorithm = ServerKeyAlgorithm.ECDSA
+    """Generated source: the server key type (`ECDSA` P-256 or `RSA` 4096)."""
 
     server_certificate_pem: str | None = None
     """Provided source: the server certificate PEM (public)."""
@@ -196,6 +242,14 @@ class CertificateSettings(SettingsModel):
                     "set both, or use source: generated",
                     field="serverKey" if self.server_certificate_pem else "serverCertificatePem",
                 )
+            from stockade.tunnel.certificate_rules import load_certificates
+
+            try:
+                load_certificates(self.server_certificate_pem)
+            except ValueError as exc:
+                raise invalid(
+                    str(exc), "paste the server certificate PEM", field="serverCertificatePem"
+                ) from None
         elif self.server_certificate_pem or self.server_key is not None:
             raise invalid(
                 "serverCertificatePem/serverKey are only read with source: provided",
@@ -206,10 +260,10 @@ class CertificateSettings(SettingsModel):
 
 
 class SetupSettings(SettingsModel):
-    """The vendor's `setup` component, authenticated with workload identity federation."""
+    """The vendor's `setup` component, authenticated with workload identity federation (AWS target)."""
 
     enabled: bool = False
-    """Run `setup init` as a one-off task and `renew-cert` on a schedule."""
+    """Create the setup task (`setup init`, run on demand) and the scheduled `renew-cert` task."""
 
     federation_rule_id: Annotated[str, Field(pattern=r"^fdrl_[A-Za-z0-9]+$")] | None = None
     """`ANTHROPIC_FEDERATION_RULE_ID` (`fdrl_...`)."""
@@ -220,8 +274,21 @@ class SetupSettings(SettingsModel):
     workspace_id: Annotated[str, Field(pattern=r"^wrkspc_[A-Za-z0-9]+$")] | None = None
     """`ANTHROPIC_WORKSPACE_ID` when the tunnel lives in a non-default workspace."""
 
-    audience: str = "https://api.anthropic.com"
-    """WIF token audience; must match the federation rule byte for byte."""
+    audience: Annotated[str, Field(min_length=1, max_length=256)] = "https://api.anthropic.com"
+    """WIF token audience; must match the federation rule byte for byte (the AWS page uses
+    `https://api.anthropic.com`, the Helm chart's default is `api.anthropic.com`)."""
+
+    tunnel_id: Annotated[str, Field(pattern=r"^tnl_[A-Za-z0-9]+$")] | None = None
+    """`TUNNEL_ID` of an existing tunnel to attach to; unset creates one on the first run."""
+
+    api_cidrs: Annotated[list[Ipv4Cidr], Field(min_length=1, max_length=10)] = Field(
+        default_factory=lambda: [ipaddress.IPv4Network(c) for c in ANTHROPIC_API_CIDRS]
+    )
+    """Where `api.anthropic.com` answers (the vendor's published inbound range); the setup task
+    may reach only these on 443."""
+
+    renew_schedule: Annotated[str, Field(pattern=r"^(rate|cron)\(.+\)$")] = "rate(1 day)"
+    """EventBridge Scheduler expression for `renew-cert --renew-before <renewBeforeHours>h`."""
 
     @model_validator(mode="after")
     def _wif_inputs(self) -> SetupSettings:
@@ -236,14 +303,80 @@ class SetupSettings(SettingsModel):
                         f"set tunnel.setup.{name} (see docs/tunnel-gateway.md, WIF steps)",
                         field=name,
                     )
+        if self.audience != self.audience.strip():
+            raise invalid(
+                "the audience has leading or trailing spaces; it must match the federation rule "
+                "byte for byte",
+                "write it exactly as the rule has it, e.g. https://api.anthropic.com",
+                field="audience",
+            )
         return self
 
 
 class TunnelImages(SettingsModel):
-    """The two images of the tunnel stack, pinned by digest by default."""
+    """The tunnel stack's images, each pinned by digest (the vendor publishes no tags)."""
 
     proxy: ImageRef = DEFAULT_PROXY_IMAGE
+    """mcp-proxy (also carries the `/setup` binary)."""
+
     cloudflared: ImageRef = DEFAULT_CLOUDFLARED_IMAGE
+    """cloudflared."""
+
+    init: ImageRef = DEFAULT_INIT_IMAGE
+    """A busybox that writes the proxy's config and TLS files into the task's volumes at start."""
+
+    aws_cli: ImageRef | None = None
+    """AWS CLI v2 (2.31 or later, for `sts get-web-identity-token`); needed by the setup task."""
+
+    mirror: bool = True
+    """AWS target: pull every image from ECR repositories Stockade creates in this account (copy
+    the images there by digest first, see docs/tunnel-gateway.md), so pulls stay on the VPC
+    endpoints. Images already in a private ECR registry are used as they are. `false` pulls from
+    the public registries, which opens HTTPS to any address from the gateway; reported."""
+
+    @model_validator(mode="after")
+    def _pinned(self) -> TunnelImages:
+        for name in ("proxy", "cloudflared", "init", "aws_cli"):
+            image = getattr(self, name)
+            if image is not None and not is_pinned(image):
+                alias = "awsCli" if name == "aws_cli" else name
+                raise invalid(
+                    "tunnel images must be pinned by digest (the vendor publishes no tags, and a tag "
+                    "can change under a running tunnel)",
+                    "append @sha256:<digest>, e.g. `crane digest <image>` tells you the current one",
+                    field=alias,
+                )
+        return self
+
+
+class TunnelAlarmSettings(SettingsModel):
+    """CloudWatch alarms on the gateway (AWS target)."""
+
+    enabled: bool = True
+    """Create the alarms and their SNS topic."""
+
+    ip_validation_failures: Annotated[int, Field(ge=1, le=10000)] = 5
+    """`IP validation failed` lines per period that count as a probe (a possible SSRF attempt)."""
+
+    period_minutes: Annotated[int, Field(ge=1, le=60)] = 5
+    """Length of one evaluation period."""
+
+    sustained_periods: Annotated[int, Field(ge=1, le=24)] = 3
+    """Consecutive periods over the threshold before the alarm fires."""
+
+    subscriptions: list[AlarmSubscription] = Field(default_factory=list, max_length=10)
+    """Subscriptions to the (KMS-encrypted) alarm topic. Email subscriptions must be confirmed
+    from the inbox before they deliver."""
+
+
+# Fargate's CPU units and the memory each allows (MiB), as the ECS API accepts them.
+FARGATE_MEMORY: dict[int, range] = {
+    256: range(512, 2049, 512),
+    512: range(1024, 4097, 1024),
+    1024: range(2048, 8193, 1024),
+    2048: range(4096, 16385, 1024),
+    4096: range(8192, 30721, 1024),
+}
 
 
 class TunnelSettings(SettingsModel):
@@ -252,14 +385,13 @@ class TunnelSettings(SettingsModel):
     enabled: bool = False
     """Deploy the gateway on this stack."""
 
-    routes: Annotated[dict[str, RouteSpec], BeforeValidator(_routes_map)] = Field(
-        default_factory=dict
-    )
+    routes: Annotated[dict[str, RouteSpec], BeforeValidator(_routes_map)] = Field(default_factory=dict)
     """Map of route name (bare subdomain or full hostname) to upstream `scheme://host:port`,
     or to `{upstream, targetCidr}` when the host is a DNS name."""
 
     tunnel_domain: DomainName | None = None
-    """The tunnel's domain (`xxxx.tunnel.anthropic.com`); needed when route keys are bare."""
+    """The tunnel's domain (`xxxx.tunnel.anthropic.com`); needed when route keys are bare, and
+    the generated server certificate is `*.<tunnelDomain>`."""
 
     log_level: LogLevel = LogLevel.INFO
     """Proxy log level."""
@@ -278,19 +410,33 @@ class TunnelSettings(SettingsModel):
     """CA settings for HTTPS upstreams."""
 
     images: TunnelImages = Field(default_factory=TunnelImages)
-    """mcp-proxy and cloudflared images."""
+    """Images of the gateway and setup tasks."""
 
     token: SecretInput | None = None
-    """The tunnel token (`TUNNEL_TOKEN`), a secret."""
+    """The tunnel token (`TUNNEL_TOKEN`), a secret. Not set with certificates.source: setup,
+    where the setup task publishes it."""
 
     token_version: Annotated[int, Field(ge=1)] = 1
-    """Bump to roll the service onto a rotated token."""
+    """Bump to roll the service onto a rotated token (and, with setup, to rotate it)."""
 
     certificates: CertificateSettings = Field(default_factory=CertificateSettings)
     """Inner-TLS certificates."""
 
     setup: SetupSettings = Field(default_factory=SetupSettings)
-    """Optional WIF-authenticated setup and renew-cert task."""
+    """Optional WIF-authenticated setup and renew-cert tasks."""
+
+    health_check: bool = True
+    """Container health check on cloudflared (`cloudflared tunnel --metrics ... ready`, a command
+    added in late 2024, cloudflare/cloudflared#1135). Turn off for an image without it."""
+
+    task_cpu: Literal[256, 512, 1024, 2048, 4096] = 512
+    """Fargate CPU units per gateway task."""
+
+    task_memory_mib: Annotated[int, Field(ge=512, le=30720)] = 1024
+    """Fargate memory per gateway task; must suit taskCpu."""
+
+    alarms: TunnelAlarmSettings = Field(default_factory=TunnelAlarmSettings)
+    """Alarms on the gateway."""
 
     @model_validator(mode="after")
     def _contract_rules(self) -> TunnelSettings:
@@ -301,42 +447,140 @@ class TunnelSettings(SettingsModel):
                     "use lowercase letters, digits and hyphens, e.g. wiki or wiki.example.com",
                     field=f"routes.{name}",
                 )
+        if self.task_memory_mib not in FARGATE_MEMORY[self.task_cpu]:
+            allowed = FARGATE_MEMORY[self.task_cpu]
+            raise invalid(
+                f"this size does not exist on Fargate: {self.task_cpu} CPU units with "
+                f"{self.task_memory_mib} MiB",
+                f"pick {allowed.start}-{allowed.stop - 1} MiB in steps of {allowed.step}",
+                field="taskMemoryMib",
+            )
         if not self.enabled:
             return self
         if not self.routes:
             raise invalid("an enabled tunnel needs at least one route", "add tunnel.routes", field="routes")
-        if any("." not in name for name in self.routes) and self.tunnel_domain is None:
-            raise invalid(
-                "bare route names need the tunnel domain",
-                "set tunnel.tunnelDomain to the domain the Console shows (xxxx.tunnel.anthropic.com)",
-                field="tunnelDomain",
-            )
+        self._route_names_fit_the_domain()
         if self.allowed_ips is not None and self.disable_ip_validation:
             raise invalid(
                 "allowedIps and disableIpValidation are mutually exclusive",
                 "remove disableIpValidation (recommended) or allowedIps",
                 field="disableIpValidation",
             )
+        if self.allowed_ips is not None:
+            outside = [
+                f"{name} ({route.target_cidr})"
+                for name, route in sorted(self.routes.items())
+                if not any(route.target_cidr.subnet_of(allowed) for allowed in self.allowed_ips)
+            ]
+            if outside:
+                raise invalid(
+                    "allowedIps leaves out route targets, so the proxy would refuse them "
+                    f"('IP validation failed'): {', '.join(outside)}",
+                    "remove allowedIps (it defaults to exactly the route targets) or add those CIDRs",
+                    field="allowedIps",
+                )
         https = [n for n, r in self.routes.items() if r.upstream.scheme == "https"]
         tls = self.upstream_tls
         if https and not (tls.ca_certificate_pem or tls.include_system_cas):
             raise invalid(
-                f"HTTPS upstreams ({', '.join(sorted(https))}) need a CA to verify them",
+                f"routes to HTTPS upstreams ({', '.join(sorted(https))}) need a CA to verify them",
                 "set tunnel.upstreamTls.caCertificatePem or includeSystemCas: true",
                 field="upstreamTls",
             )
-        if self.token is None:
+        self._credentials_are_complete()
+        return self
+
+    def _route_names_fit_the_domain(self) -> None:
+        domain = self.tunnel_domain
+        if domain is None:
+            if any("." not in name for name in self.routes):
+                raise invalid(
+                    "bare route names need the tunnel domain",
+                    "set tunnel.tunnelDomain to the domain the Console shows (xxxx.tunnel.anthropic.com)",
+                    field="tunnelDomain",
+                )
+            return
+        for name in self.routes:
+            if "." in name and (not name.endswith(f".{domain}") or "." in name[: -len(domain) - 1]):
+                raise invalid(
+                    f"route '{name}' is not one label under the tunnel domain {domain}; Anthropic "
+                    f"only sends <route>.{domain}, and the certificate covers exactly one label",
+                    f"use a bare name such as '{name.split('.')[0]}'",
+                    field=f"routes.{name}",
+                )
+
+    def _credentials_are_complete(self) -> None:
+        source = self.certificates.source
+        if source is CertificateSource.SETUP:
+            if not self.setup.enabled:
+                raise invalid(
+                    "certificates.source: setup needs the setup task",
+                    "set tunnel.setup.enabled: true with its WIF settings, or use source: generated",
+                    field="certificates.source",
+                )
+            if self.token is not None:
+                raise invalid(
+                    "with certificates.source: setup the setup task publishes the token",
+                    "remove tunnel.token",
+                    field="token",
+                )
+        elif self.setup.enabled:
+            raise invalid(
+                "the setup task generates and registers its own CA and certificate, so the gateway "
+                "must use what it publishes",
+                "set tunnel.certificates.source: setup (and remove tunnel.token), or disable setup",
+                field="certificates.source",
+            )
+        elif self.token is None:
             raise invalid(
                 "an enabled tunnel needs its token",
                 "run `pulumi config set --secret --path 'stockade:tunnel.token' <token>`",
                 field="token",
             )
-        return self
+        if self.setup.enabled and self.images.aws_cli is None:
+            raise invalid(
+                "the setup task needs an AWS CLI image to fetch its WIF token and publish its output",
+                "set tunnel.images.awsCli to an AWS CLI v2 (2.31+) image pinned by digest",
+                field="images.awsCli",
+            )
+        if source is CertificateSource.PROVIDED and self.certificates.server_certificate_pem:
+            from stockade.tunnel.certificate_rules import server_problems
+
+            problems = server_problems(self.certificates.server_certificate_pem, hostnames=self.hostnames)
+            if problems:
+                raise invalid(
+                    "the provided server certificate would be refused: " + "; ".join(problems),
+                    "issue it for *.<tunnelDomain> (or each <route>.<tunnelDomain>) with serverAuth",
+                    field="certificates.serverCertificatePem",
+                )
+
+    def weakenings(self, *, aws_target: bool) -> list[str]:
+        """Tunnel settings that trade safety for something else (see StackSettings.weakenings)."""
+        found = []
+        if self.enabled and aws_target and not self.images.mirror:
+            found.append(
+                "tunnel.images.mirror is false: the tunnel gateway may reach any public address on 443 "
+                "to pull its images"
+            )
+        if self.enabled and not self.alarms.enabled:
+            found.append("tunnel.alarms.enabled is false: nobody is told when the gateway stops or is probed")
+        return found
+
+    @property
+    def hostnames(self) -> list[str]:
+        """The names Anthropic requests: `<route>.<tunnelDomain>`, or the route key as written."""
+        domain = self.tunnel_domain
+        return sorted(name if "." in name or domain is None else f"{name}.{domain}" for name in self.routes)
 
     @property
     def route_cidrs(self) -> list[ipaddress.IPv4Network]:
         """The routes' target networks, sorted and de-duplicated."""
         return sorted({r.target_cidr for r in self.routes.values()})
+
+    @property
+    def upstream_targets(self) -> list[tuple[ipaddress.IPv4Network, int]]:
+        """Each (network, port) the proxy dials, sorted and de-duplicated: the gateway's egress."""
+        return sorted({(r.target_cidr, r.upstream.port) for r in self.routes.values()})
 
     @property
     def effective_allowed_ips(self) -> list[ipaddress.IPv4Network]:

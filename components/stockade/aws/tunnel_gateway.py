@@ -1,0 +1,562 @@
+"""`stockade:aws:TunnelGateway`: the vendor's MCP tunnel stack on ECS Fargate (contract section 2).
+
+One Fargate service; each task holds the vendor's two containers, which share
+the task's network namespace (awsvpc), so cloudflared reaches the proxy on
+`localhost:8080` exactly as `network_mode: service:mcp-proxy` does in the
+vendor's Compose file. A short init container first writes the rendered proxy
+config and the TLS files into task volumes (aws/tunnel_files.py explains why).
+
+Nothing reaches in: the security group has no ingress rule and the tasks have
+no public IP. Out, they reach exactly cloudflared's edge on 7844 (TCP and UDP),
+each route's target network on its port, and the AWS APIs through the VPC
+endpoints. Replicas spread over the given private subnets; a deployment that
+cannot reach steady state rolls back on its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, NotRequired, TypedDict
+
+import pulumi
+import pulumi_aws as aws
+
+from stockade.aws.arns import partition_for
+from stockade.aws.containers import Container, container_definitions
+from stockade.aws.iam import ecs_tasks_trust_policy, role_with_policy
+from stockade.aws.logs import encrypted_log_group
+from stockade.aws.secrets import secret_arn
+from stockade.aws.security_groups import EgressRule, aws_service_egress, egress_only_security_group
+from stockade.aws.tunnel_files import (
+    CONFIG_VOLUME,
+    DATA_VOLUME,
+    INIT_CONTAINER,
+    FileSecrets,
+    fingerprint,
+    init_container,
+    proxy_mounts,
+)
+from stockade.aws.tunnel_images import ImageSources, pull_statements, resolve_images
+from stockade.aws.tunnel_monitoring import AccountScope, gateway_monitoring
+from stockade.settings.tunnel import (
+    CLOUDFLARED_EDGE_CIDRS,
+    CLOUDFLARED_EDGE_PORT,
+    CertificateSource,
+    TunnelSettings,
+)
+from stockade.tags import with_component
+from stockade.tunnel.proxy_config import PROXY_LOCAL_URL, render_proxy_config
+
+COMPONENT = "tunnel-gateway"
+PROXY_CONTAINER = "mcp-proxy"
+CLOUDFLARED_CONTAINER = "cloudflared"
+# Loopback only: the readiness endpoint is for the health check inside the task, nobody else.
+CLOUDFLARED_METRICS = "localhost:20241"
+CLOUDFLARED_BINARY = "/usr/local/bin/cloudflared"
+PUBLISHED_PLACEHOLDER = "not yet published by the tunnel setup task"
+
+
+class TunnelGatewayArgs(TypedDict):
+    """Inputs of a TunnelGateway."""
+
+    tunnel: TunnelSettings
+    """The validated `stockade:tunnel` settings (enabled)."""
+
+    vpc_id: pulumi.Input[str]
+    """VPC of the private subnets."""
+
+    subnet_ids: pulumi.Input[Sequence[str]]
+    """Private subnets, one per AZ; replicas spread over them. No route to an internet gateway."""
+
+    endpoints_security_group_id: pulumi.Input[str] | None
+    """Security group of the VPC's interface endpoints (ECR, Secrets Manager, KMS, Logs); None when
+    the VPC has none, and then AWS APIs are reached through the NAT on 443."""
+
+    s3_prefix_list_id: pulumi.Input[str] | None
+    """Prefix list of the S3 gateway endpoint (ECR image layers); None without one."""
+
+    kms_key_arn: pulumi.Input[str]
+    """The stack's customer-managed key: secrets, logs, image mirrors, the alarm topic."""
+
+    account_id: str
+    """Account the stack deploys into."""
+
+    region: str
+    """Region the stack deploys into."""
+
+    permissions_boundary_arn: str | None
+    """Boundary attached to every role, when configured."""
+
+    log_retention_days: int
+    """Retention of the gateway's log group."""
+
+    tags: dict[str, str]
+    """Stack tags; the component adds `stockade:component = tunnel-gateway`."""
+
+    internet_prefix_list_id: NotRequired[pulumi.Input[str] | None]
+    """Prefix list of every public IPv4 address (the network's `public_internet_prefix_list_id`).
+    HTTPS to the internet, opened only without VPC endpoints or for public image pulls, then
+    targets it instead of 0.0.0.0/0, so private ranges stay closed."""
+
+    cluster_arn: NotRequired[pulumi.Input[str]]
+    """Run in this ECS cluster instead of a new one. Its Container Insights must be on for the
+    no-running-tasks alarm to see anything."""
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in text).strip("-")
+
+
+def gateway_egress_rules(
+    tunnel: TunnelSettings,
+    *,
+    endpoints_security_group_id: pulumi.Input[str] | None,
+    s3_prefix_list_id: pulumi.Input[str] | None,
+    https_to_internet: bool,
+    internet_prefix_list_id: pulumi.Input[str] | None = None,
+) -> list[EgressRule]:
+    """Every destination the gateway may reach, and nothing else (contract 2.5)."""
+    rules = aws_service_egress(endpoints_security_group_id, s3_prefix_list_id)
+    for cidr in CLOUDFLARED_EDGE_CIDRS:
+        for protocol in ("tcp", "udp"):
+            rules.append(
+                EgressRule(
+                    key=f"cloudflared-edge-{_slug(cidr)}-{protocol}",
+                    description=f"cloudflared to the Cloudflare edge ({protocol.upper()} 7844)",
+                    protocol=protocol,
+                    from_port=CLOUDFLARED_EDGE_PORT,
+                    to_port=CLOUDFLARED_EDGE_PORT,
+                    cidr_ipv4=cidr,
+                )
+            )
+    for network, port in tunnel.upstream_targets:
+        routes = sorted(
+            n for n, r in tunnel.routes.items() if (r.target_cidr, r.upstream.port) == (network, port)
+        )
+        rules.append(
+            EgressRule(
+                key=f"upstream-{_slug(str(network))}-{port}",
+                description=f"mcp-proxy to its upstream ({', '.join(routes)})"[:255],
+                protocol="tcp",
+                from_port=port,
+                to_port=port,
+                cidr_ipv4=str(network),
+            )
+        )
+    if https_to_internet:
+        rules.append(https_to_internet_rule(internet_prefix_list_id))
+    return rules
+
+
+def https_to_internet_rule(internet_prefix_list_id: pulumi.Input[str] | None) -> EgressRule:
+    """443 through the NAT, to public addresses only when the network offers their prefix list."""
+    return EgressRule(
+        key="https-internet",
+        description="HTTPS through the NAT: AWS APIs without VPC endpoints, or public image pulls",
+        protocol="tcp",
+        from_port=443,
+        to_port=443,
+        cidr_ipv4=None if internet_prefix_list_id is not None else "0.0.0.0/0",
+        prefix_list_id=internet_prefix_list_id,
+    )
+
+
+class TunnelGateway(pulumi.ComponentResource):
+    """mcp-proxy and cloudflared on Fargate, replicated across AZs, outbound only."""
+
+    service_name: pulumi.Output[str]
+    cluster_arn: pulumi.Output[str]
+    security_group_id: pulumi.Output[str]
+    log_group_name: pulumi.Output[str]
+    ca_certificate_pem: pulumi.Output[str] | None
+    """The CA to register with Anthropic (generated certificates only)."""
+    server_certificate_pem: pulumi.Output[str] | None
+    """The server certificate the proxy presents (generated certificates only; public)."""
+    server_certificate_expires: pulumi.Output[str] | None
+    proxy_config: str
+    """The rendered config.yaml (not secret; kept out of the task definition, see tunnel_files)."""
+    alarm_topic_arn: pulumi.Output[str] | None
+    image_mirrors: dict[str, pulumi.Output[str]]
+    setup_run_task_command: pulumi.Output[str] | None
+    setup_role_arn: pulumi.Output[str] | None
+    """The setup task's role: the `sub` of the WIF federation rule."""
+
+    def __init__(
+        self, name: str, args: TunnelGatewayArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("stockade:aws:TunnelGateway", name, None, opts)
+        tunnel = args["tunnel"]
+        if not tunnel.enabled:
+            raise ValueError(f"{name}: the tunnel is not enabled in settings")
+        self._args = args
+        self._partition = partition_for(args["region"])
+        self._tags = with_component(args["tags"], COMPONENT)
+        child = pulumi.ResourceOptions(parent=self)
+
+        log_group = encrypted_log_group(
+            f"{name}-logs",
+            kms_key_arn=args["kms_key_arn"],
+            retention_days=args["log_retention_days"],
+            tags=self._tags,
+            parent=self,
+        )
+        images = resolve_images(
+            name,
+            self._image_roles(tunnel),
+            mirror=tunnel.images.mirror,
+            partition=self._partition,
+            kms_key_arn=args["kms_key_arn"],
+            tags=self._tags,
+            parent=self,
+        )
+        files, token_arn = self._secrets(name, tunnel)
+        group = egress_only_security_group(
+            f"{name}-sg",
+            vpc_id=args["vpc_id"],
+            description="MCP tunnel gateway: no ingress; egress to the edge, route targets and AWS APIs",
+            rules=gateway_egress_rules(
+                tunnel,
+                endpoints_security_group_id=args["endpoints_security_group_id"],
+                s3_prefix_list_id=args["s3_prefix_list_id"],
+                https_to_internet=args["endpoints_security_group_id"] is None or images.needs_internet,
+                internet_prefix_list_id=args.get("internet_prefix_list_id"),
+            ),
+            tags=self._tags,
+            parent=self,
+        )
+        secret_arns = [*files.arns.values(), token_arn]
+        execution_role = role_with_policy(
+            f"{name}-execution",
+            trust_policy=ecs_tasks_trust_policy(args["account_id"], self._partition, args["region"]),
+            statements=self._execution_statements(images, secret_arns, log_group.arn),
+            permissions_boundary_arn=args["permissions_boundary_arn"],
+            tags=self._tags,
+            parent=self,
+            description="Pulls the tunnel images, reads its secrets, writes its logs",
+        )
+        if "cluster_arn" in args:
+            cluster_arn = pulumi.Output.from_input(args["cluster_arn"])
+        else:
+            cluster = aws.ecs.Cluster(
+                f"{name}-cluster",
+                settings=[aws.ecs.ClusterSettingArgs(name="containerInsights", value="enabled")],
+                tags=self._tags,
+                opts=child,
+            )
+            cluster_arn = cluster.arn
+        cluster_name = cluster_arn.apply(lambda arn: arn.rsplit("/", 1)[-1])
+
+        containers = [
+            init_container(images.by_role["init"].pull_ref, files),
+            self._proxy(images.by_role["proxy"].pull_ref),
+            self._cloudflared(images.by_role["cloudflared"].pull_ref, token_arn, tunnel),
+        ]
+        task = aws.ecs.TaskDefinition(
+            f"{name}-task",
+            family=f"stockade-{pulumi.get_stack()}-tunnel-gateway",
+            requires_compatibilities=["FARGATE"],
+            network_mode="awsvpc",
+            cpu=str(tunnel.task_cpu),
+            memory=str(tunnel.task_memory_mib),
+            runtime_platform=aws.ecs.TaskDefinitionRuntimePlatformArgs(
+                operating_system_family="LINUX", cpu_architecture="X86_64"
+            ),
+            execution_role_arn=execution_role.arn,
+            # No task role: neither container calls an AWS API.
+            volumes=[
+                aws.ecs.TaskDefinitionVolumeArgs(name=CONFIG_VOLUME),
+                aws.ecs.TaskDefinitionVolumeArgs(name=DATA_VOLUME),
+            ],
+            container_definitions=container_definitions(
+                containers, log_group=log_group.name, region=args["region"]
+            ),
+            tags=self._tags,
+            opts=child,
+        )
+        service = aws.ecs.Service(
+            f"{name}-service",
+            cluster=cluster_arn,
+            task_definition=task.arn,
+            desired_count=tunnel.replicas,
+            launch_type="FARGATE",
+            platform_version="LATEST",
+            network_configuration=aws.ecs.ServiceNetworkConfigurationArgs(
+                subnets=args["subnet_ids"], security_groups=[group.id], assign_public_ip=False
+            ),
+            # Never below the running count while replacing: the tunnel stays up through a deploy.
+            deployment_minimum_healthy_percent=100,
+            deployment_maximum_percent=200,
+            deployment_circuit_breaker=aws.ecs.ServiceDeploymentCircuitBreakerArgs(
+                enable=True, rollback=True
+            ),
+            availability_zone_rebalancing="ENABLED",
+            enable_execute_command=False,
+            enable_ecs_managed_tags=True,
+            propagate_tags="SERVICE",
+            wait_for_steady_state=False,
+            tags=self._tags,
+            opts=child,
+        )
+        monitoring = gateway_monitoring(
+            f"{name}-health",
+            log_group_name=log_group.name,
+            cluster_name=cluster_name,
+            service_name=service.name,
+            alarms=tunnel.alarms,
+            account=AccountScope(args["account_id"], self._partition, args["region"]),
+            tags=self._tags,
+            parent=self,
+        )
+        self.setup_run_task_command = None
+        self.setup_role_arn = None
+        if tunnel.setup.enabled:
+            from stockade.aws.tunnel_setup import SetupContext, setup_tasks
+
+            setup = setup_tasks(
+                f"{name}-setup",
+                SetupContext(
+                    tunnel=tunnel,
+                    images=images,
+                    cluster_arn=cluster_arn,
+                    gateway_service_arn=service.id,
+                    gateway_service_name=service.name,
+                    published=self._setup_outputs,
+                    log_group_name=log_group.name,
+                    log_group_arn=log_group.arn,
+                    vpc_id=args["vpc_id"],
+                    subnet_ids=args["subnet_ids"],
+                    endpoints_security_group_id=args["endpoints_security_group_id"],
+                    s3_prefix_list_id=args["s3_prefix_list_id"],
+                    internet_prefix_list_id=args.get("internet_prefix_list_id"),
+                    kms_key_arn=args["kms_key_arn"],
+                    account_id=args["account_id"],
+                    region=args["region"],
+                    partition=self._partition,
+                    permissions_boundary_arn=args["permissions_boundary_arn"],
+                    tags=self._tags,
+                ),
+                parent=self,
+            )
+            self.setup_run_task_command = setup.run_task_command
+            self.setup_role_arn = setup.role_arn
+
+        self.service_name = service.name
+        self.cluster_arn = cluster_arn
+        self.security_group_id = group.id
+        self.log_group_name = log_group.name
+        self.alarm_topic_arn = monitoring.topic_arn
+        self.image_mirrors = images.mirrors()
+        self.register_outputs(
+            {
+                "service_name": self.service_name,
+                "cluster_arn": self.cluster_arn,
+                "security_group_id": self.security_group_id,
+                "log_group_name": self.log_group_name,
+                "ca_certificate_pem": self.ca_certificate_pem,
+                "alarm_topic_arn": self.alarm_topic_arn,
+            }
+        )
+
+    def stack_outputs(self) -> dict[str, Any]:
+        """What an operator needs after `pulumi up`, under the names the stack exports."""
+        outputs: dict[str, Any] = {
+            "tunnelServiceName": self.service_name,
+            "tunnelClusterArn": self.cluster_arn,
+            "tunnelSecurityGroupId": self.security_group_id,
+            "tunnelLogGroup": self.log_group_name,
+            "tunnelProxyConfig": self.proxy_config,
+        }
+        optional = {
+            "tunnelCaCertificatePem": self.ca_certificate_pem,
+            "tunnelServerCertificatePem": self.server_certificate_pem,
+            "tunnelServerCertificateExpires": self.server_certificate_expires,
+            "tunnelAlarmTopicArn": self.alarm_topic_arn,
+            "tunnelImageMirrors": self.image_mirrors or None,
+            "tunnelSetupRunTaskCommand": self.setup_run_task_command,
+            "tunnelSetupRoleArn": self.setup_role_arn,
+        }
+        outputs.update({key: value for key, value in optional.items() if value is not None})
+        return outputs
+
+    # --- pieces -------------------------------------------------------------------------------
+
+    @staticmethod
+    def _image_roles(tunnel: TunnelSettings) -> dict[str, str]:
+        roles = {
+            "proxy": tunnel.images.proxy,
+            "cloudflared": tunnel.images.cloudflared,
+            "init": tunnel.images.init,
+        }
+        if tunnel.setup.enabled and tunnel.images.aws_cli is not None:
+            roles["aws_cli"] = tunnel.images.aws_cli
+        return roles
+
+    def _stored(self, name: str, value: pulumi.Input[str], description: str) -> pulumi.Output[str]:
+        secret = aws.secretsmanager.Secret(
+            name,
+            description=description,
+            kms_key_id=self._args["kms_key_arn"],
+            recovery_window_in_days=7,
+            tags=self._tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        aws.secretsmanager.SecretVersion(
+            f"{name}-value",
+            secret_id=secret.id,
+            secret_string=value,
+            opts=pulumi.ResourceOptions(parent=secret),
+        )
+        return secret.arn
+
+    def _published(self, name: str, description: str) -> pulumi.Output[str]:
+        """A secret the setup task fills; Pulumi writes only a placeholder and then leaves it alone."""
+        secret = aws.secretsmanager.Secret(
+            name,
+            description=description,
+            kms_key_id=self._args["kms_key_arn"],
+            recovery_window_in_days=7,
+            tags=self._tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        aws.secretsmanager.SecretVersion(
+            f"{name}-value",
+            secret_id=secret.id,
+            secret_string=PUBLISHED_PLACEHOLDER,
+            opts=pulumi.ResourceOptions(parent=secret, ignore_changes=["secretString"]),
+        )
+        return secret.arn
+
+    def _secrets(self, name: str, tunnel: TunnelSettings) -> tuple[FileSecrets, pulumi.Output[str]]:
+        """Secrets Manager entries for every file and the token, by certificate source."""
+        self.ca_certificate_pem = None
+        self.server_certificate_pem = None
+        self.server_certificate_expires = None
+        self._setup_outputs: dict[str, pulumi.Output[str]] = {}
+        config_text = render_proxy_config(tunnel)
+        self.proxy_config = config_text
+        arns: dict[str, pulumi.Input[str]] = {
+            "PROXY_CONFIG": self._stored(f"{name}-proxy-config", config_text, "mcp-proxy config.yaml"),
+        }
+        upstream_ca = tunnel.upstream_tls.ca_certificate_pem
+        if upstream_ca:
+            arns["UPSTREAM_CA"] = self._stored(f"{name}-upstream-ca", upstream_ca, "CA of HTTPS upstreams")
+        source = tunnel.certificates.source
+        certificate: pulumi.Input[str] = ""
+        if source is CertificateSource.GENERATED:
+            from stockade.tunnel.certificates import TunnelCertificates, dns_names_for
+
+            certs = TunnelCertificates(
+                f"{name}-certs",
+                {
+                    "dns_names": dns_names_for(tunnel.tunnel_domain, tunnel.hostnames),
+                    "server_validity_hours": tunnel.certificates.validity_hours,
+                    "renew_before_hours": tunnel.certificates.renew_before_hours,
+                    "ca_validity_hours": tunnel.certificates.ca_validity_hours,
+                    "server_key_algorithm": tunnel.certificates.server_key_algorithm.value,
+                },
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            self.ca_certificate_pem = certs.ca_certificate_pem
+            self.server_certificate_pem = certs.server_certificate_pem
+            self.server_certificate_expires = certs.server_certificate_expires
+            certificate = certs.server_certificate_pem
+            arns["TLS_CERT"] = self._stored(f"{name}-tls-cert", certificate, "tunnel server certificate")
+            arns["TLS_KEY"] = self._stored(
+                f"{name}-tls-key", certs.server_private_key_pem, "tunnel server private key"
+            )
+        elif source is CertificateSource.PROVIDED:
+            certificate = tunnel.certificates.server_certificate_pem or ""
+            assert tunnel.certificates.server_key is not None  # enforced by settings
+            arns["TLS_CERT"] = self._stored(f"{name}-tls-cert", certificate, "tunnel server certificate")
+            arns["TLS_KEY"] = secret_arn(
+                f"{name}-tls-key",
+                tunnel.certificates.server_key,
+                description="tunnel server private key",
+                kms_key_arn=self._args["kms_key_arn"],
+                tags=self._tags,
+                parent=self,
+            )
+        else:
+            self._setup_outputs = {
+                "TLS_CERT": self._published(f"{name}-tls-cert", "tunnel server certificate (from setup)"),
+                "TLS_KEY": self._published(f"{name}-tls-key", "tunnel server private key (from setup)"),
+                "TUNNEL_TOKEN": self._published(f"{name}-token", "tunnel token (from setup)"),
+            }
+            arns["TLS_CERT"] = self._setup_outputs["TLS_CERT"]
+            arns["TLS_KEY"] = self._setup_outputs["TLS_KEY"]
+        if source is CertificateSource.SETUP:
+            token_arn = self._setup_outputs["TUNNEL_TOKEN"]
+        else:
+            assert tunnel.token is not None  # enforced by settings
+            token_arn = secret_arn(
+                f"{name}-token",
+                tunnel.token,
+                description="MCP tunnel token (TUNNEL_TOKEN)",
+                kms_key_arn=self._args["kms_key_arn"],
+                tags=self._tags,
+                parent=self,
+            )
+        parts: list[pulumi.Input[str]] = [config_text, certificate, upstream_ca or ""]
+        return FileSecrets(arns=arns, fingerprint=fingerprint(*parts)), token_arn
+
+    def _execution_statements(
+        self, images: ImageSources, secret_arns: list[pulumi.Input[str]], log_group_arn: pulumi.Input[str]
+    ) -> list[dict[str, Any]]:
+        return [
+            *pull_statements(images),
+            {
+                "Sid": "ReadTunnelSecrets",
+                "Effect": "Allow",
+                "Action": "secretsmanager:GetSecretValue",
+                "Resource": secret_arns,
+            },
+            {
+                "Sid": "DecryptTunnelSecrets",
+                "Effect": "Allow",
+                "Action": "kms:Decrypt",
+                "Resource": self._args["kms_key_arn"],
+            },
+            {
+                "Sid": "WriteTunnelLogs",
+                "Effect": "Allow",
+                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                "Resource": pulumi.Output.from_input(log_group_arn).apply(lambda arn: f"{arn}:*"),
+            },
+        ]
+
+    @staticmethod
+    def _proxy(image: pulumi.Input[str]) -> Container:
+        return Container(
+            name=PROXY_CONTAINER,
+            image=image,
+            mounts=proxy_mounts(),
+            depends_on={INIT_CONTAINER: "SUCCESS"},
+        )
+
+    @staticmethod
+    def _cloudflared(
+        image: pulumi.Input[str], token_arn: pulumi.Input[str], tunnel: TunnelSettings
+    ) -> Container:
+        # The vendor's command (contract 2.1); --metrics only when the health check needs it.
+        metrics = ["--metrics", CLOUDFLARED_METRICS] if tunnel.health_check else []
+        command = ["tunnel", "--no-autoupdate", *metrics, "run", "--url", PROXY_LOCAL_URL]
+        health_check = None
+        if tunnel.health_check:
+            health_check = {
+                # Exec form: the image is distroless, there is no shell to run CMD-SHELL.
+                "command": ["CMD", CLOUDFLARED_BINARY, "tunnel", "--metrics", CLOUDFLARED_METRICS, "ready"],
+                "interval": 30,
+                "timeout": 10,
+                "retries": 3,
+                "startPeriod": 60,
+            }
+        return Container(
+            name=CLOUDFLARED_CONTAINER,
+            image=image,
+            command=command,
+            secrets={"TUNNEL_TOKEN": token_arn},
+            # Part of the task definition, so a new tokenVersion is a new revision and a rolling deploy.
+            environment={"STOCKADE_TOKEN_VERSION": str(tunnel.token_version)},
+            depends_on={PROXY_CONTAINER: "START"},
+            health_check=health_check,
+        )

@@ -1,0 +1,263 @@
+"""`stockade:sandboxes.daytona` / `.modal`: polling orchestrators run by `stockade:aws:ProviderBridge`.
+
+The environment variable names follow each provider's reference orchestrator
+(daytonaio/daytona guides/python/claude/claude-managed-agents `.env.example`;
+the Modal client's `MODAL_TOKEN_ID`/`MODAL_TOKEN_SECRET`).
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from enum import StrEnum
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, Field, model_validator
+
+from stockade.settings.base import SettingsModel
+from stockade.settings.problems import invalid
+from stockade.settings.secrets import PulumiSecret, SecretInput, SecretReference
+from stockade.settings.types import DomainName, ImageRef
+
+DAYTONA_API_URL = "https://app.daytona.io/api"
+"""Daytona's SDK default for `DAYTONA_API_URL` (daytona.io/docs/en/configuration)."""
+MODAL_API_HOST = "api.modal.com"
+"""The Modal client's default `server_url` host (modal-labs/modal-client, modal/config.py)."""
+
+EnvName = Annotated[str, Field(pattern=r"^[A-Z_][A-Z0-9_]{0,127}$")]
+
+
+def _https_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme != "https" or not parts.hostname or parts.query or parts.fragment:
+        raise invalid("not an https:// URL", "write https://host[/path], e.g. https://app.daytona.io/api")
+    return value.rstrip("/")
+
+
+HttpsUrl = Annotated[str, AfterValidator(_https_url)]
+
+
+class BridgeMode(StrEnum):
+    """How the orchestrator learns about work."""
+
+    POLLING = "polling"
+    """Long-polls the environment's work queue: outbound HTTPS only."""
+    WEBHOOK = "webhook"
+    """Receives Anthropic webhooks: needs a public HTTPS endpoint. Refused for the bridge,
+    which has no ingress by design."""
+
+
+class BridgeCpuArchitecture(StrEnum):
+    """Spelled like `sandboxes.cpuArchitecture`, so one stack file uses one vocabulary."""
+
+    X86_64 = "x86_64"
+    ARM64 = "arm64"
+
+    @property
+    def ecs_value(self) -> str:
+        """The task definition's `runtimePlatform.cpuArchitecture`."""
+        return self.value.upper()
+
+
+_RESERVED_ENV = re.compile(r"^(ANTHROPIC_|ENVIRONMENT_ID$|DAYTONA_API_KEY$|MODAL_TOKEN_)")
+
+
+class BridgeSettings(SettingsModel, ABC):
+    """What every bridged orchestrator shares: its image, size and extra environment."""
+
+    image: ImageRef | None = None
+    """The orchestrator image (built from the provider's reference code); pin it by digest,
+    which prod requires."""
+
+    command: list[str] | None = None
+    """Override the image's command, e.g. `["python", "host_orchestrator_polling.py"]`."""
+
+    mode: BridgeMode = BridgeMode.POLLING
+    """Only `polling` runs behind the bridge; see BridgeMode."""
+
+    cpu: int = 512
+    """Fargate CPU units of the orchestrator task."""
+
+    memory_mib: int = 1024
+    """Fargate memory of the orchestrator task; must fit the CPU size."""
+
+    cpu_architecture: BridgeCpuArchitecture = BridgeCpuArchitecture.X86_64
+    """CPU architecture the image is built for."""
+
+    environment: dict[EnvName, Annotated[str, Field(max_length=4096)]] = Field(default_factory=dict)
+    """Extra plain (non-secret) environment for tuning, e.g. `JANITOR_SECONDS`. Names that carry
+    credentials or IDs Stockade sets itself are refused."""
+
+    extra_api_hosts: list[DomainName] = Field(default_factory=list, max_length=20)
+    """Hosts the orchestrator reaches besides the provider API and api.anthropic.com (for example
+    a regional proxy host the provider's SDK uses). Each must be in the network's allowlist."""
+
+    @model_validator(mode="after")
+    def _bridge_rules(self) -> BridgeSettings:
+        from stockade.settings.sandboxes import FARGATE_MEMORY_MIB
+
+        if self.mode is BridgeMode.WEBHOOK:
+            raise invalid(
+                "webhook mode needs a public HTTPS endpoint, and the provider bridge has no ingress "
+                "(zero-ingress security group, private subnets, no load balancer)",
+                "use mode: polling (same sandboxes, outbound HTTPS only)",
+                field="mode",
+            )
+        if self.cpu not in FARGATE_MEMORY_MIB:
+            raise invalid(
+                f"{self.cpu} is not a Fargate CPU size",
+                "use one of " + ", ".join(str(c) for c in FARGATE_MEMORY_MIB),
+                field="cpu",
+            )
+        low, high = FARGATE_MEMORY_MIB[self.cpu]
+        if not low <= self.memory_mib <= high:
+            raise invalid(
+                f"memoryMib {self.memory_mib} does not fit cpu {self.cpu}",
+                f"with cpu {self.cpu}, use memoryMib between {low} and {high}",
+                field="memoryMib",
+            )
+        for name in self.environment:
+            if _RESERVED_ENV.match(name):
+                raise invalid(
+                    f"{name} is set by Stockade (or carries a credential) and cannot be overridden here",
+                    "remove it; credentials go in the provider's secret settings",
+                    field=f"environment.{name}",
+                )
+        return self
+
+    @property
+    def api_hosts(self) -> list[str]:
+        """Every host besides the vendor API the orchestrator must reach on 443."""
+        return sorted({*self._provider_hosts(), *self.extra_api_hosts})
+
+    def _require(self, key: str, value: object, message: str, fix: str) -> None:
+        if value is None:
+            raise invalid(message, fix, field=key)
+
+    @abstractmethod
+    def _provider_hosts(self) -> list[str]:
+        """The provider API's host(s)."""
+
+    @abstractmethod
+    def plain_environment(self, environment_id: str) -> dict[str, str]:
+        """Plain environment variables of the orchestrator container."""
+
+    @abstractmethod
+    def secret_environment(
+        self, environment_key: PulumiSecret | SecretReference
+    ) -> dict[str, PulumiSecret | SecretReference]:
+        """Secret environment variables (delivered as ECS secrets, never plain env)."""
+
+
+class DaytonaTarget(StrEnum):
+    US = "us"
+    EU = "eu"
+
+
+class DaytonaSettings(BridgeSettings):
+    """`provider: daytona`: Daytona's reference orchestrator (polling) run by the bridge."""
+
+    api_key: SecretInput | None = None
+    """`DAYTONA_API_KEY`: a Pulumi secret or an existing Secrets Manager secret's ARN."""
+
+    api_url: HttpsUrl = DAYTONA_API_URL
+    """`DAYTONA_API_URL`; its host feeds the egress allowlist check."""
+
+    target: DaytonaTarget | None = None
+    """`DAYTONA_TARGET`: the region sandboxes are created in (`us` or `eu`)."""
+
+    default_snapshot_name: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,128}$")] | None = None
+    """`DEFAULT_SNAPSHOT_NAME`: the per-session sandbox snapshot (default: the reference's
+    hash-named `byoc-env-default-<sha8>`)."""
+
+    @model_validator(mode="after")
+    def _daytona_inputs(self) -> DaytonaSettings:
+        self._require(
+            "image",
+            self.image,
+            "the Daytona bridge needs the orchestrator image",
+            "build daytonaio/daytona guides/python/claude/claude-managed-agents into an image, push it, "
+            "and set sandboxes.daytona.image (pinned by digest)",
+        )
+        self._require(
+            "apiKey",
+            self.api_key,
+            "the Daytona bridge needs DAYTONA_API_KEY",
+            "run `pulumi config set --secret --path 'stockade:sandboxes.daytona.apiKey' dtn_...` "
+            "or give an existing secret's ARN",
+        )
+        return self
+
+    def _provider_hosts(self) -> list[str]:
+        return [urlsplit(self.api_url).hostname or ""]
+
+    def plain_environment(self, environment_id: str) -> dict[str, str]:
+        env = {**self.environment, "ENVIRONMENT_ID": environment_id, "DAYTONA_API_URL": self.api_url}
+        if self.target is not None:
+            env["DAYTONA_TARGET"] = self.target.value
+        if self.default_snapshot_name is not None:
+            env["DEFAULT_SNAPSHOT_NAME"] = self.default_snapshot_name
+        return env
+
+    def secret_environment(
+        self, environment_key: PulumiSecret | SecretReference
+    ) -> dict[str, PulumiSecret | SecretReference]:
+        assert self.api_key is not None  # enforced by validation
+        return {"ANTHROPIC_ENVIRONMENT_KEY": environment_key, "DAYTONA_API_KEY": self.api_key}
+
+
+class ModalSettings(BridgeSettings):
+    """`provider: modal`: a polling orchestrator that starts Modal Sandboxes, run by the bridge."""
+
+    token_id: Annotated[str, Field(pattern=r"^ak-[A-Za-z0-9]+$")] | None = None
+    """`MODAL_TOKEN_ID` (`ak-...`): identifies the token; not secret on its own."""
+
+    token_secret: SecretInput | None = None
+    """`MODAL_TOKEN_SECRET` (`as-...`): a Pulumi secret or an existing secret's ARN."""
+
+    environment_name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")] | None = None
+    """`MODAL_ENVIRONMENT`: the Modal environment sandboxes are created in."""
+
+    @model_validator(mode="after")
+    def _modal_inputs(self) -> ModalSettings:
+        self._require(
+            "image",
+            self.image,
+            "the Modal bridge needs the orchestrator image",
+            "build a polling orchestrator (docs/providers.md, Modal) and set sandboxes.modal.image",
+        )
+        self._require(
+            "tokenId",
+            self.token_id,
+            "the Modal bridge needs MODAL_TOKEN_ID",
+            "create a token in Modal (Settings -> API Tokens) and set sandboxes.modal.tokenId: ak-...",
+        )
+        self._require(
+            "tokenSecret",
+            self.token_secret,
+            "the Modal bridge needs MODAL_TOKEN_SECRET",
+            "run `pulumi config set --secret --path 'stockade:sandboxes.modal.tokenSecret' as-...` "
+            "or give an existing secret's ARN",
+        )
+        return self
+
+    def _provider_hosts(self) -> list[str]:
+        return [MODAL_API_HOST]
+
+    def plain_environment(self, environment_id: str) -> dict[str, str]:
+        assert self.token_id is not None  # enforced by validation
+        env = {
+            **self.environment,
+            "ANTHROPIC_ENVIRONMENT_ID": environment_id,
+            "MODAL_TOKEN_ID": self.token_id,
+        }
+        if self.environment_name is not None:
+            env["MODAL_ENVIRONMENT"] = self.environment_name
+        return env
+
+    def secret_environment(
+        self, environment_key: PulumiSecret | SecretReference
+    ) -> dict[str, PulumiSecret | SecretReference]:
+        assert self.token_secret is not None  # enforced by validation
+        return {"ANTHROPIC_ENVIRONMENT_KEY": environment_key, "MODAL_TOKEN_SECRET": self.token_secret}

@@ -1,0 +1,109 @@
+"""`stockade:sandboxes.vercel`: the Vercel project hosting the integration's webhook Function."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import Field, model_validator
+
+from stockade.settings.base import SettingsModel
+from stockade.settings.problems import invalid
+from stockade.settings.provider_bridged import EnvName
+from stockade.settings.secrets import PulumiSecretInput
+from stockade.settings.types import DomainName
+
+
+class GitProvider(StrEnum):
+    GITHUB = "github"
+    GITLAB = "gitlab"
+    BITBUCKET = "bitbucket"
+
+
+class VercelGitRepository(SettingsModel):
+    """The repository whose production branch Vercel builds and deploys."""
+
+    type: GitProvider
+    """`github`, `gitlab` or `bitbucket`."""
+
+    repo: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")]
+    """`owner/name`."""
+
+    production_branch: Annotated[str, Field(min_length=1, max_length=255)] = "main"
+    """Commits here become production deployments."""
+
+
+class VercelEnvNames(SettingsModel):
+    """Names of the environment variables the Function reads (defaults follow the vendor SDK)."""
+
+    environment_id: EnvName = "ANTHROPIC_ENVIRONMENT_ID"
+    environment_key: EnvName = "ANTHROPIC_ENVIRONMENT_KEY"
+    webhook_signing_key: EnvName = "ANTHROPIC_WEBHOOK_SIGNING_KEY"
+    sandbox_allowed_domains: EnvName = "SANDBOX_ALLOWED_DOMAINS"
+
+    @model_validator(mode="after")
+    def _distinct(self) -> VercelEnvNames:
+        names = list(self.model_dump().values())
+        if len(set(names)) != len(names):
+            raise invalid("two variables share a name", "give each variable its own name")
+        return self
+
+
+class VercelSettings(SettingsModel):
+    """`provider: vercel`: the Vercel project hosting the integration's webhook Function."""
+
+    project_name: Annotated[str, Field(pattern=r"^[a-z0-9](?:[a-z0-9._-]{0,98}[a-z0-9])?$")] = (
+        "claude-managed-agents"
+    )
+    """Vercel project name; the default URL is `https://<name>.vercel.app`."""
+
+    team_id: Annotated[str, Field(pattern=r"^team_[A-Za-z0-9]+$")] | None = None
+    """Vercel team (`team_...`) owning the project; else the provider's default team."""
+
+    framework: Annotated[str, Field(pattern=r"^[a-z0-9-]+$")] = "nextjs"
+    """Vercel framework preset of the Function's app."""
+
+    node_version: Annotated[str, Field(pattern=r"^(2[2-9]|[3-9]\d)\.x$")] = "22.x"
+    """Node.js runtime (the integration needs Node 22+)."""
+
+    root_directory: str | None = None
+    """Directory of the app inside the repository."""
+
+    git_repository: VercelGitRepository | None = None
+    """Connect the project to a repository so pushes deploy; without it, deploy with the
+    Vercel CLI (Stockade does not create deployments)."""
+
+    function_region: Annotated[str, Field(pattern=r"^[a-z]{3}\d$")] | None = None
+    """Region of the Function (e.g. `iad1`)."""
+
+    production_domain: DomainName | None = None
+    """A custom production hostname; the webhook URL uses it instead of `<name>.vercel.app`."""
+
+    webhook_path: Annotated[str, Field(pattern=r"^/[A-Za-z0-9/_.-]*$")] = "/api/webhook"
+    """Path of the Function that receives `session.status_run_started`."""
+
+    webhook_signing_key: PulumiSecretInput | None = None
+    """The Anthropic webhook's signing secret (`whsec_...`), stored as a sensitive variable."""
+
+    sandbox_allowed_domains: list[DomainName] = Field(default_factory=list, max_length=500)
+    """Hosts the per-session Sandbox may reach, passed to the Function as a comma-separated
+    variable for its `networkPolicy`. Empty is reported as a weakening."""
+
+    env_names: VercelEnvNames = Field(default_factory=VercelEnvNames)
+    """Variable names, when the Function reads different ones."""
+
+    @model_validator(mode="after")
+    def _vercel_inputs(self) -> VercelSettings:
+        if self.webhook_signing_key is None:
+            raise invalid(
+                "the Vercel Function needs the Anthropic webhook's signing secret",
+                "create the webhook (docs/providers.md, Vercel), then `pulumi config set --secret "
+                "--path 'stockade:sandboxes.vercel.webhookSigningKey' whsec_...`",
+                field="webhookSigningKey",
+            )
+        return self
+
+    @property
+    def webhook_url(self) -> str:
+        host = self.production_domain or f"{self.project_name}.vercel.app"
+        return f"https://{host}{self.webhook_path}"

@@ -1,0 +1,1 @@
+"""Vercel components (pulumiverse-vercel, the optional `stockade[vercel]` extra)."""

@@ -1,0 +1,77 @@
+"""Synthesize several stacks with whichever Stockade engine is first on sys.path; write one JSON file.
+
+`stockade diff` runs this file as a script (`python -P synth_worker.py ...`) with
+PYTHONPATH=<revision>/components, once per revision, so each revision is
+synthesized by its own code and process start-up is paid once, not per stack.
+It must stay standalone: it imports nothing from stockade.review (a base
+revision may predate it) and only the engine's public `synthesize`.
+
+Output: {"engine": bool, "package": path, "error": str|None,
+         "stacks": {name: {"status": "ok", "synth": {...}} | {"status": "error", "error": str}}}
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def _message(exc: BaseException) -> str:
+    render = getattr(exc, "render", None)
+    if callable(render):
+        with contextlib.suppress(Exception):  # a broken render() still leaves the plain message
+            return str(render())
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _synth_json(result: Any) -> Any:
+    as_json = getattr(result, "as_json", None)
+    return as_json() if callable(as_json) else json.loads(result.to_json())
+
+
+def run(project_dir: Path, expected_package: Path, stacks: list[str]) -> dict[str, Any]:
+    try:
+        import stockade
+        from stockade.engine import synthesize
+    except ImportError as exc:
+        return {
+            "engine": False,
+            "package": None,
+            "error": f"cannot import stockade.engine: {exc}",
+            "stacks": {},
+        }
+    package = Path(stockade.__file__).resolve().parent
+    if not package.is_relative_to(expected_package.resolve()):
+        return {
+            "engine": False,
+            "package": str(package),
+            "error": f"stockade was imported from {package}, not from this revision ({expected_package})",
+            "stacks": {},
+        }
+    results: dict[str, Any] = {}
+    for stack in stacks:
+        try:
+            results[stack] = {"status": "ok", "synth": _synth_json(synthesize(stack, project_dir))}
+        except Exception as exc:
+            results[stack] = {"status": "error", "error": _message(exc)}
+    return {"engine": True, "package": str(package), "error": None, "stacks": results}
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--project-dir", type=Path, required=True)
+    parser.add_argument("--expect-package", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("stacks", nargs="*")
+    args = parser.parse_args(argv)
+    document = run(args.project_dir, args.expect_package, args.stacks)
+    args.out.write_text(json.dumps(document, sort_keys=True), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -33,6 +33,14 @@ def compose(settings: StackSettings) -> dict[str, Any]:
         from stockade.aws.perimeter import build_aws_perimeter
 
         return build_aws_perimeter(settings)
+    if settings.target is Target.CLOUDFLARE:
+        from stockade.cloudflare.perimeter import build_cloudflare_perimeter
+
+        return build_cloudflare_perimeter(settings)
+    if settings.target is Target.VERCEL:
+        from stockade.vercel.perimeter import build_vercel_perimeter
+
+        return build_vercel_perimeter(settings)
     from stockade.docker.perimeter import build_docker_perimeter
 
     return build_docker_perimeter(settings)

@@ -12,6 +12,8 @@ import pulumi
 
 from stockade.aws.arns import partition_for
 from stockade.settings import StackSettings
+from stockade.settings.providers import BRIDGED_PROVIDERS
+from stockade.settings.sandboxes import SandboxProvider
 from stockade.tags import stack_tags
 
 BASE_NAME = "stockade"
@@ -40,9 +42,73 @@ def build_aws_perimeter(settings: StackSettings) -> dict[str, Any]:
     outputs["kmsKeyArn"] = key_arn
 
     # --- network (stockade:aws:Network) ---
+    from stockade.aws.fleet_settings import network_args
+    from stockade.aws.network import Network
+
+    network = Network(
+        f"{BASE_NAME}-network", network_args(settings, kms_key_arn=key_arn, partition=partition, tags=tags)
+    )
+    outputs.update(network.stack_outputs())
 
     # --- sandboxes (stockade:aws:SandboxFleet / stockade:aws:ProviderBridge) ---
+    if settings.sandboxes.provider is SandboxProvider.SELF_HOSTED:
+        from stockade.aws.fleet_settings import fleet_args, fleet_images
+        from stockade.aws.sandbox_fleet import SandboxFleet
+
+        session, worker = fleet_images(settings, kms_key_arn=key_arn, partition=partition, tags=tags)
+        fleet = SandboxFleet(
+            f"{BASE_NAME}-sandboxes",
+            fleet_args(
+                settings,
+                network=network,
+                session=session,
+                worker=worker,
+                kms_key_arn=key_arn,
+                partition=partition,
+                tags=tags,
+            ),
+        )
+        outputs.update(fleet.stack_outputs())
+    if settings.sandboxes.provider.value in BRIDGED_PROVIDERS:
+        from stockade.aws.provider_bridge import ProviderBridge, bridge_args
+
+        bridge = ProviderBridge(
+            f"{BASE_NAME}-{settings.sandboxes.provider.value}-bridge",
+            bridge_args(
+                settings,
+                vpc_id=network.vpc_id,
+                subnet_ids=network.private_subnet_ids,
+                endpoints_security_group_id=network.endpoints_security_group_id,
+                s3_prefix_list_id=network.s3_prefix_list_id,
+                internet_prefix_list_id=network.public_internet_prefix_list_id,
+                kms_key_arn=key_arn,
+                tags=tags,
+            ),
+        )
+        outputs["providerBridgeService"] = bridge.service_name
+        outputs["providerBridgeApiHosts"] = bridge.api_hosts
 
     # --- tunnel (stockade:aws:TunnelGateway) ---
+    if settings.tunnel.enabled:
+        from stockade.aws.tunnel_gateway import TunnelGateway
+
+        gateway = TunnelGateway(
+            f"{BASE_NAME}-tunnel",
+            {
+                "tunnel": settings.tunnel,
+                "vpc_id": network.vpc_id,
+                "subnet_ids": network.private_subnet_ids,
+                "endpoints_security_group_id": network.endpoints_security_group_id,
+                "s3_prefix_list_id": network.s3_prefix_list_id,
+                "internet_prefix_list_id": network.public_internet_prefix_list_id,
+                "kms_key_arn": key_arn,
+                "account_id": account.account_id,
+                "region": region,
+                "permissions_boundary_arn": account.permissions_boundary_arn,
+                "log_retention_days": account.log_retention_days,
+                "tags": tags,
+            },
+        )
+        outputs.update(gateway.stack_outputs())
 
     return outputs

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import typer
 
+from stockade.cli.audit_cmd import audit
+from stockade.cli.bootstrap_cmd import bootstrap
+from stockade.cli.comment_cmd import comment
 from stockade.cli.config_docs_cmd import config_docs
+from stockade.cli.diff_cmd import diff
+from stockade.cli.policy_cmd import policy
+from stockade.cli.rollout_cmd import rollout
 from stockade.cli.synth_cmd import synth
 from stockade.cli.validate_cmd import validate
 
@@ -18,6 +24,12 @@ app = typer.Typer(
 app.command()(validate)
 app.command()(synth)
 app.command("config-docs")(config_docs)
+app.command()(rollout)
+app.command()(diff)
+app.command()(comment)
+app.command()(policy)
+app.command()(audit)
+app.command()(bootstrap)
 
 
 def main() -> None:

@@ -63,11 +63,27 @@ def _partition(args: dict[str, Any], ctx: OfflineContext) -> dict[str, Any]:
     }
 
 
+def _ecr_authorization_token(args: dict[str, Any], ctx: OfflineContext) -> dict[str, Any]:
+    # Synth never pushes, so no credential is needed; this placeholder is not a token and is
+    # passed on only wrapped as a secret (SandboxImage).
+    registry = args.get("registryId") or ctx.account_id
+    return {
+        "id": ctx.region,
+        "registryId": registry,
+        "userName": "AWS",
+        "password": "offline-placeholder-not-a-token",
+        "authorizationToken": "offline-placeholder-not-a-token",
+        "proxyEndpoint": f"https://{registry}.dkr.ecr.{ctx.region}.{ctx.dns_suffix}",
+        "expiresAt": "1970-01-01T00:00:00Z",
+    }
+
+
 ANSWERS: dict[str, InvokeAnswer] = {
     "aws:index/getAvailabilityZones:getAvailabilityZones": _availability_zones,
     "aws:index/getCallerIdentity:getCallerIdentity": _caller_identity,
     "aws:index/getRegion:getRegion": _region,
     "aws:index/getPartition:getPartition": _partition,
+    "aws:ecr/getAuthorizationToken:getAuthorizationToken": _ecr_authorization_token,
 }
 
 

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
+from pydantic.alias_generators import to_camel
 
 from stockade.settings.base import SettingsModel
 from stockade.settings.problems import invalid
+from stockade.settings.providers import (
+    CloudflareSettings,
+    DaytonaSettings,
+    ModalSettings,
+    VercelSettings,
+    check_provider_sections,
+)
 from stockade.settings.secrets import SecretInput
 from stockade.settings.types import ImageRef
 
@@ -40,6 +49,17 @@ class WorkerMode(StrEnum):
     POOL = "pool"
     """N long-running workers run sessions in-process: faster, weaker isolation (sessions
     on one worker share a kernel, filesystem and memory). Flagged in synth and policy."""
+
+
+class CpuArchitecture(StrEnum):
+    X86_64 = "x86_64"
+    """Intel/AMD Fargate tasks; images built for linux/amd64."""
+    ARM64 = "arm64"
+    """Graviton Fargate tasks (cheaper per vCPU); images built for linux/arm64."""
+
+    @property
+    def docker_platform(self) -> str:
+        return "linux/amd64" if self is CpuArchitecture.X86_64 else "linux/arm64"
 
 
 class SessionResources(SettingsModel):
@@ -82,6 +102,87 @@ class ArtifactSettings(SettingsModel):
     """Days before session artifacts (and old object versions) expire."""
 
 
+def _relative_path(value: str) -> str:
+    parts = value.split("/")
+    if not value or value.startswith("/") or ".." in parts or not re.fullmatch(r"[\w./-]+", value):
+        raise invalid(
+            "not a relative path inside the project",
+            "write a path relative to the project directory without '..', e.g. images/session",
+        )
+    return value
+
+
+RelativePath = Annotated[str, AfterValidator(_relative_path)]
+
+
+class ImageBuild(SettingsModel):
+    """Build an image from a Dockerfile and push it to an ECR repository Stockade creates
+    (`stockade:aws:SandboxImage`: scan on push, immutable tags, KMS-encrypted)."""
+
+    context: RelativePath
+    """Build context, relative to the project directory (e.g. `images/session`)."""
+
+    dockerfile: RelativePath | None = None
+    """Dockerfile path, relative to the project directory like `docker build -f` (pulumi-docker
+    resolves it against the working directory, not the context). Default: `<context>/Dockerfile`.
+    The reference images build from the repository root: `context: .`,
+    `dockerfile: images/session/Dockerfile`."""
+
+    @property
+    def dockerfile_path(self) -> str:
+        return self.dockerfile or f"{self.context.rstrip('/')}/Dockerfile"
+
+    tag: Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")]
+    """The image tag. Tags are immutable in the repository, so bump it for every change
+    (a version or a commit SHA); the task definition pins the pushed digest either way."""
+
+
+class AlarmProtocol(StrEnum):
+    EMAIL = "email"
+    HTTPS = "https"
+    SQS = "sqs"
+    LAMBDA = "lambda"
+
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
+_ENDPOINT_RULES: dict[AlarmProtocol, tuple[re.Pattern[str], str]] = {
+    AlarmProtocol.EMAIL: (_EMAIL, "an email address, e.g. oncall@example.com"),
+    AlarmProtocol.HTTPS: (re.compile(r"^https://[^\s/]+(/\S*)?$"), "an https:// URL"),
+    AlarmProtocol.SQS: (re.compile(r"^arn:aws[a-z-]*:sqs:[a-z0-9-]+:\d{12}:[\w-]+$"), "an SQS queue ARN"),
+    AlarmProtocol.LAMBDA: (
+        re.compile(r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[\w-]+$"),
+        "a Lambda function ARN",
+    ),
+}
+
+
+class AlarmSubscription(SettingsModel):
+    """Where the fleet's alarm topic delivers."""
+
+    protocol: AlarmProtocol
+    """`email`, `https`, `sqs` or `lambda`."""
+
+    endpoint: Annotated[str, Field(min_length=3, max_length=512)]
+    """The address, URL or ARN for that protocol."""
+
+    @model_validator(mode="after")
+    def _endpoint_matches_protocol(self) -> AlarmSubscription:
+        pattern, shape = _ENDPOINT_RULES[self.protocol]
+        if not pattern.match(self.endpoint):
+            raise invalid(
+                f"not a valid {self.protocol.value} endpoint", f"write {shape}", field="endpoint"
+            )
+        return self
+
+
+class AlarmSettings(SettingsModel):
+    """The fleet's health alarms and where they are sent."""
+
+    subscriptions: list[AlarmSubscription] = Field(default_factory=list, max_length=10)
+    """Subscriptions to the (KMS-encrypted) alarm topic. Email subscriptions must be
+    confirmed from the inbox before they deliver."""
+
+
 class SandboxSettings(SettingsModel):
     """Sandbox workers and sessions."""
 
@@ -99,16 +200,28 @@ class SandboxSettings(SettingsModel):
     Generated in the Console only. Never the organization API key."""
 
     session_image: ImageRef | None = None
-    """Image each per-session sandbox runs (entrypoint `ant beta:worker run`); pin by digest."""
+    """Per-session mode: the image each sandbox runs (see images/session/Dockerfile: `ant`,
+    the session entry point, `VOLUME /workspace /mnt/memory /tmp`); pin it by digest."""
+
+    session_build: ImageBuild | None = None
+    """Per-session mode: build the session image from a Dockerfile instead of `sessionImage`."""
 
     worker_image: ImageRef | None = None
-    """Image of the poller (per-session) or pool workers (`ant beta:worker poll`)."""
+    """The poller image (per-session mode: `ant` plus the dispatcher, images/poller) or the
+    pool workers' image (pool mode: `ant` plus the tools sessions use); pin it by digest."""
+
+    worker_build: ImageBuild | None = None
+    """Build the worker image from a Dockerfile instead of `workerImage`."""
+
+    cpu_architecture: CpuArchitecture = CpuArchitecture.X86_64
+    """CPU architecture of every fleet task; images must be built for it."""
 
     resources: SessionResources = Field(default_factory=SessionResources)
-    """CPU, memory and disk of each sandbox."""
+    """CPU, memory and disk of each sandbox (per-session) or pool worker (pool)."""
 
     max_concurrent_sessions: Annotated[int, Field(ge=1, le=5000)] = 20
-    """Cap on sandboxes running at once; the dispatcher refuses work beyond it."""
+    """Per-session mode: cap on sandboxes running at once; the dispatcher leaves work queued
+    beyond it. Changing it changes one environment variable, never the resource count."""
 
     pool_size: Annotated[int, Field(ge=1, le=500)] = 2
     """Pool mode: number of long-running workers."""
@@ -120,17 +233,48 @@ class SandboxSettings(SettingsModel):
     """`--max-idle`: how long a worker waits after an idle `end_turn` before exiting."""
 
     enable_exec: bool = False
-    """ECS Exec into sandboxes. Off by default; enabling it is reported as a weakening."""
+    """ECS Exec into the poller or pool workers (per-session sandboxes are started by the
+    dispatcher without it). Off by default; enabling it is reported as a weakening."""
 
     queue_depth_alarm: Annotated[int, Field(ge=1, le=100000)] = 50
-    """Alarm when the work queue's `depth` stays above this many items."""
+    """Alarm when the work queue's `depth` stays above this many items for 5 minutes."""
 
     artifacts: ArtifactSettings = Field(default_factory=ArtifactSettings)
     """Artifacts bucket settings."""
 
+    alarms: AlarmSettings = Field(default_factory=AlarmSettings)
+    """Where the fleet's health alarms are sent."""
+
+    cloudflare: CloudflareSettings | None = None
+    """`provider: cloudflare` settings (docs/providers.md)."""
+
+    daytona: DaytonaSettings | None = None
+    """`provider: daytona` settings (docs/providers.md)."""
+
+    modal: ModalSettings | None = None
+    """`provider: modal` settings (docs/providers.md)."""
+
+    vercel: VercelSettings | None = None
+    """`provider: vercel` settings (docs/providers.md)."""
+
+    @model_validator(mode="after")
+    def _provider_section_matches(self) -> SandboxSettings:
+        # The chosen managed provider's section is required; the others are refused.
+        check_provider_sections(self)
+        return self
+
     @model_validator(mode="after")
     def _self_hosted_needs_what_it_runs(self) -> SandboxSettings:
         if self.provider is not SandboxProvider.SELF_HOSTED:
+            for name in ("session_build", "worker_build"):
+                if getattr(self, name) is not None:
+                    key = to_camel(name)
+                    raise invalid(
+                        f"sandboxes.{key} is only read with provider: self-hosted",
+                        f"remove it; the {self.provider.value} images are set under "
+                        f"sandboxes.{self.provider.value}",
+                        field=key,
+                    )
             return self
         if self.environment_id is None:
             raise invalid(
@@ -145,10 +289,75 @@ class SandboxSettings(SettingsModel):
                 "sk-ant-oat01-...` or give an existing secret's ARN",
                 field="environmentKey",
             )
-        if self.mode is WorkerMode.PER_SESSION and self.session_image is None:
+        check_images(self)
+        check_mode_knobs(self)
+        return self
+
+
+def check_images(sandboxes: SandboxSettings) -> None:
+    """Each mode names exactly the images it runs, given either by reference or by build."""
+    if sandboxes.session_image is not None and sandboxes.session_build is not None:
+        raise invalid(
+            "sessionImage and sessionBuild both name the session image",
+            "keep one: a pinned reference, or a build Stockade pushes to ECR",
+            field="sessionBuild",
+        )
+    if sandboxes.worker_image is not None and sandboxes.worker_build is not None:
+        raise invalid(
+            "workerImage and workerBuild both name the worker image",
+            "keep one: a pinned reference, or a build Stockade pushes to ECR",
+            field="workerBuild",
+        )
+    has_session = sandboxes.session_image is not None or sandboxes.session_build is not None
+    has_worker = sandboxes.worker_image is not None or sandboxes.worker_build is not None
+    if sandboxes.mode is WorkerMode.PER_SESSION:
+        if not has_session:
             raise invalid(
                 "per-session mode needs the session image",
-                "set sandboxes.sessionImage (see images/session/Dockerfile), or mode: pool",
+                "set sandboxes.sessionImage (see images/session/Dockerfile) or sessionBuild, or mode: pool",
                 field="sessionImage",
             )
-        return self
+        if not has_worker:
+            raise invalid(
+                "per-session mode needs the poller image (ant plus the dispatcher)",
+                "set sandboxes.workerImage (see images/poller/Dockerfile) or workerBuild",
+                field="workerImage",
+            )
+        return
+    if has_session:
+        raise invalid(
+            "pool workers run sessions in their own image; the session image is not used in pool mode",
+            "remove sessionImage/sessionBuild and set workerImage to an image with ant and your tools",
+            field="sessionBuild" if sandboxes.session_build is not None else "sessionImage",
+        )
+    if not has_worker:
+        raise invalid(
+            "pool mode needs the workers' image (ant plus the tools sessions use)",
+            "set sandboxes.workerImage or workerBuild",
+            field="workerImage",
+        )
+
+
+# Knobs that only one mode reads: setting one in the other mode is a misunderstanding
+# worth stopping, not ignoring (e.g. expecting maxConcurrentSessions to cap a pool).
+_PER_SESSION_ONLY = ("max_concurrent_sessions", "poller_replicas")
+_POOL_ONLY = ("pool_size",)
+
+
+def check_mode_knobs(sandboxes: SandboxSettings) -> None:
+    pool = sandboxes.mode is WorkerMode.POOL
+    wrong_mode = _PER_SESSION_ONLY if pool else _POOL_ONLY
+    for name in wrong_mode:
+        if name in sandboxes.model_fields_set:
+            key = to_camel(name)
+            hint = (
+                "in pool mode, poolSize sets how many workers run"
+                if pool
+                else "in per-session mode, maxConcurrentSessions caps sandboxes and pollerReplicas "
+                "sets the pollers"
+            )
+            raise invalid(
+                f"sandboxes.{key} is not read in {sandboxes.mode.value} mode",
+                f"remove it ({hint})",
+                field=key,
+            )

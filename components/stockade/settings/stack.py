@@ -7,9 +7,12 @@ from enum import StrEnum
 from pydantic import Field
 
 from stockade.settings.base import SettingsModel
+from stockade.settings.docker_rules import docker_weakenings, target_problems
+from stockade.settings.fleet_rules import egress_weakenings, fleet_problems
 from stockade.settings.network import EgressMode, NetworkSettings
 from stockade.settings.platform import AwsSettings, DockerSettings, PolicySettings
 from stockade.settings.problems import ConfigProblem, describe_value
+from stockade.settings.providers import provider_problems, provider_weakenings
 from stockade.settings.sandboxes import SandboxProvider, SandboxSettings, WorkerMode
 from stockade.settings.tunnel import TunnelSettings
 from stockade.settings.types import AwsRegion, Tags
@@ -18,6 +21,10 @@ from stockade.settings.types import AwsRegion, Tags
 class Target(StrEnum):
     AWS = "aws"
     DOCKER = "docker"
+    CLOUDFLARE = "cloudflare"
+    """Cloudflare account only (sandboxes.provider: cloudflare); no AWS, no tunnel."""
+    VERCEL = "vercel"
+    """Vercel project only (sandboxes.provider: vercel); no AWS, no tunnel."""
 
 
 class Environment(StrEnum):
@@ -30,7 +37,8 @@ class StackSettings(SettingsModel):
     """Everything under the `stockade:` namespace of a stack file."""
 
     target: Target
-    """Where the perimeter runs: `aws` or `docker`."""
+    """Where the perimeter runs: `aws`, `docker`, or a managed provider's own platform
+    (`cloudflare`, `vercel`; see docs/providers.md)."""
 
     environment: Environment
     """`dev`, `staging` or `prod`; prod turns on the high-availability rules."""
@@ -84,6 +92,10 @@ class StackSettings(SettingsModel):
                     "tunnel.allowedIps is wider than the route targets: "
                     + ", ".join(sorted(str(c) for c in extra))
                 )
+        found.extend(egress_weakenings(self))
+        found.extend(provider_weakenings(self))
+        found.extend(docker_weakenings(self))
+        found.extend(self.tunnel.weakenings(aws_target=self.target is Target.AWS))
         return found
 
 
@@ -147,4 +159,7 @@ def cross_section_problems(settings: StackSettings) -> list[ConfigProblem]:
             "AWS account settings have no meaning on the docker target",
             "remove stockade:aws, or set target: aws",
         )
+    problems.extend(fleet_problems(settings, aws_target=settings.target is Target.AWS))
+    problems.extend(provider_problems(settings))
+    problems.extend(target_problems(settings))
     return problems

@@ -1,0 +1,272 @@
+"""The fleet's IAM statements, exactly as the dispatcher contract states them.
+
+Four roles, never shared: the poller's execution and task roles, the sandbox's
+execution and task roles (pool mode: the worker's two). Execution roles only pull
+the image, write the task's log group and read the environment key; task roles
+hold what the code inside the task calls. Every resource is scoped to this stack;
+`Resource: "*"` appears only where the API has no resource type, with a condition.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+
+from stockade.aws.iam import Statement
+
+METRICS_NAMESPACE = "Stockade/Sandboxes"
+_ECR_IMAGE = re.compile(
+    r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/"
+    r"(?P<repository>[a-z0-9._/-]+?)(?::[\w.-]+)?(?:@sha256:[0-9a-f]{64})?$"
+)
+
+
+@dataclass(frozen=True)
+class FleetScope:
+    """Where the fleet's ARNs point: this account, region, stack and cluster."""
+
+    account_id: str
+    region: str
+    partition: str
+    stack: str
+    cluster_name: str
+
+    @property
+    def work_secret_prefix(self) -> str:
+        """Secrets Manager name prefix of per-session work secrets (dispatcher contract)."""
+        return f"stockade/{self.stack}/work/"
+
+    @property
+    def work_secrets_arn(self) -> str:
+        return (
+            f"arn:{self.partition}:secretsmanager:{self.region}:{self.account_id}:secret:"
+            f"{self.work_secret_prefix}*"
+        )
+
+    @property
+    def cluster_tasks_arn(self) -> str:
+        return f"arn:{self.partition}:ecs:{self.region}:{self.account_id}:task/{self.cluster_name}/*"
+
+    def task_definition_arn(self, family: str) -> str:
+        """Every revision of one family, so a new revision needs no policy change."""
+        return f"arn:{self.partition}:ecs:{self.region}:{self.account_id}:task-definition/{family}:*"
+
+    @property
+    def via_secrets_manager(self) -> dict[str, dict[str, str]]:
+        # The CMK is usable only through Secrets Manager, never directly.
+        return {"StringEquals": {"kms:ViaService": f"secretsmanager.{self.region}.amazonaws.com"}}
+
+
+def ecr_repository_arn(image: str, partition: str) -> str | None:
+    """The ECR repository an image reference pulls from, or None when it is not ECR."""
+    match = _ECR_IMAGE.match(image)
+    if match is None:
+        return None
+    return f"arn:{partition}:ecr:{match['region']}:{match['account']}:repository/{match['repository']}"
+
+
+def execution_statements(
+    scope: FleetScope,
+    *,
+    log_group_arn: pulumi.Input[str],
+    secret_arns: Sequence[pulumi.Input[str]],
+    kms_key_arn: pulumi.Input[str],
+    repository_arns: Sequence[pulumi.Input[str]],
+) -> list[Statement]:
+    """What ECS needs to start a task: pull its image, open its log stream, read its secrets."""
+    statements: list[Statement] = [
+        {
+            "Sid": "WriteThisTasksLogGroup",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": [pulumi.Output.concat(log_group_arn, ":*")],
+        },
+        {
+            "Sid": "ReadTheEnvironmentKey",
+            "Effect": "Allow",
+            "Action": ["secretsmanager:GetSecretValue"],
+            "Resource": list(secret_arns),
+        },
+        {
+            "Sid": "DecryptTheEnvironmentKey",
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt"],
+            "Resource": [kms_key_arn],
+            "Condition": scope.via_secrets_manager,
+        },
+    ]
+    if repository_arns:
+        statements += [
+            {
+                # GetAuthorizationToken has no resource type; it grants nothing by itself.
+                "Sid": "EcrLogin",
+                "Effect": "Allow",
+                "Action": ["ecr:GetAuthorizationToken"],
+                "Resource": "*",
+            },
+            {
+                "Sid": "PullTheImage",
+                "Effect": "Allow",
+                "Action": [
+                    "ecr:BatchCheckLayerAvailability",
+                    "ecr:BatchGetImage",
+                    "ecr:GetDownloadUrlForLayer",
+                ],
+                "Resource": list(repository_arns),
+            },
+        ]
+    return statements
+
+
+def queue_metrics_statement() -> Statement:
+    """queue-stats publishes QueueDepth/PendingItems/WorkersPolling in its namespace only."""
+    return {
+        "Sid": "PublishQueueMetrics",
+        "Effect": "Allow",
+        "Action": ["cloudwatch:PutMetricData"],
+        "Resource": "*",
+        "Condition": {"StringEquals": {"cloudwatch:namespace": METRICS_NAMESPACE}},
+    }
+
+
+def exec_statements(*, kms_key_arn: pulumi.Input[str], log_group_arn: pulumi.Input[str]) -> list[Statement]:
+    """ECS Exec, only when `sandboxes.enableExec` is true: the agent's channel (no resource
+    type exists for it), the session encryption key, and the session transcript in the
+    task's own log group."""
+    return [
+        {
+            "Sid": "EcsExecChannel",
+            "Effect": "Allow",
+            "Action": [
+                "ssmmessages:CreateControlChannel",
+                "ssmmessages:CreateDataChannel",
+                "ssmmessages:OpenControlChannel",
+                "ssmmessages:OpenDataChannel",
+            ],
+            "Resource": "*",
+        },
+        {
+            "Sid": "EcsExecSessionKey",
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt"],
+            "Resource": [kms_key_arn],
+        },
+        {
+            "Sid": "EcsExecTranscript",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"],
+            "Resource": [pulumi.Output.concat(log_group_arn, ":*")],
+        },
+        {
+            # DescribeLogGroups has no log-group resource; the agent calls it before writing.
+            "Sid": "EcsExecFindsItsLogGroup",
+            "Effect": "Allow",
+            "Action": ["logs:DescribeLogGroups"],
+            "Resource": "*",
+        },
+    ]
+
+
+def poller_task_statements(
+    scope: FleetScope,
+    *,
+    cluster_arn: pulumi.Input[str],
+    session_family: str,
+    sandbox_role_arns: Sequence[pulumi.Input[str]],
+    kms_key_arn: pulumi.Input[str],
+    exec_log_group_arn: pulumi.Input[str] | None,
+) -> list[Statement]:
+    """The dispatcher's grants, per the dispatcher contract (plus ECS Exec when enabled)."""
+    in_cluster = {"ArnEquals": {"ecs:cluster": cluster_arn}}
+    statements: list[Statement] = [
+        {
+            "Sid": "RunOnlySandboxTasksInThisCluster",
+            "Effect": "Allow",
+            "Action": ["ecs:RunTask"],
+            "Resource": [scope.task_definition_arn(session_family)],
+            "Condition": in_cluster,
+        },
+        {
+            # ListTasks has no task resource; the cluster condition scopes it.
+            "Sid": "CountSandboxesInThisCluster",
+            "Effect": "Allow",
+            "Action": ["ecs:ListTasks"],
+            "Resource": "*",
+            "Condition": in_cluster,
+        },
+        {
+            "Sid": "DescribeSandboxesInThisCluster",
+            "Effect": "Allow",
+            "Action": ["ecs:DescribeTasks"],
+            "Resource": [scope.cluster_tasks_arn],
+            "Condition": in_cluster,
+        },
+        {
+            "Sid": "TagSandboxesAtLaunch",
+            "Effect": "Allow",
+            "Action": ["ecs:TagResource"],
+            "Resource": [scope.cluster_tasks_arn],
+            "Condition": {"StringEquals": {"ecs:CreateAction": "RunTask"}},
+        },
+        {
+            "Sid": "PassOnlyTheSandboxRoles",
+            "Effect": "Allow",
+            "Action": ["iam:PassRole"],
+            "Resource": list(sandbox_role_arns),
+            "Condition": {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
+        },
+        {
+            "Sid": "ManagePerSessionWorkSecrets",
+            "Effect": "Allow",
+            "Action": [
+                "secretsmanager:CreateSecret",
+                "secretsmanager:DeleteSecret",
+                "secretsmanager:DescribeSecret",
+                "secretsmanager:TagResource",
+            ],
+            "Resource": [scope.work_secrets_arn],
+        },
+        {
+            "Sid": "EncryptWorkSecretsWithTheStackKey",
+            "Effect": "Allow",
+            "Action": ["kms:Encrypt", "kms:GenerateDataKey"],
+            "Resource": [kms_key_arn],
+            "Condition": scope.via_secrets_manager,
+        },
+        queue_metrics_statement(),
+    ]
+    if exec_log_group_arn is not None:
+        statements += exec_statements(kms_key_arn=kms_key_arn, log_group_arn=exec_log_group_arn)
+    return statements
+
+
+def sandbox_task_statements(scope: FleetScope, *, kms_key_arn: pulumi.Input[str]) -> list[Statement]:
+    """A sandbox may read work secrets (its own; the nonce makes others' names unguessable)."""
+    return [
+        {
+            "Sid": "ReadItsWorkSecret",
+            "Effect": "Allow",
+            "Action": ["secretsmanager:GetSecretValue"],
+            "Resource": [scope.work_secrets_arn],
+        },
+        {
+            "Sid": "DecryptItsWorkSecret",
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt"],
+            "Resource": [kms_key_arn],
+            "Condition": scope.via_secrets_manager,
+        },
+    ]
+
+
+def pool_task_statements(
+    *, kms_key_arn: pulumi.Input[str], exec_log_group_arn: pulumi.Input[str] | None
+) -> list[Statement]:
+    """Pool workers call nothing in AWS themselves; their queue-stats sidecar publishes metrics."""
+    statements: list[Statement] = [queue_metrics_statement()]
+    if exec_log_group_arn is not None:
+        statements += exec_statements(kms_key_arn=kms_key_arn, log_group_arn=exec_log_group_arn)
+    return statements

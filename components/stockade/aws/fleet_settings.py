@@ -1,0 +1,192 @@
+"""Settings -> args for the Network and the self-hosted SandboxFleet (perimeter.py's blocks).
+
+The allowlist is assembled here, in one place, from everything the stack runs:
+the vendor API, `network.egress.allowedDomains`, the registries its images come
+from, and what the tunnel gateway needs when it is enabled (vendor contract 2.5).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+
+from stockade.aws.egress_policy import (
+    CLOUDFLARED_DOMAINS,
+    VENDOR_API_DOMAIN,
+    FirewallFlow,
+    cloudflared_flows,
+    dedupe,
+    interface_services,
+    is_private,
+    registry_domains,
+)
+from stockade.aws.fleet_iam import ecr_repository_arn
+from stockade.aws.network import Network, NetworkArgs
+from stockade.aws.sandbox_fleet import SandboxFleetArgs
+from stockade.settings import StackSettings
+from stockade.settings.sandboxes import ImageBuild, SandboxProvider
+
+
+def egress_domains(settings: StackSettings) -> list[str]:
+    """Every name workloads may resolve and reach (AWS API names are added by the Network)."""
+    names = [VENDOR_API_DOMAIN, *settings.network.egress.allowed_domains]
+    sandboxes = settings.sandboxes
+    if sandboxes.provider is SandboxProvider.SELF_HOSTED:
+        for image in (sandboxes.session_image, sandboxes.worker_image):
+            if image is not None:
+                names += registry_domains(image)
+    tunnel = settings.tunnel
+    if tunnel.enabled:
+        names += CLOUDFLARED_DOMAINS
+        names += registry_domains(tunnel.images.proxy) + registry_domains(tunnel.images.cloudflared)
+        # Upstreams given by name are resolved by the proxy; their addresses are the route's
+        # targetCidr, reached through the tunnel's own security group.
+        names += [r.upstream.host for r in tunnel.routes.values() if r.upstream.ip is None]
+    return dedupe(names)
+
+
+def egress_flows(settings: StackSettings) -> list[FirewallFlow]:
+    """Destinations given as addresses that must cross the Network Firewall."""
+    flows: list[FirewallFlow] = []
+    if settings.tunnel.enabled:
+        flows += cloudflared_flows()
+    for cidr in settings.network.egress.allowed_cidrs:
+        # Private networks are reached through local or transit routes, never the firewall.
+        if not is_private(cidr):
+            key = f"allowed-{cidr.network_address}-{cidr.prefixlen}".replace(".", "-")
+            flows.append(FirewallFlow(key, f"{cidr} (network.egress.allowedCidrs)", str(cidr), "TCP", 443))
+    return flows
+
+
+def network_args(
+    settings: StackSettings, *, kms_key_arn: pulumi.Input[str], partition: str, tags: dict[str, str]
+) -> NetworkArgs:
+    assert settings.aws is not None and settings.aws_region is not None  # enforced by validation
+    network = settings.network
+    return {
+        "account_id": settings.aws.account_id,
+        "region": settings.aws_region,
+        "partition": partition,
+        "cidr": str(network.cidr),
+        "availability_zones": network.availability_zones,
+        "vpc_id": network.vpc_id,
+        "private_subnet_ids": list(network.private_subnet_ids),
+        "private_route_table_ids": list(network.private_route_table_ids),
+        "existing_endpoints_security_group_id": network.endpoints_security_group_id,
+        "vpc_endpoints": network.vpc_endpoints,
+        "interface_services": list(interface_services(settings.sandboxes.enable_exec)),
+        "egress_mode": network.egress.mode,
+        "enforcement": network.egress.enforcement,
+        "allowed_domains": egress_domains(settings),
+        "firewall_flows": egress_flows(settings),
+        "connection_logs": network.flow_logs.enabled,
+        "connection_log_retention_days": network.flow_logs.retention_days,
+        "kms_key_arn": kms_key_arn,
+        "permissions_boundary_arn": settings.aws.permissions_boundary_arn,
+        "tags": tags,
+    }
+
+
+@dataclass(frozen=True)
+class FleetImage:
+    uri: pulumi.Input[str]
+    repository_arn: pulumi.Input[str] | None
+
+
+def fleet_images(
+    settings: StackSettings, *, kms_key_arn: pulumi.Input[str], partition: str, tags: dict[str, str]
+) -> tuple[FleetImage | None, FleetImage]:
+    """(session image or None in pool mode, worker image): references as given, builds pushed."""
+    sandboxes = settings.sandboxes
+
+    def image(role: str, reference: str | None, build: ImageBuild | None) -> FleetImage | None:
+        return _image(
+            role, reference, build, settings, kms_key_arn=kms_key_arn, partition=partition, tags=tags
+        )
+
+    session = image("session", sandboxes.session_image, sandboxes.session_build)
+    worker = image("worker", sandboxes.worker_image, sandboxes.worker_build)
+    if worker is None:
+        raise ValueError("a self-hosted fleet needs a worker image (settings validation requires it)")
+    return session, worker
+
+
+def _image(
+    role: str,
+    reference: str | None,
+    build: ImageBuild | None,
+    settings: StackSettings,
+    *,
+    kms_key_arn: pulumi.Input[str],
+    partition: str,
+    tags: dict[str, str],
+) -> FleetImage | None:
+    """A configured image reference as is, or a `SandboxImage` built and pushed to ECR."""
+    if reference is not None:
+        return FleetImage(reference, ecr_repository_arn(reference, partition))
+    if build is None:
+        return None
+    from stockade.aws.sandbox_image import SandboxImage
+
+    stack = pulumi.get_stack()
+    image = SandboxImage(
+        f"stockade-{role}-image",
+        {
+            "repository_name": f"stockade-{stack}/{role}",
+            "context": build.context,
+            "dockerfile": build.dockerfile_path,
+            "tag": build.tag,
+            "platform": settings.sandboxes.cpu_architecture.docker_platform,
+            "kms_key_arn": kms_key_arn,
+            "tags": tags,
+        },
+    )
+    return FleetImage(image.image_uri, image.repository_arn)
+
+
+def fleet_args(
+    settings: StackSettings,
+    *,
+    network: Network,
+    session: FleetImage | None,
+    worker: FleetImage,
+    kms_key_arn: pulumi.Input[str],
+    partition: str,
+    tags: dict[str, str],
+) -> SandboxFleetArgs:
+    assert settings.aws is not None and settings.aws_region is not None  # enforced by validation
+    sandboxes = settings.sandboxes
+    assert sandboxes.environment_id is not None and sandboxes.environment_key is not None  # validated
+    return {
+        "account_id": settings.aws.account_id,
+        "region": settings.aws_region,
+        "partition": partition,
+        "mode": sandboxes.mode,
+        "environment_id": sandboxes.environment_id,
+        "environment_key": sandboxes.environment_key,
+        "session_image": session.uri if session is not None else None,
+        "session_image_repository_arn": session.repository_arn if session is not None else None,
+        "worker_image": worker.uri,
+        "worker_image_repository_arn": worker.repository_arn,
+        "cpu_architecture": sandboxes.cpu_architecture,
+        "resources": sandboxes.resources,
+        "max_concurrent_sessions": sandboxes.max_concurrent_sessions,
+        "poller_replicas": sandboxes.poller_replicas,
+        "pool_size": sandboxes.pool_size,
+        "max_idle_seconds": sandboxes.max_idle_seconds,
+        "enable_exec": sandboxes.enable_exec,
+        "queue_depth_alarm": sandboxes.queue_depth_alarm,
+        "alarm_subscriptions": list(sandboxes.alarms.subscriptions),
+        "artifacts_expire_days": sandboxes.artifacts.expire_days,
+        "log_retention_days": settings.aws.log_retention_days,
+        "vpc_id": network.vpc_id,
+        "subnet_ids": network.private_subnet_ids,
+        "endpoints_security_group_id": network.endpoints_security_group_id,
+        "s3_prefix_list_id": network.s3_prefix_list_id,
+        "internet_prefix_list_id": network.public_internet_prefix_list_id,
+        "allowed_cidrs": [str(c) for c in settings.network.egress.allowed_cidrs],
+        "kms_key_arn": kms_key_arn,
+        "permissions_boundary_arn": settings.aws.permissions_boundary_arn,
+        "tags": tags,
+    }

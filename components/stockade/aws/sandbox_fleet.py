@@ -1,0 +1,507 @@
+"""`stockade:aws:SandboxFleet`: self-hosted Claude Managed Agents workers on ECS Fargate.
+
+Per-session mode (default): a poller service runs `ant beta:worker poll --on-work
+stockade-dispatch`; for each work item the dispatcher starts one sandbox task
+(its own Fargate microVM) from the `session` family, passing only that session's
+identifiers and its work secret's ARN, and caps how many run at once.
+
+Pool mode: a service of long-running workers runs sessions in-process. Faster
+to start, weaker isolation (sessions on one worker share its kernel, disk and
+memory); the setting is reported as a weakening.
+
+Nothing here scales with `maxConcurrentSessions`: it is one environment variable
+of the poller. The resource count depends only on the mode and the switches.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any, TypedDict
+
+import pulumi
+import pulumi_aws as aws
+
+from stockade.aws import fleet_iam, fleet_tasks
+from stockade.aws.alarms import AlarmTargets, alarm_topic, fleet_alarms
+from stockade.aws.artifacts import artifacts_bucket
+from stockade.aws.fleet_iam import FleetScope
+from stockade.aws.iam import Statement, ecs_tasks_trust_policy, role_with_policy
+from stockade.aws.logs import encrypted_log_group
+from stockade.aws.secrets import secret_arn
+from stockade.aws.security_groups import EgressRule, aws_service_egress, egress_only_security_group
+from stockade.settings.sandboxes import AlarmSubscription, CpuArchitecture, SessionResources, WorkerMode
+from stockade.settings.secrets import PulumiSecret, SecretReference
+from stockade.tags import with_component
+
+COMPONENT = "sandbox-fleet"
+
+
+class SandboxFleetArgs(TypedDict):
+    """Inputs of a SandboxFleet. Build them from settings with `fleet_args` (perimeter.py)."""
+
+    account_id: str
+    """Account the fleet runs in; every ARN in its policies is scoped to it."""
+
+    region: str
+    """Region of the cluster."""
+
+    partition: str
+    """AWS partition (`aws`, `aws-cn`, `aws-us-gov`)."""
+
+    mode: WorkerMode
+    """`per-session` (a sandbox task per work item) or `pool` (in-process workers)."""
+
+    environment_id: str
+    """The self-hosted environment's ID (`env_...`)."""
+
+    environment_key: PulumiSecret | SecretReference
+    """The environment key: stored in Secrets Manager under the CMK, or an existing secret's ARN.
+    It reaches containers only as an ECS secret (`valueFrom`)."""
+
+    session_image: pulumi.Input[str] | None
+    """Per-session mode: the sandbox image (pinned by digest where given)."""
+
+    session_image_repository_arn: pulumi.Input[str] | None
+    """The session image's ECR repository, for the sandbox execution role's pull grant."""
+
+    worker_image: pulumi.Input[str]
+    """The poller image (per-session) or the pool workers' image (pool)."""
+
+    worker_image_repository_arn: pulumi.Input[str] | None
+    """The worker image's ECR repository, for the poller/worker execution role's pull grant."""
+
+    cpu_architecture: CpuArchitecture
+    """CPU architecture of every task."""
+
+    resources: SessionResources
+    """CPU, memory and ephemeral storage of each sandbox (or pool worker)."""
+
+    max_concurrent_sessions: int
+    """Per-session mode: the dispatcher's cap on running sandboxes."""
+
+    poller_replicas: int
+    """Per-session mode: poller tasks."""
+
+    pool_size: int
+    """Pool mode: worker tasks."""
+
+    max_idle_seconds: int
+    """`--max-idle` for `ant beta:worker run` (per-session) or `poll` (pool)."""
+
+    enable_exec: bool
+    """ECS Exec into the poller or pool workers."""
+
+    queue_depth_alarm: int
+    """QueueDepth above which the queue alarm fires."""
+
+    alarm_subscriptions: list[AlarmSubscription]
+    """Where the alarm topic delivers."""
+
+    artifacts_expire_days: int
+    """Lifetime of artifacts and of their old versions."""
+
+    log_retention_days: int
+    """Retention of the fleet's log groups."""
+
+    vpc_id: pulumi.Input[str]
+    """VPC of the fleet's security groups (Network.vpc_id)."""
+
+    subnet_ids: pulumi.Input[list[str]]
+    """Private subnets for every task (Network.private_subnet_ids)."""
+
+    endpoints_security_group_id: pulumi.Input[str] | None
+    """The VPC interface endpoints' security group, or None without endpoints."""
+
+    s3_prefix_list_id: pulumi.Input[str] | None
+    """The S3 gateway endpoint's prefix list, or None without it."""
+
+    internet_prefix_list_id: pulumi.Input[str]
+    """Public IPv4 space (Network.public_internet_prefix_list_id): HTTPS egress goes only there
+    (and to the endpoints and `allowed_cidrs`), never to a private range."""
+
+    allowed_cidrs: list[str]
+    """Networks sandboxes may reach on 443 besides the internet (often private ones)."""
+
+    kms_key_arn: pulumi.Input[str]
+    """The stack's CMK: secrets, work secrets, logs and artifacts."""
+
+    permissions_boundary_arn: str | None
+    """Boundary attached to every role the fleet creates."""
+
+    tags: dict[str, str]
+    """Stack tags; the component adds `stockade:component=sandbox-fleet`."""
+
+
+class SandboxFleet(pulumi.ComponentResource):
+    """The ECS cluster, services, task definitions, roles, bucket, logs and alarms of the fleet."""
+
+    cluster_arn: pulumi.Output[str]
+    cluster_name: pulumi.Output[str]
+    environment_key_secret_arn: pulumi.Output[str]
+    artifacts_bucket_name: pulumi.Output[str]
+    alarm_topic_arn: pulumi.Output[str]
+    work_secret_prefix: str
+
+    def __init__(self, name: str, args: SandboxFleetArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("stockade:aws:SandboxFleet", name, None, opts)
+        self._name = name
+        self._args = args
+        self._tags = with_component(args["tags"], COMPONENT)
+        self._stack = pulumi.get_stack()
+        self._outputs: dict[str, Any] = {}
+        cluster_name = f"stockade-{self._stack}"
+        self._scope = FleetScope(
+            account_id=args["account_id"],
+            region=args["region"],
+            partition=args["partition"],
+            stack=self._stack,
+            cluster_name=cluster_name,
+        )
+        self.work_secret_prefix = self._scope.work_secret_prefix
+        child = pulumi.ResourceOptions(parent=self)
+
+        cluster = aws.ecs.Cluster(
+            f"{name}-cluster",
+            name=cluster_name,
+            settings=[{"name": "containerInsights", "value": "enabled"}],
+            configuration=self._exec_configuration(),
+            tags=self._tags,
+            opts=child,
+        )
+        self.cluster_arn, self.cluster_name = cluster.arn, cluster.name
+        self._cluster = cluster
+        self.environment_key_secret_arn = secret_arn(
+            f"{name}-environment-key",
+            args["environment_key"],
+            description=f"Stockade {self._stack}: Claude Managed Agents environment key",
+            kms_key_arn=args["kms_key_arn"],
+            tags=self._tags,
+            parent=self,
+        )
+        self.artifacts_bucket_name = artifacts_bucket(
+            f"{name}-artifacts",
+            kms_key_arn=args["kms_key_arn"],
+            expire_days=args["artifacts_expire_days"],
+            tags=self._tags,
+            parent=self,
+        ).bucket
+
+        service = self._per_session() if args["mode"] is WorkerMode.PER_SESSION else self._pool()
+
+        topic = alarm_topic(
+            f"{name}-alarms",
+            account_id=args["account_id"],
+            partition=args["partition"],
+            region=args["region"],
+            subscriptions=args["alarm_subscriptions"],
+            tags=self._tags,
+            parent=self,
+        )
+        self.alarm_topic_arn = topic.arn
+        fleet_alarms(
+            f"{name}-alarm",
+            targets=AlarmTargets(
+                cluster_name=cluster.name,
+                service_name=service.name,
+                stack=self._stack,
+                queue_depth_threshold=args["queue_depth_alarm"],
+            ),
+            topic_arn=topic.arn,
+            tags=self._tags,
+            parent=self,
+        )
+        self._outputs.update(
+            {
+                "sandboxClusterArn": cluster.arn,
+                "sandboxClusterName": cluster.name,
+                "sandboxEnvironmentKeySecretArn": self.environment_key_secret_arn,
+                "sandboxArtifactsBucketName": self.artifacts_bucket_name,
+                "sandboxAlarmTopicArn": topic.arn,
+            }
+        )
+        self.register_outputs(dict(self._outputs))
+
+    def stack_outputs(self) -> dict[str, Any]:
+        """Flat outputs named for what a caller needs (runbooks, other stacks, audits)."""
+        return dict(sorted(self._outputs.items()))
+
+    # ------------------------------------------------------------------ modes
+
+    def _per_session(self) -> aws.ecs.Service:
+        args, scope = self._args, self._scope
+        session_image = args["session_image"]
+        if session_image is None:
+            raise ValueError(f"{self._name}: per-session mode needs the session image")
+        res = args["resources"]
+        sandbox_sg = self._security_group("sandbox", "Per-session sandboxes", with_allowed_cidrs=True)
+        sandbox_logs = self._log_group("sandbox")
+        sandbox_exec = self._execution_role("sandbox", sandbox_logs, args["session_image_repository_arn"])
+        sandbox_task = self._task_role(
+            "sandbox",
+            fleet_iam.sandbox_task_statements(scope, kms_key_arn=args["kms_key_arn"]),
+            "What a sandbox's own code may call: read its work secret",
+        )
+        session_family = f"stockade-{self._stack}-session"
+        session_td = self._task_definition(
+            "session",
+            fleet_tasks.session_task(
+                family=session_family,
+                image=session_image,
+                environment_id=args["environment_id"],
+                environment_key_arn=self.environment_key_secret_arn,
+                cpu=res.cpu,
+                memory_mib=res.memory_mib,
+                ephemeral_storage_gib=res.ephemeral_storage_gib,
+                max_idle_seconds=args["max_idle_seconds"],
+            ),
+            sandbox_exec,
+            sandbox_task,
+            sandbox_logs,
+        )
+
+        poller_sg = self._security_group("poller", "Pollers and dispatchers", with_allowed_cidrs=False)
+        poller_logs = self._log_group("poller")
+        poller_exec = self._execution_role("poller", poller_logs, args["worker_image_repository_arn"])
+        poller_task = self._task_role(
+            "poller",
+            fleet_iam.poller_task_statements(
+                scope,
+                cluster_arn=self._cluster.arn,
+                session_family=session_family,
+                sandbox_role_arns=[sandbox_exec.arn, sandbox_task.arn],
+                kms_key_arn=args["kms_key_arn"],
+                exec_log_group_arn=poller_logs.arn if args["enable_exec"] else None,
+            ),
+            "The dispatcher: run sandbox tasks, manage per-session work secrets, publish queue metrics",
+        )
+        dispatcher_environment: dict[str, pulumi.Input[str]] = {
+            "STOCKADE_STACK": self._stack,
+            "STOCKADE_CLUSTER_ARN": self._cluster.arn,
+            "STOCKADE_SESSION_TASK_DEFINITION": session_td.arn,
+            "STOCKADE_SESSION_CONTAINER": fleet_tasks.SESSION_CONTAINER,
+            "STOCKADE_SUBNET_IDS": pulumi.Output.from_input(args["subnet_ids"]).apply(",".join),
+            "STOCKADE_SECURITY_GROUP_IDS": sandbox_sg.id,
+            "STOCKADE_MAX_CONCURRENT_SESSIONS": str(args["max_concurrent_sessions"]),
+            "STOCKADE_WORK_SECRET_PREFIX": scope.work_secret_prefix,
+            "STOCKADE_KMS_KEY_ARN": args["kms_key_arn"],
+        }
+        poller_family = f"stockade-{self._stack}-poller"
+        poller_td = self._task_definition(
+            "poller",
+            fleet_tasks.poller_task(
+                family=poller_family,
+                image=args["worker_image"],
+                stack=self._stack,
+                environment_id=args["environment_id"],
+                environment_key_arn=self.environment_key_secret_arn,
+                dispatcher_environment=dispatcher_environment,
+            ),
+            poller_exec,
+            poller_task,
+            poller_logs,
+        )
+        service = self._service("poller", poller_td, poller_sg, args["poller_replicas"])
+        self._outputs.update(
+            {
+                "sandboxSessionTaskFamily": session_family,
+                "sandboxSessionTaskDefinitionArn": session_td.arn,
+                "sandboxSessionContainerName": fleet_tasks.SESSION_CONTAINER,
+                "sandboxSecurityGroupId": sandbox_sg.id,
+                "sandboxExecutionRoleArn": sandbox_exec.arn,
+                "sandboxTaskRoleArn": sandbox_task.arn,
+                "sandboxLogGroupName": sandbox_logs.name,
+                "sandboxWorkSecretPrefix": scope.work_secret_prefix,
+                "pollerServiceName": service.name,
+                "pollerTaskFamily": poller_family,
+                "pollerSecurityGroupId": poller_sg.id,
+                "pollerExecutionRoleArn": poller_exec.arn,
+                "pollerTaskRoleArn": poller_task.arn,
+                "pollerLogGroupName": poller_logs.name,
+            }
+        )
+        return service
+
+    def _pool(self) -> aws.ecs.Service:
+        args = self._args
+        res = args["resources"]
+        worker_sg = self._security_group(
+            "worker", "Pool workers (sessions in-process)", with_allowed_cidrs=True
+        )
+        worker_logs = self._log_group("worker")
+        worker_exec = self._execution_role("worker", worker_logs, args["worker_image_repository_arn"])
+        worker_task = self._task_role(
+            "worker",
+            fleet_iam.pool_task_statements(
+                kms_key_arn=args["kms_key_arn"],
+                exec_log_group_arn=worker_logs.arn if args["enable_exec"] else None,
+            ),
+            "Pool workers: publish queue metrics",
+        )
+        family = f"stockade-{self._stack}-worker"
+        worker_td = self._task_definition(
+            "worker",
+            fleet_tasks.pool_worker_task(
+                family=family,
+                image=args["worker_image"],
+                stack=self._stack,
+                environment_id=args["environment_id"],
+                environment_key_arn=self.environment_key_secret_arn,
+                cpu=res.cpu,
+                memory_mib=res.memory_mib,
+                ephemeral_storage_gib=res.ephemeral_storage_gib,
+                max_idle_seconds=args["max_idle_seconds"],
+            ),
+            worker_exec,
+            worker_task,
+            worker_logs,
+        )
+        service = self._service("worker", worker_td, worker_sg, args["pool_size"])
+        self._outputs.update(
+            {
+                "poolServiceName": service.name,
+                "poolTaskFamily": family,
+                "poolSecurityGroupId": worker_sg.id,
+                "poolExecutionRoleArn": worker_exec.arn,
+                "poolTaskRoleArn": worker_task.arn,
+                "poolLogGroupName": worker_logs.name,
+            }
+        )
+        return service
+
+    # ------------------------------------------------------------------ building blocks
+
+    def _exec_configuration(self) -> dict[str, Any] | None:
+        if not self._args["enable_exec"]:
+            return None
+        # Exec sessions are encrypted with the CMK and transcribed to the task's log group.
+        return {
+            "execute_command_configuration": {"kms_key_id": self._args["kms_key_arn"], "logging": "DEFAULT"}
+        }
+
+    def _security_group(self, role: str, who: str, *, with_allowed_cidrs: bool) -> aws.ec2.SecurityGroup:
+        args = self._args
+        rules = aws_service_egress(args["endpoints_security_group_id"], args["s3_prefix_list_id"])
+        rules.append(
+            EgressRule(
+                key="internet-https",
+                description="HTTPS to public addresses; names are filtered by the network's egress filter",
+                protocol="tcp",
+                from_port=443,
+                to_port=443,
+                prefix_list_id=args["internet_prefix_list_id"],
+            )
+        )
+        if with_allowed_cidrs:
+            for cidr in args["allowed_cidrs"]:
+                network = ipaddress.IPv4Network(cidr)
+                rules.append(
+                    EgressRule(
+                        key=f"allowed-{network.network_address}-{network.prefixlen}".replace(".", "-"),
+                        description=f"HTTPS to {cidr} (network.egress.allowedCidrs)",
+                        protocol="tcp",
+                        from_port=443,
+                        to_port=443,
+                        cidr_ipv4=str(network),
+                    )
+                )
+        return egress_only_security_group(
+            f"{self._name}-{role}-sg",
+            vpc_id=args["vpc_id"],
+            description=f"Stockade {who}: no ingress; HTTPS out only",
+            rules=rules,
+            tags=self._tags,
+            parent=self,
+        )
+
+    def _log_group(self, role: str) -> aws.cloudwatch.LogGroup:
+        return encrypted_log_group(
+            f"{self._name}-{role}-logs",
+            kms_key_arn=self._args["kms_key_arn"],
+            retention_days=self._args["log_retention_days"],
+            tags=self._tags,
+            parent=self,
+        )
+
+    def _trust(self) -> str:
+        args = self._args
+        return ecs_tasks_trust_policy(args["account_id"], args["partition"], args["region"])
+
+    def _execution_role(
+        self, role: str, logs: aws.cloudwatch.LogGroup, repository_arn: pulumi.Input[str] | None
+    ) -> aws.iam.Role:
+        args = self._args
+        return role_with_policy(
+            f"{self._name}-{role}-execution-role",
+            trust_policy=self._trust(),
+            statements=fleet_iam.execution_statements(
+                self._scope,
+                log_group_arn=logs.arn,
+                secret_arns=[self.environment_key_secret_arn],
+                kms_key_arn=args["kms_key_arn"],
+                repository_arns=[repository_arn] if repository_arn is not None else [],
+            ),
+            permissions_boundary_arn=args["permissions_boundary_arn"],
+            tags=self._tags,
+            parent=self,
+            description=f"ECS starts {role} tasks: pull the image, write logs, read the environment key",
+        )
+
+    def _task_role(self, role: str, statements: list[Statement], description: str) -> aws.iam.Role:
+        return role_with_policy(
+            f"{self._name}-{role}-task-role",
+            trust_policy=self._trust(),
+            statements=statements,
+            permissions_boundary_arn=self._args["permissions_boundary_arn"],
+            tags=self._tags,
+            parent=self,
+            description=description,
+        )
+
+    def _task_definition(
+        self,
+        role: str,
+        spec: fleet_tasks.TaskSpec,
+        execution_role: aws.iam.Role,
+        task_role: aws.iam.Role,
+        logs: aws.cloudwatch.LogGroup,
+    ) -> aws.ecs.TaskDefinition:
+        return fleet_tasks.task_definition(
+            f"{self._name}-{role}-task",
+            spec,
+            execution_role_arn=execution_role.arn,
+            task_role_arn=task_role.arn,
+            log_group_name=logs.name,
+            region=self._args["region"],
+            cpu_architecture=self._args["cpu_architecture"].value.upper(),
+            tags=self._tags,
+            parent=self,
+        )
+
+    def _service(
+        self, role: str, task: aws.ecs.TaskDefinition, group: aws.ec2.SecurityGroup, count: int
+    ) -> aws.ecs.Service:
+        args = self._args
+        return aws.ecs.Service(
+            f"{self._name}-{role}-service",
+            cluster=self._cluster.arn,
+            task_definition=task.arn,
+            desired_count=count,
+            launch_type="FARGATE",
+            platform_version="LATEST",
+            network_configuration={
+                "subnets": args["subnet_ids"],
+                "security_groups": [group.id],
+                "assign_public_ip": False,
+            },
+            # A deployment that cannot reach steady state rolls back instead of leaving no poller.
+            deployment_circuit_breaker={"enable": True, "rollback": True},
+            deployment_minimum_healthy_percent=100,
+            deployment_maximum_percent=200,
+            availability_zone_rebalancing="ENABLED",
+            enable_execute_command=args["enable_exec"],
+            enable_ecs_managed_tags=True,
+            propagate_tags="SERVICE",
+            wait_for_steady_state=False,
+            tags=self._tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )

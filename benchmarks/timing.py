@@ -29,8 +29,10 @@ class Pairing:
     def describe(self, a_name: str, b_name: str) -> str:
         med_a, med_b = statistics.median(self.a_seconds), statistics.median(self.b_seconds)
         return (
-            f"{a_name}: median {med_a:.3f}s (min {min(self.a_seconds):.3f}, max {max(self.a_seconds):.3f})\n"
-            f"{b_name}: median {med_b:.3f}s (min {min(self.b_seconds):.3f}, max {max(self.b_seconds):.3f})\n"
+            f"{a_name}: median {med_a:.3f}s "
+            f"(min {min(self.a_seconds):.3f}, max {max(self.a_seconds):.3f})\n"
+            f"{b_name}: median {med_b:.3f}s "
+            f"(min {min(self.b_seconds):.3f}, max {max(self.b_seconds):.3f})\n"
             f"ratio {a_name}/{b_name}: median {self.median_ratio:.2f} "
             f"(min {min(self.ratios):.2f}, max {max(self.ratios):.2f}, {len(self.ratios)} pairs)"
         )
@@ -42,7 +44,9 @@ def run_once(command: Sequence[str], cwd: str | None = None) -> float:
     return time.perf_counter() - start
 
 
-def paired(a: Sequence[str], b: Sequence[str], runs: int = 7, warmup: int = 1, cwd: str | None = None) -> Pairing:
+def paired(
+    a: Sequence[str], b: Sequence[str], runs: int = 7, warmup: int = 1, cwd: str | None = None
+) -> Pairing:
     for _ in range(warmup):
         run_once(a, cwd)
         run_once(b, cwd)

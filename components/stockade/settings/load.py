@@ -123,9 +123,11 @@ def _key_for(loc: tuple[str | int, ...]) -> str:
 def _lookup(data: Any, loc: tuple[str | int, ...]) -> Any:
     node = data
     for segment in loc:
-        if (isinstance(node, dict) and segment in node) or (
-            isinstance(node, list) and isinstance(segment, int) and segment < len(node)
-        ):
+        if isinstance(node, dict):
+            if segment not in node:
+                return None
+            node = node[segment]
+        elif isinstance(node, list) and isinstance(segment, int) and segment < len(node):
             node = node[segment]
         else:
             return None

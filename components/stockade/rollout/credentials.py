@@ -1,0 +1,147 @@
+"""Per-stack credentials: assume the planned role, then prove the account before Pulumi runs.
+
+This runs in the rollout's parent process (boto3 is imported here, never at CLI import
+time). The credentials it returns are handed to exactly one worker process and are never
+written to `os.environ`, a file or a log; their repr is masked.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from stockade.rollout.plan import StackTarget
+
+
+class CredentialError(Exception):
+    """The stack's role could not be assumed; the message says which role and why."""
+
+
+class IdentityMismatchError(CredentialError):
+    """The assumed credentials belong to another account than the plan says."""
+
+
+@dataclass(frozen=True)
+class StackCredentials:
+    """Temporary credentials for one stack's account."""
+
+    account_id: str
+    role_arn: str
+    access_key_id: str = field(repr=False)
+    secret_access_key: str = field(repr=False)
+    session_token: str = field(repr=False)
+    expiration: datetime | None = None
+
+    def environment(self, region: str) -> dict[str, str]:
+        """The variables the Pulumi CLI and its AWS provider read."""
+        return {
+            "AWS_ACCESS_KEY_ID": self.access_key_id,
+            "AWS_SECRET_ACCESS_KEY": self.secret_access_key,
+            "AWS_SESSION_TOKEN": self.session_token,
+            "AWS_REGION": region,
+            "AWS_DEFAULT_REGION": region,
+        }
+
+    def secrets(self) -> tuple[str, ...]:
+        """Values that must never appear in output; workers scrub them from everything they relay."""
+        return (self.access_key_id, self.secret_access_key, self.session_token)
+
+
+class CredentialSource(Protocol):
+    def credentials_for(self, target: StackTarget) -> StackCredentials: ...
+
+
+def session_name(stack: str) -> str:
+    """`stockade-rollout-<stack>`, within STS's alphabet and 64-character limit.
+
+    CloudTrail shows it in every call the stack makes, so an auditor can tell which stack's
+    rollout did what.
+    """
+    cleaned = re.sub(r"[^\w+=,.@-]", "-", stack)
+    return f"stockade-rollout-{cleaned}"[:64]
+
+
+class RoleAssumer:
+    """Assumes each stack's role with the source credentials (a profile or the default chain)."""
+
+    def __init__(self, *, profile: str | None, duration_seconds: int) -> None:
+        import boto3
+        from botocore.exceptions import ProfileNotFound
+
+        try:
+            self._session = boto3.Session(profile_name=profile)
+        except ProfileNotFound:
+            raise CredentialError(
+                f"AWS profile '{profile}' is not configured; run `aws configure --profile {profile}` "
+                "or pass another --profile"
+            ) from None
+        self._duration = duration_seconds
+        # boto3 sessions are not thread-safe for creating clients; clients are.
+        self._lock = threading.Lock()
+        self._clients: dict[str, Any] = {}
+
+    def _sts(self, region: str, **credentials: str) -> Any:
+        with self._lock:
+            if credentials:
+                return self._session.client("sts", region_name=region, **credentials)
+            if region not in self._clients:
+                self._clients[region] = self._session.client("sts", region_name=region)
+            return self._clients[region]
+
+    def credentials_for(self, target: StackTarget) -> StackCredentials:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        request: dict[str, Any] = {
+            "RoleArn": target.role_arn,
+            "RoleSessionName": session_name(target.stack),
+            "DurationSeconds": self._duration,
+        }
+        if target.external_id:
+            request["ExternalId"] = target.external_id
+        try:
+            issued = self._sts(target.region).assume_role(**request)["Credentials"]
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            reason = f"{error.get('Code', 'error')}: {error.get('Message', '')}".rstrip(": ")
+            raise CredentialError(f"cannot assume {target.role_arn}: {reason}") from None
+        except BotoCoreError as exc:
+            raise CredentialError(f"cannot assume {target.role_arn}: {exc}") from None
+        credentials = StackCredentials(
+            account_id=target.account_id,
+            role_arn=target.role_arn,
+            access_key_id=issued["AccessKeyId"],
+            secret_access_key=issued["SecretAccessKey"],
+            session_token=issued["SessionToken"],
+            expiration=issued.get("Expiration"),
+        )
+        verify_identity(target, self._caller_account(target.region, credentials))
+        return credentials
+
+    def _caller_account(self, region: str, credentials: StackCredentials) -> str:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        client = self._sts(
+            region,
+            aws_access_key_id=credentials.access_key_id,
+            aws_secret_access_key=credentials.secret_access_key,
+            aws_session_token=credentials.session_token,
+        )
+        try:
+            return str(client.get_caller_identity()["Account"])
+        except (ClientError, BotoCoreError) as exc:
+            raise CredentialError(
+                f"assumed {credentials.role_arn} but cannot confirm its identity: {exc}"
+            ) from None
+
+
+def verify_identity(target: StackTarget, caller_account: str) -> None:
+    """Stop the stack unless the credentials act in the planned account."""
+    if caller_account != target.account_id:
+        raise IdentityMismatchError(
+            f"credentials from {target.role_arn} act in account {caller_account}, but the plan deploys "
+            f"stack '{target.stack}' into {target.account_id}; no Pulumi command was run for this stack"
+        )

@@ -14,9 +14,7 @@ import json
 import logging
 import os
 import re
-import shutil
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -32,10 +30,12 @@ from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
 from stockade.dispatcher.dispatch import Clients, DispatchConfig, Timing, main
-from stockade.dispatcher.errors import EXIT_INVALID, EXIT_LAUNCH, EXIT_NO_SLOT, EXIT_OK
 from stockade.dispatcher.logs import REDACTED, Redactor, configure, emit
 from stockade.dispatcher.slots import STARTED_BY
 from stockade.dispatcher.work_secrets import SWEPT_TAG, sweep_stopped
+from stockade.workqueue.errors import EXIT_INVALID, EXIT_LAUNCH, EXIT_NO_SLOT, EXIT_OK
+
+from .dispatch_support import PROJECT, image_layout, loaded_modules, logging_restored, run, unexpected_modules
 
 REGION = "us-east-1"
 PREFIX = "stockade/dev/work/"
@@ -44,7 +44,6 @@ ENV_KEY = "sk-ant-oat01-environment-key-never-logged-77aa"
 SESSION_ID = "session_01ABCdef"
 WORK_ID = "work_01XYZabc"
 NO_RETRY = Config(retries={"mode": "standard", "max_attempts": 1})
-PROJECT = Path(__file__).resolve().parents[1]
 # The poller task's environment; the `fleet` fixture swaps in the IDs moto generated.
 STATIC_ENV = {
     "STOCKADE_STACK": "dev",
@@ -102,18 +101,21 @@ class Fleet:
     def network(self) -> dict[str, Any]:
         return {"awsvpcConfiguration": {"subnets": self.subnets, "securityGroups": self.security_groups}}
 
+    def start_task(self, started_by: str = STARTED_BY, **extra: Any) -> str:
+        """Start one task of the sandbox task definition directly (not through the dispatcher)."""
+        response = self.ecs.run_task(
+            cluster=self.cluster,
+            taskDefinition=self.task_definition,
+            launchType="FARGATE",
+            startedBy=started_by,
+            networkConfiguration=self.network(),
+            **extra,
+        )
+        return str(response["tasks"][0]["taskArn"])
+
     def occupy(self, count: int) -> list[str]:
         """Start `count` sandboxes as if an earlier dispatch had."""
-        arns = []
-        for _ in range(count):
-            response = self.ecs.run_task(
-                cluster=self.cluster,
-                taskDefinition=self.task_definition,
-                launchType="FARGATE",
-                startedBy=STARTED_BY,
-                networkConfiguration=self.network(),
-            )
-            arns.append(response["tasks"][0]["taskArn"])
+        arns = [self.start_task() for _ in range(count)]
         self.recorder.sent.clear()  # the test asserts on what the dispatcher sends, not on this
         return arns
 
@@ -128,13 +130,8 @@ class Fleet:
 
 @pytest.fixture(autouse=True)
 def _restore_logging() -> Iterator[None]:
-    """main() installs its handler on the root logger and quiets botocore; undo both."""
-    loggers = [logging.getLogger(name) for name in ("", "botocore", "boto3", "urllib3", "s3transfer")]
-    saved = [(logger, list(logger.handlers), logger.level) for logger in loggers]
-    yield
-    for logger, handlers, level in saved:
-        logger.handlers[:] = handlers
-        logger.setLevel(level)
+    with logging_restored():
+        yield
 
 
 def _client(service: str, recorder: Recorder) -> Any:
@@ -559,13 +556,7 @@ def test_a_slot_that_frees_up_during_the_wait_is_taken_and_the_cap_holds(fleet: 
 
 def test_only_dispatcher_started_tasks_count_against_the_cap(fleet: Fleet) -> None:
     for _ in range(3):
-        fleet.ecs.run_task(
-            cluster=fleet.cluster,
-            taskDefinition=fleet.task_definition,
-            launchType="FARGATE",
-            startedBy="someone-else",
-            networkConfiguration=fleet.network(),
-        )
+        fleet.start_task(started_by="someone-else")
     assert run_dispatch(fleet).code == EXIT_OK
 
 
@@ -646,18 +637,13 @@ def test_an_unwritable_record_never_fails_a_dispatch(fleet: Fleet, tmp_path: Pat
 
 def test_the_sweep_never_deletes_a_secret_outside_the_prefix(fleet: Fleet) -> None:
     foreign = fleet.sm.create_secret(Name="prod/database/password", SecretString="hunter2")["ARN"]
-    task = fleet.ecs.run_task(
-        cluster=fleet.cluster,
-        taskDefinition=fleet.task_definition,
-        launchType="FARGATE",
-        startedBy=STARTED_BY,
-        networkConfiguration=fleet.network(),
+    task = fleet.start_task(
         overrides={
             "containerOverrides": [
                 {"name": "session", "environment": [{"name": "STOCKADE_WORK_SECRET_ARN", "value": foreign}]}
             ]
         },
-    )["tasks"][0]["taskArn"]
+    )
     fleet.ecs.stop_task(cluster=fleet.cluster, task=task)
 
     assert sweep_stopped(fleet.ecs, fleet.sm, fleet.cluster, "session", PREFIX) == 0
@@ -840,67 +826,30 @@ def test_sigterm_during_launch_still_deletes_the_secret(fleet: Fleet, stubbed: A
     assert fleet.work_secret_names() == []
 
 
-# --- packaging: stdlib + boto3 only, runnable as the images lay it out ---------------------------
+# --- packaging: stdlib, boto3 and stockade.workqueue only, runnable as the images lay it out -------
 
 # boto3 and its dependencies; certifi is optional for botocore (it falls back to its own CA
 # bundle), and requirements-entry.txt leaves it out of the images.
 ALLOWED_THIRD_PARTY = {"boto3", "botocore", "jmespath", "s3transfer", "urllib3", "dateutil", "six", "certifi"}
+# What the images copy for this package: itself and the stdlib-only code it shares.
+IMAGE_PACKAGES = ("dispatcher", "workqueue")
 
 
 def test_the_package_imports_only_the_stdlib_and_boto3_from_the_image_layout(tmp_path: Path) -> None:
-    # Lay the package out exactly as the Dockerfiles copy it: /opt/stockade/stockade/{__init__,dispatcher}.
-    root = tmp_path / "opt-stockade"
-    (root / "stockade").mkdir(parents=True)
-    shutil.copy2(PROJECT / "components/stockade/__init__.py", root / "stockade/__init__.py")
-    shutil.copytree(
-        PROJECT / "components/stockade/dispatcher",
-        root / "stockade/dispatcher",
-        ignore=shutil.ignore_patterns("__pycache__"),
-    )
-    probe = (
-        "import json, sys\n"
-        "import stockade.dispatcher.__main__, stockade.dispatcher.dispatch\n"
-        "import stockade.dispatcher.session_entry, stockade.dispatcher.queue_stats\n"
+    root = image_layout(tmp_path / "opt-stockade", IMAGE_PACKAGES)
+    # Building the clients loads the parts of botocore that a bare import leaves out.
+    clients = (
         "from stockade.dispatcher.aws import client\n"
         "for service in ('ecs', 'secretsmanager', 'cloudwatch'):\n"
         "    client(service, 'us-east-1')\n"
-        "print(json.dumps({'file': stockade.__file__, 'modules': sorted(sys.modules)}))\n"
     )
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "PYTHONPATH": str(root),
-        "AWS_ACCESS_KEY_ID": "x",
-        "AWS_SECRET_ACCESS_KEY": "x",
-        "HOME": str(tmp_path),
-    }
-    done = subprocess.run(
-        [sys.executable, "-c", probe],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    report = json.loads(done.stdout)
-    assert report["file"].startswith(str(root)), "the test must import the copied package, not the checkout"
-    modules = report["modules"]
-    stockade_modules = {m for m in modules if m == "stockade" or m.startswith("stockade.")}
-    assert stockade_modules - {"stockade"} and all(
-        m == "stockade" or m.startswith("stockade.dispatcher") for m in stockade_modules
-    ), stockade_modules
-    top_level = {m.split(".")[0] for m in modules}
-    foreign = {
-        m
-        for m in top_level
-        if m not in sys.stdlib_module_names
-        and m not in ALLOWED_THIRD_PARTY
-        and m != "stockade"
-        and not m.startswith("_")
-    }
-    assert foreign == set(), f"the dispatcher pulled in {sorted(foreign)}"
-    assert "pulumi" not in top_level and "pydantic" not in top_level
+    env = {"HOME": str(tmp_path), "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"}
+
+    modules = loaded_modules(root, ["dispatcher"], clients, env=env)
+
+    assert {"stockade.dispatcher.dispatch", "stockade.dispatcher.session_entry", "botocore.client"} <= modules
+    assert unexpected_modules(modules, IMAGE_PACKAGES, ALLOWED_THIRD_PARTY) == set()
+    assert not {"pulumi", "pydantic"} & {m.split(".")[0] for m in modules}
 
 
 def test_python_dash_m_runs_the_dispatcher_and_fails_cleanly_without_config(tmp_path: Path) -> None:
@@ -909,16 +858,8 @@ def test_python_dash_m_runs_the_dispatcher_and_fails_cleanly_without_config(tmp_
         "PYTHONPATH": str(PROJECT / "components"),
         "ANTHROPIC_ENVIRONMENT_KEY": ENV_KEY,
     }
-    done = subprocess.run(
-        [sys.executable, "-m", "stockade.dispatcher"],
-        env=env,
-        cwd=tmp_path,
-        input="",
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run([sys.executable, "-m", "stockade.dispatcher"], env=env, cwd=tmp_path, stdin="")
+
     assert done.returncode == EXIT_INVALID
     assert done.stdout == ""
     line = json.loads(done.stderr.strip().splitlines()[-1])

@@ -13,7 +13,6 @@ import logging
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -24,17 +23,7 @@ import pytest
 from stockade.docker_dispatcher import client
 from stockade.docker_dispatcher.broker import Broker, BrokerConfig, make_server
 from stockade.docker_dispatcher.engine import EngineClient, parse_endpoint
-from stockade.docker_dispatcher.errors import (
-    EXIT_INVALID,
-    EXIT_LAUNCH,
-    EXIT_NO_SLOT,
-    EXIT_OK,
-    ConfigError,
-    EngineError,
-    LaunchError,
-    NoSlotError,
-    WorkItemError,
-)
+from stockade.docker_dispatcher.errors import EngineError
 from stockade.docker_dispatcher.spec import (
     MANAGED_BY,
     MANAGED_BY_LABEL,
@@ -45,8 +34,20 @@ from stockade.docker_dispatcher.spec import (
     WORK_ID_LABEL,
     read_secrets_script,
 )
-from stockade.docker_dispatcher.work import Secret, SessionRequest, from_work_item
+from stockade.docker_dispatcher.work import SessionRequest, from_work_item
+from stockade.workqueue.errors import (
+    EXIT_INVALID,
+    EXIT_LAUNCH,
+    EXIT_NO_SLOT,
+    EXIT_OK,
+    ConfigError,
+    LaunchError,
+    NoSlotError,
+    WorkItemError,
+)
+from stockade.workqueue.workitem import Secret
 
+from .dispatch_support import image_layout, loaded_modules, run, unexpected_modules, work_item_json
 from .fake_engine_api import FakeEngineApi
 
 WORK_SECRET = "ws-very-secret-7f3a9c1e2b"
@@ -288,13 +289,7 @@ def test_an_unreachable_broker_is_retried_then_reported() -> None:
 
 
 def work_item(**fields: object) -> str:
-    item: dict[str, object] = {
-        "id": "work_01",
-        "data": {"id": "sesn_01", "type": "session"},
-        "secret": WORK_SECRET,
-    }
-    item.update(fields)
-    return json.dumps(item)
+    return work_item_json(**{"secret": WORK_SECRET, **fields})
 
 
 def test_the_work_item_is_read_from_stdin_and_the_environment() -> None:
@@ -314,7 +309,7 @@ def test_the_work_item_is_read_from_stdin_and_the_environment() -> None:
     ("stdin", "environ", "message"),
     [
         (work_item(secret=""), {}, "per-session work secret"),
-        (work_item(), {"ANTHROPIC_WORK_ID": "work_02"}, "disagree"),
+        (work_item(), {"ANTHROPIC_WORK_ID": "work_02"}, "name different work IDs"),
         (work_item(id="../etc"), {}, "A-Za-z0-9_-"),
         (work_item(data={"id": "sesn_01", "type": "environment"}), {}, "sessions only"),
         (work_item(), {"ANTHROPIC_BASE_URL": "http://api.example.com"}, "https://"),
@@ -385,13 +380,10 @@ def _run_script(
     ant.chmod(0o755)
     bash = shutil.which("bash")
     assert bash is not None
-    return subprocess.run(
+    return run(
         [*(prefix or []), bash, "-c", script.replace(SECRETS_DIR, str(secrets)), "stockade-test"],
         env={"PATH": f"{bin_dir}:{os.environ.get('PATH', '')}"},
-        capture_output=True,
-        text=True,
         timeout=30,
-        check=False,
     )
 
 
@@ -449,25 +441,12 @@ def test_a_missing_secret_file_stops_the_sandbox(tmp_path: Path) -> None:
 
 
 def test_the_package_runs_from_an_image_layout_with_the_standard_library_only(tmp_path: Path) -> None:
-    """As in the worker image: only stockade/__init__.py and this package on the path."""
-    root = tmp_path / "opt"
-    shutil.copytree(COMPONENTS / "stockade" / "docker_dispatcher", root / "stockade" / "docker_dispatcher")
-    shutil.copy(COMPONENTS / "stockade" / "__init__.py", root / "stockade" / "__init__.py")
-    probe = (
-        "import sys; sys.path.insert(0, sys.argv[1]);"
-        "import stockade.docker_dispatcher.broker, stockade.docker_dispatcher.client;"
-        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('pulumi', 'pydantic', 'boto3', 'yaml')"
-        " or (m.startswith('stockade.') and not m.startswith('stockade.docker_dispatcher')));"
-        "print(bad); raise SystemExit(1 if bad else 0)"
-    )
-    result = subprocess.run(
-        [sys.executable, "-I", "-c", probe, str(root)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    """As in the worker image: only stockade/__init__.py, this package and stockade.workqueue."""
+    packages = ("docker_dispatcher", "workqueue")
+    modules = loaded_modules(image_layout(tmp_path / "opt", packages), ["docker_dispatcher"])
+
+    assert {"stockade.docker_dispatcher.broker", "stockade.docker_dispatcher.client"} <= modules
+    assert unexpected_modules(modules, packages) == set()
 
 
 def test_the_on_work_script_runs_the_handler() -> None:

@@ -2,12 +2,15 @@
 
 The Dockerfiles are parsed (continuations joined, comments dropped) and checked against the
 vendor contract (section 1.6) and the dispatcher contract; the entry points they name are
-resolved in this checkout and the shims are run; images/fetch_ant.py, which installs `ant`
-at build time, is run against a release archive served from 127.0.0.1.
+resolved in this checkout and the shims are run; the stockade packages they copy are checked
+against what the programs import (statically, and by importing them from a copy laid out as
+the image lays it out); images/fetch_ant.py, which installs `ant` at build time, is run
+against a release archive served from 127.0.0.1.
 """
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import importlib
 import importlib.util
@@ -29,7 +32,8 @@ from typing import Any
 
 import pytest
 
-PROJECT = Path(__file__).resolve().parents[1]
+from .dispatch_support import PROJECT, STOCKADE_SOURCE, image_layout, loaded_modules, run
+
 IMAGES = PROJECT / "images"
 DOCKERFILES = {"session": IMAGES / "session/Dockerfile", "poller": IMAGES / "poller/Dockerfile"}
 CONTRACT_POLL = [
@@ -44,6 +48,9 @@ CONTRACT_POLL = [
     "/usr/local/bin/stockade-dispatch",
 ]
 DIGEST = re.compile(r"^[^\s@]+@sha256:[0-9a-f]{64}$")
+IMAGE_STOCKADE = "/opt/stockade/stockade"
+# The stockade packages whose programs each image runs through its shims.
+SHIM_PACKAGES = {"session": {"dispatcher"}, "poller": {"dispatcher", "docker_dispatcher"}}
 SAFE_ENV = {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
 
 
@@ -207,9 +214,104 @@ def test_the_dispatcher_is_copied_as_the_contract_lays_it_out(image: tuple[str, 
     assert "components/stockade/dispatcher/ /opt/stockade/stockade/dispatcher/" in copies
     env = " ".join(ins.args for ins in final if ins.keyword == "ENV")
     assert "PYTHONPATH=/opt/stockade" in env
-    assert not any(
-        c.startswith("components/") and "dispatcher" not in c and "__init__" not in c for c in copies
-    )
+
+
+# --- the stockade packages each image copies: exactly what its programs import ------------------
+
+
+def _copy_sources(instructions: list[Instruction]) -> list[tuple[str, str]]:
+    """(source, destination) of every COPY from the build context in the final stage."""
+    pairs = []
+    for ins in final_stage(instructions):
+        if ins.keyword != "COPY" or ins.args.startswith("--from="):
+            continue
+        words = [w for w in ins.args.split() if not w.startswith("--")]
+        pairs += [(source, words[-1]) for source in words[:-1]]
+    return pairs
+
+
+def copied_packages(instructions: list[Instruction]) -> set[str]:
+    """The stockade packages copied whole, each to where PYTHONPATH=/opt/stockade finds it."""
+    packages = set()
+    for source, destination in _copy_sources(instructions):
+        match = re.fullmatch(r"components/stockade/(\w+)/", source)
+        if match:
+            assert destination == f"{IMAGE_STOCKADE}/{match[1]}/", f"{source} is copied to {destination}"
+            packages.add(match[1])
+    return packages
+
+
+def shim_packages(instructions: list[Instruction]) -> set[str]:
+    """The stockade packages the copied shims run (`exec python3 -m stockade.<package>...`)."""
+    packages = set()
+    for source, _ in _copy_sources(instructions):
+        path = PROJECT / source
+        if path.is_file() and path.read_text(encoding="utf-8").startswith("#!/bin/sh"):
+            module = _shim_module(path).split(".")
+            assert module[0] == "stockade", source
+            packages.add(module[1])
+    return packages
+
+
+def stockade_imports(package: str) -> set[str]:
+    """The other stockade packages (or modules) that any module of `package` imports, at any depth
+    of its code: an import inside a function fails at run time just the same."""
+    found = set()
+    for path in sorted((STOCKADE_SOURCE / package).rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                assert node.level == 0, f"{path}: a relative import; the dispatch packages use absolute ones"
+                module = node.module or ""
+                names = [f"stockade.{a.name}" for a in node.names] if module == "stockade" else [module]
+            else:
+                continue
+            for name in names:
+                parts = name.split(".")
+                if parts[0] != "stockade" or len(parts) < 2 or parts[1] == package:
+                    continue
+                # `from stockade import __version__` reads stockade/__init__.py, which is always copied.
+                if (STOCKADE_SOURCE / parts[1]).is_dir() or (STOCKADE_SOURCE / f"{parts[1]}.py").is_file():
+                    found.add(parts[1])
+    return found
+
+
+def import_closure(packages: set[str]) -> set[str]:
+    needed: set[str] = set()
+    pending = list(packages)
+    while pending:
+        package = pending.pop()
+        if package not in needed:
+            needed.add(package)
+            pending += stockade_imports(package)
+    return needed
+
+
+def test_the_image_copies_every_stockade_package_its_programs_import(
+    image: tuple[str, list[Instruction]],
+) -> None:
+    name, instructions = image
+    entries = shim_packages(instructions)
+    assert entries == SHIM_PACKAGES[name]
+    needed = import_closure(entries)
+    assert needed > entries, "the dispatchers import the shared workqueue package; the scan found nothing"
+    assert copied_packages(instructions) == needed, f"{name}: copy exactly {sorted(needed)}"
+    for source, _ in _copy_sources(instructions):
+        if source.startswith("components/") and source != "components/stockade/__init__.py":
+            assert source.split("/")[2] in needed, f"{name}: {source} is not something its programs import"
+
+
+def test_the_programs_import_from_a_copy_laid_out_as_the_image_lays_it_out(
+    image: tuple[str, list[Instruction]], tmp_path: Path
+) -> None:
+    _, instructions = image
+    root = image_layout(tmp_path / "opt-stockade", sorted(copied_packages(instructions)))
+    entries = sorted(shim_packages(instructions))
+
+    modules = loaded_modules(root, entries)
+
+    assert {f"stockade.{package}.__main__" for package in entries} <= modules
 
 
 def test_every_copied_file_exists_and_passes_the_dockerignore(image: tuple[str, list[Instruction]]) -> None:
@@ -298,16 +400,7 @@ def test_the_console_scripts_resolve() -> None:
 )
 def test_the_shims_run_the_modules(shim: str, expected_event: str, tmp_path: Path) -> None:
     env = {**SAFE_ENV, "PYTHONPATH": str(PROJECT / "components")}
-    done = subprocess.run(
-        ["/bin/sh", str(IMAGES / shim)],
-        env=env,
-        cwd=tmp_path,
-        input="",
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run(["/bin/sh", str(IMAGES / shim)], env=env, cwd=tmp_path, stdin="")
     assert done.returncode == 2, done.stderr
     assert json.loads(done.stderr.strip().splitlines()[-1])["event"] == expected_event
 

@@ -24,9 +24,11 @@ import pytest
 from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
-from stockade.dispatcher.errors import EXIT_INVALID, EXIT_OK
 from stockade.dispatcher.logs import Redactor, configure
 from stockade.dispatcher.queue_stats import StatsConfig, main, metric_data, publish_once, run
+from stockade.workqueue.errors import EXIT_INVALID, EXIT_OK
+
+from .dispatch_support import logging_restored
 
 ENV_KEY = "sk-ant-oat01-stats-key-never-logged-5e5e"
 REGION = "us-east-1"
@@ -47,13 +49,8 @@ class StatsServer:
 
 @pytest.fixture(autouse=True)
 def _restore_logging() -> Iterator[None]:
-    """main() installs its handler on the root logger and quiets botocore; undo both."""
-    loggers = [logging.getLogger(name) for name in ("", "botocore", "boto3", "urllib3", "s3transfer")]
-    saved = [(logger, list(logger.handlers), logger.level) for logger in loggers]
-    yield
-    for logger, handlers, level in saved:
-        logger.handlers[:] = handlers
-        logger.setLevel(level)
+    with logging_restored():
+        yield
 
 
 @pytest.fixture

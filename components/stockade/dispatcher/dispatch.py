@@ -30,7 +30,6 @@ from typing import TextIO
 
 from stockade.dispatcher import env
 from stockade.dispatcher.aws import EcsApi, SecretsApi, ecs_client, error_code, secrets_client
-from stockade.dispatcher.errors import EXIT_FAILED, EXIT_OK, DispatchError
 from stockade.dispatcher.launch import TaskTarget, run_task_request, start_task
 from stockade.dispatcher.logs import Redactor, configure, emit
 from stockade.dispatcher.slots import wait_for_slot
@@ -43,7 +42,8 @@ from stockade.dispatcher.work_secrets import (
     new_nonce,
     sweep_stopped,
 )
-from stockade.dispatcher.workitem import WorkItem, parse_work_item
+from stockade.workqueue.errors import EXIT_FAILED, EXIT_OK, DispatchError
+from stockade.workqueue.workitem import WorkItem, parse_work_item
 
 PROGRAM = "stockade-dispatch"
 log = logging.getLogger("stockade.dispatcher")

@@ -1,7 +1,9 @@
 """Reading and checking the environment the fleet component sets (docs/dispatcher.md lists it).
 
-Errors name the variable and what it should look like, never its value: some of these
-variables hold secrets, and a uniform rule is easier to keep than a per-variable one.
+The AWS shapes (ARNs, subnet and security group IDs, the work secret prefix) and the base URL
+rule live here; the readers themselves are the shared ones from stockade.workqueue.env, and
+are re-exported so callers write `env.matching(environ, name, env.CLUSTER_ARN, ...)`.
+Errors name the variable and what it should look like, never its value.
 """
 
 from __future__ import annotations
@@ -10,7 +12,28 @@ import re
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-from stockade.dispatcher.errors import ConfigError
+from stockade.workqueue.env import ENVIRONMENT_ID, id_list, integer, matching, required, seconds
+from stockade.workqueue.errors import ConfigError
+
+__all__ = [
+    "CLUSTER_ARN",
+    "CONTAINER_NAME",
+    "ENVIRONMENT_ID",
+    "KMS_KEY_ARN",
+    "SECRET_ARN",
+    "SECRET_PREFIX",
+    "SECURITY_GROUP_ID",
+    "STACK_NAME",
+    "SUBNET_ID",
+    "TASK_DEFINITION_ARN",
+    "base_url",
+    "id_list",
+    "integer",
+    "matching",
+    "region_of",
+    "required",
+    "seconds",
+]
 
 _ARN = r"arn:aws[a-z-]*"
 _REGION = r"[a-z]{2}(?:-[a-z]+)+-\d"
@@ -27,62 +50,6 @@ CONTAINER_NAME = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
 # the appended work ID cannot run into the prefix's last segment (IAM grants "${prefix}*").
 SECRET_PREFIX = re.compile(r"^[A-Za-z0-9/_+=.@-]{0,255}[/_-]$")
 STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
-ENVIRONMENT_ID = re.compile(r"^env_[A-Za-z0-9]{4,64}$")
-
-
-def required(environ: Mapping[str, str], name: str) -> str:
-    value = environ.get(name, "").strip()
-    if not value:
-        raise ConfigError(f"{name} is not set; the fleet component sets it on the poller task")
-    return value
-
-
-def matching(environ: Mapping[str, str], name: str, pattern: re.Pattern[str], shape: str) -> str:
-    value = required(environ, name)
-    if not pattern.fullmatch(value):
-        raise ConfigError(f"{name} is not {shape}")
-    return value
-
-
-def id_list(environ: Mapping[str, str], name: str, pattern: re.Pattern[str], shape: str) -> tuple[str, ...]:
-    raw = required(environ, name)
-    items = tuple(part.strip() for part in raw.split(",") if part.strip())
-    if not items:
-        raise ConfigError(f"{name} lists no IDs; expected comma-separated {shape}")
-    for position, item in enumerate(items, start=1):
-        if not pattern.fullmatch(item):
-            raise ConfigError(f"{name}: item {position} is not {shape}")
-    if len(set(items)) != len(items):
-        raise ConfigError(f"{name} lists an ID twice")
-    return items
-
-
-def integer(environ: Mapping[str, str], name: str, default: int | None, low: int, high: int) -> int:
-    raw = environ.get(name, "").strip()
-    if not raw:
-        if default is None:
-            raise ConfigError(f"{name} is not set; expected an integer from {low} to {high}")
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name} is not an integer (expected {low} to {high})") from None
-    if not low <= value <= high:
-        raise ConfigError(f"{name} is {value}; expected {low} to {high}")
-    return value
-
-
-def seconds(environ: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
-    raw = environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name} is not a number of seconds (expected {low} to {high})") from None
-    if not low <= value <= high:
-        raise ConfigError(f"{name} is {value}; expected {low} to {high} seconds")
-    return value
 
 
 def base_url(environ: Mapping[str, str], name: str) -> str | None:

@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from stockade.dispatcher.aws import EcsApi, error_code, error_message
-from stockade.dispatcher.errors import LaunchError
 from stockade.dispatcher.logs import emit
 from stockade.dispatcher.slots import STARTED_BY
 from stockade.dispatcher.work_secrets import SECRET_ARN_VARIABLE
-from stockade.dispatcher.workitem import WorkItem
+from stockade.workqueue.errors import LaunchError
+from stockade.workqueue.workitem import WorkItem
 
 # Errors after which repeating RunTask can succeed. Throttling and 5xx are already retried
 # inside botocore; they reach this list only when those retries ran out.

@@ -29,8 +29,8 @@ from typing import Any, TextIO
 
 from stockade.dispatcher import env
 from stockade.dispatcher.aws import MetricsApi, error_code, error_message, metrics_client
-from stockade.dispatcher.errors import EXIT_OK, DispatchError
 from stockade.dispatcher.logs import Redactor, configure, emit
+from stockade.workqueue.errors import EXIT_OK, DispatchError
 
 PROGRAM = "stockade-queue-stats"
 DEFAULT_BASE_URL = "https://api.anthropic.com"

@@ -13,8 +13,8 @@ import logging
 from collections.abc import Callable
 
 from stockade.dispatcher.aws import EcsApi
-from stockade.dispatcher.errors import NoSlotError
 from stockade.dispatcher.logs import emit
+from stockade.workqueue.errors import NoSlotError
 
 STARTED_BY = "stockade-dispatch"
 _PAGE = 100  # ListTasks' maximum page size

@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from stockade.dispatcher.aws import EcsApi, SecretsApi, error_code, error_message
-from stockade.dispatcher.errors import LaunchError
 from stockade.dispatcher.logs import emit
 from stockade.dispatcher.slots import STARTED_BY
 from stockade.dispatcher.swept import SweptTasks
-from stockade.dispatcher.workitem import WorkItem
+from stockade.workqueue.errors import LaunchError
+from stockade.workqueue.workitem import WorkItem
 
 SECRET_ARN_VARIABLE = "STOCKADE_WORK_SECRET_ARN"  # noqa: S105 - a variable name, not a secret
 SWEPT_TAG = "stockade:secret-deleted"

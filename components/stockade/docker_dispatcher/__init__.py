@@ -10,7 +10,9 @@ Two programs, both in the worker image:
   sandbox's container spec itself from its own configuration, so the poller cannot ask for a
   privileged container, a host mount or another image.
 
-This package imports only the standard library (never pulumi, pydantic or another stockade
-module), so an image can copy `stockade/__init__.py` and this directory onto PYTHONPATH.
-tests/test_docker_dispatcher.py enforces it. docs/docker-host.md describes the contract.
+This package imports only the standard library and stockade.workqueue (the stdlib-only pieces
+it shares with the AWS dispatcher), never pulumi, pydantic or another stockade module, so an
+image can copy `stockade/__init__.py`, this directory and `stockade/workqueue/` onto
+PYTHONPATH. tests/test_docker_dispatcher.py enforces it. docs/docker-host.md describes the
+contract.
 """

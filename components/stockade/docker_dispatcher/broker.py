@@ -34,16 +34,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from stockade.docker_dispatcher import env
 from stockade.docker_dispatcher.engine import EngineClient, parse_endpoint
-from stockade.docker_dispatcher.errors import (
-    EXIT_FAILED,
-    EXIT_OK,
-    ConfigError,
-    DispatchError,
-    NoSlotError,
-    WorkItemError,
-)
 from stockade.docker_dispatcher.spec import (
     ENVIRONMENT_KEY_FILE,
     SECRETS_DIR,
@@ -53,7 +44,17 @@ from stockade.docker_dispatcher.spec import (
     create_body,
     secrets_archive,
 )
-from stockade.docker_dispatcher.work import MAX_DOCUMENT_BYTES, Secret, SessionRequest
+from stockade.docker_dispatcher.work import SessionRequest
+from stockade.workqueue import env
+from stockade.workqueue.errors import (
+    EXIT_FAILED,
+    EXIT_OK,
+    ConfigError,
+    DispatchError,
+    NoSlotError,
+    WorkItemError,
+)
+from stockade.workqueue.workitem import MAX_DOCUMENT_BYTES, Secret
 
 log = logging.getLogger("stockade.docker_dispatcher.broker")
 
@@ -85,7 +86,6 @@ _STACK = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
 _IMAGE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/:@-]{0,511}$")
 _RUNTIME = re.compile(r"^(runc|runsc)$")
-_ENVIRONMENT_ID = re.compile(r"^env_[A-Za-z0-9]{4,64}$")
 _PROXY_URL = re.compile(r"^http://[A-Za-z0-9.-]{1,253}:\d{1,5}$")
 _LABEL_KEY = re.compile(r"^[\w .:/=+@-]{1,128}$")
 # A created container that never started is a dispatch that died half-way.
@@ -119,7 +119,7 @@ class BrokerConfig:
             memory_bytes=env.integer(environ, ENV_MEMORY_MIB, None, 64, 1_048_576) * 1024 * 1024,
             pids_limit=env.integer(environ, ENV_PIDS_LIMIT, None, 16, 4_194_304),
             tmp_size_mib=env.integer(environ, ENV_TMP_MIB, 512, 16, 65_536),
-            environment_id=env.matching(environ, ENV_ENVIRONMENT_ID, _ENVIRONMENT_ID, "an env_... ID"),
+            environment_id=env.matching(environ, ENV_ENVIRONMENT_ID, env.ENVIRONMENT_ID, "an env_... ID"),
             egress_proxy_url=proxy,
             keep_workspaces=env.boolean(environ, ENV_KEEP_WORKSPACES, True),
             labels=_labels(environ.get(ENV_LABELS, "")),

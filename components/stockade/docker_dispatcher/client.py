@@ -26,16 +26,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TextIO
 
-from stockade.docker_dispatcher import env
 from stockade.docker_dispatcher.broker import SESSIONS_PATH
-from stockade.docker_dispatcher.errors import (
+from stockade.docker_dispatcher.work import SessionRequest, from_work_item
+from stockade.workqueue import env
+from stockade.workqueue.errors import (
     EXIT_OK,
     DispatchError,
     LaunchError,
     NoSlotError,
     WorkItemError,
 )
-from stockade.docker_dispatcher.work import SessionRequest, from_work_item
 
 log = logging.getLogger("stockade.docker_dispatcher")
 

@@ -17,7 +17,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from stockade.docker_dispatcher.errors import ConfigError, EngineError
+from stockade.docker_dispatcher.errors import EngineError
+from stockade.workqueue.errors import ConfigError
 
 # Engine 20.10 and newer speak 1.41; everything used here exists there.
 API_VERSION = "v1.41"

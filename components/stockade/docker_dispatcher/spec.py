@@ -19,7 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from stockade.docker_dispatcher.work import Secret, SessionRequest
+from stockade.docker_dispatcher.work import SessionRequest
+from stockade.workqueue.workitem import Secret
 
 SANDBOX_UID = 65532
 SANDBOX_USER = f"{SANDBOX_UID}:{SANDBOX_UID}"

@@ -153,18 +153,18 @@ def test_the_task_holds_no_aws_credentials_and_a_least_privilege_execution_role(
     check_statements(statements)
     by_sid = {s["Sid"]: s for s in statements}
     assert set(by_sid) == {
-        "WriteOrchestratorLogs",
+        "WriteTaskLogs",
         "EcrLogin",
-        "PullOrchestratorImage",
-        "ReadOrchestratorSecrets",
-        "DecryptSecretsThroughSecretsManager",
+        "PullTheImage",
+        "ReadTaskSecrets",
+        "DecryptTaskSecrets",
     }
-    assert by_sid["PullOrchestratorImage"]["Resource"] == (
+    assert by_sid["PullTheImage"]["Resource"] == [
         "arn:aws:ecr:us-east-2:555555555555:repository/daytona-orchestrator"
-    )
+    ]
     secrets = {s["valueFrom"] for s in _container(daytona)["secrets"]}
-    assert set(by_sid["ReadOrchestratorSecrets"]["Resource"]) == secrets
-    assert by_sid["DecryptSecretsThroughSecretsManager"]["Condition"] == {
+    assert set(by_sid["ReadTaskSecrets"]["Resource"]) == secrets
+    assert by_sid["DecryptTaskSecrets"]["Condition"] == {
         "StringEquals": {"kms:ViaService": "secretsmanager.us-east-2.amazonaws.com"}
     }
 
@@ -218,7 +218,7 @@ def test_modal_gets_its_own_names_and_no_ecr_grant_for_another_registry(
         s["Sid"]
         for s in json.loads(result.one("aws:iam/rolePolicy:RolePolicy").inputs["policy"])["Statement"]
     }
-    assert not sids & {"EcrLogin", "PullOrchestratorImage"}
+    assert not sids & {"EcrLogin", "PullTheImage"}
     task = result.one(TASK).inputs
     assert task["family"] == "stockade-modal-dev-modal-bridge"
     assert task["runtimePlatform"]["cpuArchitecture"] == "ARM64"

@@ -248,7 +248,12 @@ def test_the_sandbox_task_runs_the_session_entry_with_its_size_from_settings(syn
     assert task["executionRoleArn"] != task["taskRoleArn"]
     session = container(result, "stockade-sandboxes-session-task", "session")
     assert session["entryPoint"] == ["/usr/local/bin/stockade-session-entry"]
-    assert environment(session) == {"ANTHROPIC_ENVIRONMENT_ID": "env_01ProdUSE1Example"}
+    assert environment(session) == {
+        "ANTHROPIC_ENVIRONMENT_ID": "env_01ProdUSE1Example",
+        # Where the entry point uploads /workspace when ant exits, and the key it encrypts with.
+        "STOCKADE_ARTIFACTS_BUCKET": result.outputs["sandboxArtifactsBucketName"],
+        "STOCKADE_ARTIFACTS_KMS_KEY_ARN": result.outputs["kmsKeyArn"],
+    }
     assert session["image"].endswith("@sha256:" + "5" * 64)
 
 
@@ -282,7 +287,13 @@ def test_the_poller_may_run_only_the_sandbox_family_and_pass_only_its_roles(synt
         "secretsmanager:CreateSecret", "secretsmanager:DeleteSecret",
         "secretsmanager:DescribeSecret", "secretsmanager:TagResource",
     ]  # fmt: skip
-    assert statements["EncryptWorkSecretsWithTheStackKey"]["Resource"] == [outputs["kmsKeyArn"]]
+    encrypt = statements["EncryptWorkSecretsWithTheStackKey"]
+    assert encrypt["Resource"] == [outputs["kmsKeyArn"]]
+    # CreateSecret under a customer-managed key needs Decrypt too, and only through Secrets Manager.
+    assert encrypt["Action"] == ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"]
+    assert encrypt["Condition"] == {
+        "StringEquals": {"kms:ViaService": "secretsmanager.us-east-1.amazonaws.com"}
+    }
     assert statements["PublishQueueMetrics"]["Condition"] == {
         "StringEquals": {"cloudwatch:namespace": "Stockade/Sandboxes"}
     }
@@ -292,10 +303,15 @@ def test_the_poller_may_run_only_the_sandbox_family_and_pass_only_its_roles(synt
     assert len(statements) == 8
 
 
-def test_a_sandbox_may_read_only_work_secrets_and_decrypt_through_secrets_manager(synth_stack) -> None:
+def test_a_sandbox_may_read_only_work_secrets_and_write_only_session_artifacts(synth_stack) -> None:
     result = synth_stack("prod-use1")
     statements = _statements(result, "stockade-sandboxes-sandbox-task-role-policy")
-    assert set(statements) == {"ReadItsWorkSecret", "DecryptItsWorkSecret"}
+    assert set(statements) == {
+        "ReadItsWorkSecret",
+        "DecryptItsWorkSecret",
+        "UploadSessionArtifacts",
+        "EncryptArtifactsWithTheStackKey",
+    }
     assert statements["ReadItsWorkSecret"]["Action"] == ["secretsmanager:GetSecretValue"]
     assert statements["ReadItsWorkSecret"]["Resource"] == [
         "arn:aws:secretsmanager:us-east-1:333333333333:secret:stockade/prod-use1/work/*"
@@ -304,6 +320,15 @@ def test_a_sandbox_may_read_only_work_secrets_and_decrypt_through_secrets_manage
     assert decrypt["Condition"] == {
         "StringEquals": {"kms:ViaService": "secretsmanager.us-east-1.amazonaws.com"}
     }
+    # Write, never read or list: exactly PutObject under the bucket's sessions/ prefix.
+    upload = statements["UploadSessionArtifacts"]
+    assert upload["Action"] == ["s3:PutObject"]
+    bucket = result.outputs["sandboxArtifactsBucketName"]
+    assert upload["Resource"] == [f"arn:aws:s3:::{bucket}/sessions/*"]
+    encrypt = statements["EncryptArtifactsWithTheStackKey"]
+    assert encrypt["Action"] == ["kms:GenerateDataKey"]
+    assert encrypt["Resource"] == [result.outputs["kmsKeyArn"]]
+    assert encrypt["Condition"] == {"StringEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com"}}
 
 
 def test_execution_roles_read_only_the_environment_key_and_their_own_log_group_and_repository(
@@ -312,13 +337,14 @@ def test_execution_roles_read_only_the_environment_key_and_their_own_log_group_a
     result = synth_stack("prod-use1")
     for role, repository in (("sandbox", "stockade-session"), ("poller", "stockade-poller")):
         statements = _statements(result, f"stockade-sandboxes-{role}-execution-role-policy")
-        assert statements["ReadTheEnvironmentKey"]["Resource"] == [
-            result.outputs["sandboxEnvironmentKeySecretArn"]
-        ]
+        assert statements["ReadTaskSecrets"]["Resource"] == [result.outputs["sandboxEnvironmentKeySecretArn"]]
         assert statements["PullTheImage"]["Resource"] == [
             f"arn:aws:ecr:us-east-1:333333333333:repository/{repository}"
         ]
-        (log_arn,) = statements["WriteThisTasksLogGroup"]["Resource"]
+        assert statements["DecryptTaskSecrets"]["Condition"] == {
+            "StringEquals": {"kms:ViaService": "secretsmanager.us-east-1.amazonaws.com"}
+        }
+        (log_arn,) = statements["WriteTaskLogs"]["Resource"]
         assert f"stockade-sandboxes-{role}-logs" in log_arn
 
 

@@ -6,7 +6,13 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import pulumi
+
+from stockade.aws.fleet_settings import fleet_args, fleet_images, network_args
+from stockade.aws.network import Network
+from stockade.aws.sandbox_fleet import SandboxFleet
 from stockade.engine import SynthResult
+from stockade.program import load_settings
 
 from .test_sandbox_fleet import (
     REQUIRED_VOLUMES,
@@ -116,17 +122,23 @@ def test_alarms_watch_pollers_and_the_queue_and_notify_an_encrypted_topic(synth_
     assert (depth["namespace"], depth["metricName"]) == ("Stockade/Sandboxes", "QueueDepth")
     assert depth["dimensions"] == {"Stack": "prod-use1"} and depth["threshold"] == 50
     assert alarms["no-worker-polling"]["treatMissingData"] == "breaching"
+    # The stack's one alarm topic, made by the perimeter and shared with the tunnel gateway.
     topic_arn = result.outputs["sandboxAlarmTopicArn"]
-    assert all(a["alarmActions"] == [topic_arn] for a in alarms.values())
-    (topic,) = fleet(result, "aws:sns/topic:Topic")
+    assert topic_arn == result.outputs["alarmTopicArn"] == result.outputs["tunnelAlarmTopicArn"]
+    assert all(a["alarmActions"] == a["okActions"] == [topic_arn] for a in alarms.values())
+    assert not fleet(result, "aws:sns/topic:Topic")  # the fleet makes no topic of its own
+    (topic,) = result.by_type("aws:sns/topic:Topic")
+    assert topic.name == "stockade-alarms-topic" and topic.inputs["name"] == "stockade-prod-use1-alarms"
     assert topic.inputs["kmsMasterKeyId"].startswith("arn:aws:kms:")
-    keys = [k for k in fleet(result, "aws:kms/key:Key")]
+    (key,) = [k for k in result.by_type("aws:kms/key:Key") if k.name == "stockade-alarms-key"]
+    assert key.inputs["enableKeyRotation"] is True
     (statement,) = [
         s
-        for s in json.loads(keys[0].inputs["policy"])["Statement"]
+        for s in json.loads(key.inputs["policy"])["Statement"]
         if s["Sid"] == "CloudWatchAlarmsOfThisAccountPublish"
     ]
     assert statement["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert statement["Condition"]["StringEquals"] == {"aws:SourceAccount": "333333333333"}
 
 
 def test_alarm_subscriptions_and_threshold_come_from_settings(synth_config, example_config) -> None:
@@ -140,7 +152,7 @@ def test_alarm_subscriptions_and_threshold_come_from_settings(synth_config, exam
     }
     result = synth_config("dev", config)
     assert _alarms(result)["queue-depth"]["threshold"] == 7
-    subscriptions = fleet(result, "aws:sns/topicSubscription:TopicSubscription")
+    subscriptions = result.by_type("aws:sns/topicSubscription:TopicSubscription")
     assert sorted((s.inputs["protocol"], s.inputs["endpoint"]) for s in subscriptions) == [
         ("email", "oncall@example.com"),
         ("sqs", "arn:aws:sqs:us-east-2:111111111111:alarms"),
@@ -200,3 +212,56 @@ def test_every_taggable_fleet_resource_carries_the_component_tag(synth_stack) ->
         tags = resource.inputs["tags"]
         assert tags["stockade:component"] == "sandbox-fleet", resource.name
         assert tags["stockade:stack"] == "prod-use1" and tags["owner"] == "platform-team"
+
+
+def test_the_stack_topic_delivers_to_fleet_and_tunnel_subscribers_once_each(
+    synth_config, example_config
+) -> None:
+    config = example_config("prod-use1")
+    oncall = {"protocol": "email", "endpoint": "oncall@example.com"}
+    config["stockade:sandboxes"]["alarms"] = {"subscriptions": [oncall]}
+    config["stockade:tunnel"]["alarms"] = {
+        "subscriptions": [oncall, {"protocol": "https", "endpoint": "https://pager.example.com/hook"}]
+    }
+    result = synth_config("prod-use1", config)
+    assert len(result.by_type("aws:sns/topic:Topic")) == 1
+    subscriptions = result.by_type("aws:sns/topicSubscription:TopicSubscription")
+    assert sorted((s.inputs["protocol"], s.inputs["endpoint"]) for s in subscriptions) == [
+        ("email", "oncall@example.com"),
+        ("https", "https://pager.example.com/hook"),
+    ]
+
+
+def test_a_fleet_used_alone_makes_its_own_topic(synth_config, example_config) -> None:
+    key = "arn:aws:kms:us-east-2:111111111111:key/11111111-2222-3333-4444-555555555555"
+
+    def program() -> None:
+        settings = load_settings()
+        tags = {"stockade:stack": pulumi.get_stack()}
+        network = Network("net", network_args(settings, kms_key_arn=key, partition="aws", tags=tags))
+        session, worker = fleet_images(settings, kms_key_arn=key, partition="aws", tags=tags)
+        fleet_alone = SandboxFleet(
+            "fleet",
+            fleet_args(
+                settings,
+                network=network,
+                session=session,
+                worker=worker,
+                kms_key_arn=key,
+                partition="aws",
+                tags=tags,
+            ),
+        )
+        pulumi.export("topic", fleet_alone.alarm_topic_arn)
+
+    config = example_config("dev")
+    config["stockade:sandboxes"]["alarms"] = {
+        "subscriptions": [{"protocol": "email", "endpoint": "a@example.com"}]
+    }
+    result = synth_config("dev", config, program)
+    (topic,) = fleet(result, "aws:sns/topic:Topic")
+    assert topic.name == "fleet-alarms-topic" and topic.inputs["name"] == "stockade-dev-fleet-alarms"
+    (subscription,) = fleet(result, "aws:sns/topicSubscription:TopicSubscription")
+    assert subscription.inputs["endpoint"] == "a@example.com"
+    alarms = fleet(result, "aws:cloudwatch/metricAlarm:MetricAlarm")
+    assert len(alarms) == 4 and all(a.inputs["alarmActions"] == [result.outputs["topic"]] for a in alarms)

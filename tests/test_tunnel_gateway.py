@@ -222,13 +222,13 @@ def test_images_are_pinned_and_pulled_from_the_stack_mirrors(gateway_synth) -> N
 def test_public_pulls_open_https_and_are_reported(gateway_synth) -> None:
     result = gateway_synth({"images": {"mirror": False}})
     group = _gateway_sg(result)
-    internet = [r for r in _rules_of(result, group, EGRESS) if r.name.endswith("https-internet")]
+    internet = [r for r in _rules_of(result, group, EGRESS) if r.name.endswith("internet-https")]
     assert len(internet) == 1 and internet[0].inputs["cidrIpv4"] == "0.0.0.0/0"
     assert result.by_type("aws:ecr/repository:Repository") == []
     assert any("tunnel.images.mirror" in w for w in result.weakenings)
     narrowed = gateway_synth({"images": {"mirror": False}}, internet_prefix_list_id="pl-0ffffffffffffffff")
     rule = next(
-        r for r in _rules_of(narrowed, _gateway_sg(narrowed), EGRESS) if r.name.endswith("https-internet")
+        r for r in _rules_of(narrowed, _gateway_sg(narrowed), EGRESS) if r.name.endswith("internet-https")
     )
     assert rule.inputs["prefixListId"] == "pl-0ffffffffffffffff" and "cidrIpv4" not in rule.inputs
 
@@ -270,9 +270,14 @@ def test_execution_role_reads_only_its_own_secrets(gateway_synth) -> None:
     }
     assert "*" not in actions and not any(a.endswith(":*") for a in actions)
     wildcard = [s for s in statements if s["Resource"] == "*"]
-    assert [s["Action"] for s in wildcard] == ["ecr:GetAuthorizationToken"]
-    secrets = next(s for s in statements if s["Action"] == "secretsmanager:GetSecretValue")["Resource"]
-    assert len(secrets) == 4  # config, cert, key, token
+    assert [s["Action"] for s in wildcard] == [["ecr:GetAuthorizationToken"]]
+    by_sid = {s["Sid"]: s for s in statements}
+    assert by_sid["ReadTaskSecrets"]["Action"] == ["secretsmanager:GetSecretValue"]
+    assert len(by_sid["ReadTaskSecrets"]["Resource"]) == 4  # config, cert, key, token
+    # The stack key decrypts the secrets only through Secrets Manager.
+    assert by_sid["DecryptTaskSecrets"]["Condition"] == {
+        "StringEquals": {"kms:ViaService": "secretsmanager.us-east-1.amazonaws.com"}
+    }
     role = next(r for r in _under(result, gateway) if r.type == "aws:iam/role:Role")
     assert role.inputs["permissionsBoundary"] == "arn:aws:iam::333333333333:policy/stockade-boundary"
 
@@ -292,9 +297,29 @@ def test_health_alarms_watch_tasks_and_ip_validation_failures(gateway_synth) -> 
     probe = alarms["stockade-tunnel-health-ip-validation-failed"]
     assert probe["metricName"] == "IpValidationFailed"
     assert probe["evaluationPeriods"] == 3 and probe["datapointsToAlarm"] == 3
+    # Used alone, the gateway makes a topic of its own (with its own small key).
     topic = result.one("aws:sns/topic:Topic")
-    assert topic.inputs["kmsMasterKeyId"]
-    assert no_tasks["alarmActions"] == probe["alarmActions"] != []
+    assert topic.name == "stockade-tunnel-alarms-topic"
+    assert topic.inputs["name"] == "stockade-prod-use1-tunnel-alarms" and topic.inputs["kmsMasterKeyId"]
+    assert no_tasks["alarmActions"] == probe["alarmActions"] == [result.outputs["tunnelAlarmTopicArn"]]
+
+
+def test_a_given_alarm_topic_is_used_and_none_is_made(gateway_synth) -> None:
+    shared = "arn:aws:sns:us-east-1:333333333333:stockade-prod-use1-alarms"
+    result = gateway_synth(alarm_topic_arn=shared)
+    assert result.by_type("aws:sns/topic:Topic") == []
+    assert result.by_type("aws:kms/key:Key") == []
+    alarms = result.by_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+    assert len(alarms) == 2 and all(a.inputs["alarmActions"] == [shared] for a in alarms)
+    assert result.outputs["tunnelAlarmTopicArn"] == shared
+
+
+def test_disabled_alarms_make_no_alarm_and_no_topic(gateway_synth) -> None:
+    result = gateway_synth({"alarms": {"enabled": False}})
+    assert result.by_type("aws:cloudwatch/metricAlarm:MetricAlarm") == []
+    assert result.by_type("aws:sns/topic:Topic") == []
+    assert "tunnelAlarmTopicArn" not in result.outputs
+    assert len(result.by_type("aws:cloudwatch/logMetricFilter:LogMetricFilter")) == 4  # metrics stay
 
 
 def test_setup_tasks_reach_only_the_api_and_aws(gateway_synth) -> None:

@@ -1,233 +1,138 @@
-"""The fleet's health alarms and the encrypted topic they publish to.
+"""CloudWatch alarms, declared as data and created the same way everywhere.
 
-Four alarms, a fixed number whatever the fleet's size:
-
-* no poller running: ECS Container Insights' RunningTaskCount for the poller (or
-  pool) service below 1; no data means no tasks, so missing data is breaching;
-* queue depth: the queue's `depth` (published by queue-stats) above the threshold
-  for 5 minutes: sessions are waiting for capacity;
-* no worker polling: `workers_polling` below 1, the vendor's liveness signal;
-  missing data is breaching, so a dead queue-stats container also alarms;
-* stalled work: `pending` (claimed, not acknowledged) above 0 for 15 minutes,
-  which the vendor documents as a stalled worker.
-
-The topic has its own small key: CloudWatch must be allowed in the key policy to
-publish to an encrypted topic, and the stack's key may be the customer's.
+Every Stockade alarm notifies on both ALARM and OK, to the stack's alarm topic
+(aws/alarm_topic.py), and fires only after `periods` consecutive breaching
+datapoints. The components say which metrics to watch (fleet_alarms.py,
+tunnel_monitoring.py); this module turns each spec into one MetricAlarm.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
 
-from stockade.aws.fleet_iam import METRICS_NAMESPACE
+from stockade.aws.alarm_topic import AlarmTopic
 from stockade.settings.sandboxes import AlarmSubscription
+
+CONTAINER_INSIGHTS = "ECS/ContainerInsights"
 
 
 @dataclass(frozen=True)
-class AlarmTargets:
-    """What the alarms watch."""
+class AlarmSpec:
+    """One alarm: the metric, the rule and what it means."""
 
-    cluster_name: pulumi.Input[str]
-    service_name: pulumi.Input[str]
-    stack: str
-    queue_depth_threshold: int
-
-
-def _topic_key_policy(account_id: str, partition: str, region: str) -> str:
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Sid": "AccountAdministersThroughIam",
-                    "Effect": "Allow",
-                    "Principal": {"AWS": f"arn:{partition}:iam::{account_id}:root"},
-                    "Action": "kms:*",
-                    "Resource": "*",
-                },
-                {
-                    "Sid": "CloudWatchAlarmsOfThisAccountPublish",
-                    "Effect": "Allow",
-                    "Principal": {"Service": "cloudwatch.amazonaws.com"},
-                    "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
-                    "Resource": "*",
-                    "Condition": {
-                        "StringEquals": {"aws:SourceAccount": account_id},
-                        "ArnLike": {
-                            "aws:SourceArn": f"arn:{partition}:cloudwatch:{region}:{account_id}:alarm:*"
-                        },
-                    },
-                },
-            ],
-        },
-        sort_keys=True,
-    )
+    key: str
+    """Suffix of the resource name (`<name>-<key>`); never renamed once deployed."""
+    alarm_name: pulumi.Input[str]
+    description: str
+    namespace: str
+    metric: str
+    statistic: str
+    comparison: str
+    threshold: float
+    periods: int
+    """Consecutive breaching periods before the alarm fires (evaluation = datapoints)."""
+    treat_missing_data: str
+    """`breaching` where silence itself is the failure, else `notBreaching`."""
+    period_seconds: int = 60
+    dimensions: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
 
 
-def _topic_policy(topic_arn: str, account_id: str, partition: str, region: str) -> str:
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Sid": "CloudWatchAlarmsOfThisAccount",
-                    "Effect": "Allow",
-                    "Principal": {"Service": "cloudwatch.amazonaws.com"},
-                    "Action": "sns:Publish",
-                    "Resource": topic_arn,
-                    "Condition": {
-                        "StringEquals": {"aws:SourceAccount": account_id},
-                        "ArnLike": {
-                            "aws:SourceArn": f"arn:{partition}:cloudwatch:{region}:{account_id}:alarm:*"
-                        },
-                    },
-                },
-                {
-                    "Sid": "DenyPlaintextTransport",
-                    "Effect": "Deny",
-                    "Principal": "*",
-                    "Action": "sns:Publish",
-                    "Resource": topic_arn,
-                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                },
-            ],
-        },
-        sort_keys=True,
-    )
-
-
-def alarm_topic(
-    name: str,
+def no_running_tasks(
+    key: str,
     *,
-    account_id: str,
-    partition: str,
-    region: str,
-    subscriptions: Sequence[AlarmSubscription],
-    tags: Mapping[str, str],
-    parent: pulumi.Resource,
-) -> aws.sns.Topic:
-    child = pulumi.ResourceOptions(parent=parent)
-    key = aws.kms.Key(
-        f"{name}-key",
-        description=f"Stockade {pulumi.get_stack()}: fleet alarm topic",
-        enable_key_rotation=True,
-        rotation_period_in_days=365,
-        deletion_window_in_days=30,
-        policy=_topic_key_policy(account_id, partition, region),
-        tags=dict(tags),
-        opts=child,
+    alarm_name: str,
+    description: str,
+    cluster_name: pulumi.Input[str],
+    service_name: pulumi.Input[str],
+) -> AlarmSpec:
+    """Container Insights' RunningTaskCount of a service below 1 for 3 minutes.
+
+    Missing data is breaching: no data means no tasks (or no Container Insights), and
+    both deserve a page.
+    """
+    return AlarmSpec(
+        key=key,
+        alarm_name=alarm_name,
+        description=description,
+        namespace=CONTAINER_INSIGHTS,
+        metric="RunningTaskCount",
+        dimensions={"ClusterName": cluster_name, "ServiceName": service_name},
+        statistic="Minimum",
+        comparison="LessThanThreshold",
+        threshold=1,
+        periods=3,
+        treat_missing_data="breaching",
     )
-    topic = aws.sns.Topic(
-        f"{name}-topic",
-        name=f"stockade-{pulumi.get_stack()}-fleet-alarms",
-        kms_master_key_id=key.arn,
-        tags=dict(tags),
-        opts=child,
-    )
-    aws.sns.TopicPolicy(
-        f"{name}-topic-policy",
-        arn=topic.arn,
-        policy=topic.arn.apply(lambda arn: _topic_policy(arn, account_id, partition, region)),
-        opts=pulumi.ResourceOptions(parent=topic),
-    )
-    for index, subscription in enumerate(subscriptions, start=1):
-        aws.sns.TopicSubscription(
-            f"{name}-subscription-{index}",
-            topic=topic.arn,
-            protocol=subscription.protocol.value,
-            endpoint=subscription.endpoint,
-            opts=pulumi.ResourceOptions(parent=topic),
-        )
-    return topic
 
 
-def fleet_alarms(
+def metric_alarms(
     name: str,
+    specs: Sequence[AlarmSpec],
     *,
-    targets: AlarmTargets,
     topic_arn: pulumi.Input[str],
     tags: Mapping[str, str],
     parent: pulumi.Resource,
 ) -> dict[str, aws.cloudwatch.MetricAlarm]:
-    stack = targets.stack
-    queue = {"Stack": stack}
-    common = {
-        "alarm_actions": [topic_arn],
-        "ok_actions": [topic_arn],
-        "period": 60,
-        "tags": dict(tags),
-        "opts": pulumi.ResourceOptions(parent=parent),
-    }
+    """One MetricAlarm per spec, named `<name>-<spec.key>`, notifying `topic_arn`."""
+    keys = [spec.key for spec in specs]
+    if len(keys) != len(set(keys)):
+        raise ValueError(f"{name}: duplicate alarm keys {sorted(keys)}")
     return {
-        "no-poller": aws.cloudwatch.MetricAlarm(
-            f"{name}-no-poller",
-            name=f"stockade-{stack}-no-poller-running",
-            alarm_description="No poller (or pool worker) task is running: work stays queued.",
-            namespace="ECS/ContainerInsights",
-            metric_name="RunningTaskCount",
-            dimensions={"ClusterName": targets.cluster_name, "ServiceName": targets.service_name},
-            statistic="Minimum",
-            comparison_operator="LessThanThreshold",
-            threshold=1,
-            evaluation_periods=3,
-            datapoints_to_alarm=3,
-            treat_missing_data="breaching",
-            **common,
-        ),
-        "queue-depth": aws.cloudwatch.MetricAlarm(
-            f"{name}-queue-depth",
-            name=f"stockade-{stack}-queue-depth",
-            alarm_description=(
-                f"More than {targets.queue_depth_threshold} work items queued for 5 minutes: raise "
-                "maxConcurrentSessions (or poolSize), or look for failing sandboxes."
-            ),
-            namespace=METRICS_NAMESPACE,
-            metric_name="QueueDepth",
-            dimensions=queue,
-            statistic="Maximum",
-            comparison_operator="GreaterThanThreshold",
-            threshold=targets.queue_depth_threshold,
-            evaluation_periods=5,
-            datapoints_to_alarm=5,
-            treat_missing_data="notBreaching",
-            **common,
-        ),
-        "no-worker-polling": aws.cloudwatch.MetricAlarm(
-            f"{name}-no-worker-polling",
-            name=f"stockade-{stack}-no-worker-polling",
-            alarm_description=(
-                "The queue reports no worker polling (or queue-stats stopped reporting): "
-                "check the poller service and its logs."
-            ),
-            namespace=METRICS_NAMESPACE,
-            metric_name="WorkersPolling",
-            dimensions=queue,
-            statistic="Maximum",
-            comparison_operator="LessThanThreshold",
-            threshold=1,
-            evaluation_periods=5,
-            datapoints_to_alarm=5,
-            treat_missing_data="breaching",
-            **common,
-        ),
-        "stalled-work": aws.cloudwatch.MetricAlarm(
-            f"{name}-stalled-work",
-            name=f"stockade-{stack}-stalled-work",
-            alarm_description="Work items claimed but not acknowledged for 15 minutes: a worker is stalled.",
-            namespace=METRICS_NAMESPACE,
-            metric_name="PendingItems",
-            dimensions=queue,
-            statistic="Minimum",
-            comparison_operator="GreaterThanThreshold",
-            threshold=0,
-            evaluation_periods=15,
-            datapoints_to_alarm=15,
-            treat_missing_data="notBreaching",
-            **common,
-        ),
+        spec.key: aws.cloudwatch.MetricAlarm(
+            f"{name}-{spec.key}",
+            name=spec.alarm_name,
+            alarm_description=spec.description,
+            namespace=spec.namespace,
+            metric_name=spec.metric,
+            dimensions=dict(spec.dimensions) or None,
+            statistic=spec.statistic,
+            period=spec.period_seconds,
+            evaluation_periods=spec.periods,
+            datapoints_to_alarm=spec.periods,
+            threshold=spec.threshold,
+            comparison_operator=spec.comparison,
+            treat_missing_data=spec.treat_missing_data,
+            alarm_actions=[topic_arn],
+            ok_actions=[topic_arn],
+            tags=dict(tags),
+            opts=pulumi.ResourceOptions(parent=parent),
+        )
+        for spec in specs
     }
+
+
+def topic_for(
+    name: str,
+    given: pulumi.Input[str] | None,
+    *,
+    account_id: str,
+    region: str,
+    partition: str,
+    purpose: str,
+    subscriptions: Sequence[AlarmSubscription],
+    tags: Mapping[str, str],
+    parent: pulumi.Resource,
+) -> pulumi.Output[str]:
+    """The stack's topic when the caller passed one, else a topic of the component's own.
+
+    A component used alone (a test, another program) still pages someone; inside the
+    perimeter every component shares the one topic.
+    """
+    if given is not None:
+        return pulumi.Output.from_input(given)
+    return AlarmTopic(
+        name,
+        {
+            "account_id": account_id,
+            "region": region,
+            "partition": partition,
+            "purpose": purpose,
+            "subscriptions": list(subscriptions),
+            "tags": dict(tags),
+        },
+        opts=pulumi.ResourceOptions(parent=parent),
+    ).topic_arn

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -59,27 +60,36 @@ def dns_firewall(
         f"{name}-rules", name=f"stockade-{stack}-egress", tags=dict(tags), opts=child
     )
     in_group = pulumi.ResourceOptions(parent=group)
-    aws.route53.ResolverFirewallRule(
-        f"{name}-allow",
-        name="allow-listed",
-        firewall_rule_group_id=group.id,
-        firewall_domain_list_id=allowed.id,
+
+    def rule(
+        key: str, rule_name: str, domain_list: aws.route53.ResolverFirewallDomainList, **how: Any
+    ) -> None:
+        aws.route53.ResolverFirewallRule(
+            f"{name}-{key}",
+            name=rule_name,
+            firewall_rule_group_id=group.id,
+            firewall_domain_list_id=domain_list.id,
+            **how,
+            opts=in_group,
+        )
+
+    # api.anthropic.com and CDN-fronted hosts answer through CNAME chains; the default
+    # would demand every hop be listed too.
+    rule(
+        "allow",
+        "allow-listed",
+        allowed,
         priority=_DNS_ALLOW_PRIORITY,
         action="ALLOW",
-        # api.anthropic.com and CDN-fronted hosts answer through CNAME chains; the
-        # default would demand every hop be listed too.
         firewall_domain_redirection_action="TRUST_REDIRECTION_DOMAIN",
-        opts=in_group,
     )
-    aws.route53.ResolverFirewallRule(
-        f"{name}-block",
-        name="block-everything-else",
-        firewall_rule_group_id=group.id,
-        firewall_domain_list_id=everything.id,
+    rule(
+        "block",
+        "block-everything-else",
+        everything,
         priority=_DNS_BLOCK_PRIORITY,
         action="BLOCK",
         block_response="NXDOMAIN",
-        opts=in_group,
     )
     aws.route53.ResolverFirewallRuleGroupAssociation(
         f"{name}-association",
@@ -138,13 +148,27 @@ def network_firewall(
     stack = pulumi.get_stack()
     encryption = {"type": "CUSTOMER_KMS", "key_id": kms_key_arn}
     home_net = {"ip_sets": [{"key": "HOME_NET", "ip_set": {"definition": [vpc_cidr]}}]}
-    domain_group = aws.networkfirewall.RuleGroup(
-        f"{name}-domains",
-        name=f"stockade-{stack}-domains",
-        description="Pass TLS only to allowlisted server names",
-        type="STATEFUL",
-        capacity=DOMAIN_RULE_CAPACITY,
-        rule_group={
+
+    def stateful_group(
+        key: str, description: str, capacity: int, rules: Mapping[str, Any]
+    ) -> pulumi.Output[str]:
+        return aws.networkfirewall.RuleGroup(
+            f"{name}-{key}",
+            name=f"stockade-{stack}-{key}",
+            description=description,
+            type="STATEFUL",
+            capacity=capacity,
+            rule_group={**rules, "stateful_rule_options": {"rule_order": "STRICT_ORDER"}},
+            encryption_configuration=encryption,
+            tags=dict(tags),
+            opts=child,
+        ).arn
+
+    domain_group = stateful_group(
+        "domains",
+        "Pass TLS only to allowlisted server names",
+        DOMAIN_RULE_CAPACITY,
+        {
             "rule_variables": home_net,
             "rules_source": {
                 "rules_source_list": {
@@ -154,33 +178,23 @@ def network_firewall(
                     "targets": sorted({network_firewall_domain(d) for d in domains}),
                 }
             },
-            "stateful_rule_options": {"rule_order": "STRICT_ORDER"},
         },
-        encryption_configuration=encryption,
-        tags=dict(tags),
-        opts=child,
     )
-    references: list[dict[str, pulumi.Input[object]]] = [{"priority": 10, "resource_arn": domain_group.arn}]
+    references: list[dict[str, pulumi.Input[object]]] = [{"priority": 10, "resource_arn": domain_group}]
     if flows:
-        flow_group = aws.networkfirewall.RuleGroup(
-            f"{name}-flows",
-            name=f"stockade-{stack}-flows",
-            description="Pass listed destinations that are addresses, not names",
-            type="STATEFUL",
-            capacity=FLOW_RULE_CAPACITY,
-            rule_group={
+        flow_group = stateful_group(
+            "flows",
+            "Pass listed destinations that are addresses, not names",
+            FLOW_RULE_CAPACITY,
+            {
                 "rules_source": {
                     "stateful_rules": [
                         _flow_rule(flow, sid, vpc_cidr) for sid, flow in enumerate(flows, start=1)
                     ]
-                },
-                "stateful_rule_options": {"rule_order": "STRICT_ORDER"},
+                }
             },
-            encryption_configuration=encryption,
-            tags=dict(tags),
-            opts=child,
         )
-        references.append({"priority": 20, "resource_arn": flow_group.arn})
+        references.append({"priority": 20, "resource_arn": flow_group})
     policy = aws.networkfirewall.FirewallPolicy(
         f"{name}-policy",
         name=f"stockade-{stack}-egress",

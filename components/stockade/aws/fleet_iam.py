@@ -2,26 +2,24 @@
 
 Four roles, never shared: the poller's execution and task roles, the sandbox's
 execution and task roles (pool mode: the worker's two). Execution roles only pull
-the image, write the task's log group and read the environment key; task roles
-hold what the code inside the task calls. Every resource is scoped to this stack;
+the image, write the task's log group and read the environment key (ecs_iam.py);
+the task roles here hold what the code inside the task calls. Every resource is scoped to this stack;
 `Resource: "*"` appears only where the API has no resource type, with a condition.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
 
+from stockade.aws.ecs_iam import ecr_repository_arn as ecr_repository_arn  # re-exported
+from stockade.aws.ecs_iam import via_service
 from stockade.aws.iam import Statement
 
 METRICS_NAMESPACE = "Stockade/Sandboxes"
-_ECR_IMAGE = re.compile(
-    r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/"
-    r"(?P<repository>[a-z0-9._/-]+?)(?::[\w.-]+)?(?:@sha256:[0-9a-f]{64})?$"
-)
+ARTIFACTS_PREFIX = "sessions/"
 
 
 @dataclass(frozen=True)
@@ -57,68 +55,7 @@ class FleetScope:
     @property
     def via_secrets_manager(self) -> dict[str, dict[str, str]]:
         # The CMK is usable only through Secrets Manager, never directly.
-        return {"StringEquals": {"kms:ViaService": f"secretsmanager.{self.region}.amazonaws.com"}}
-
-
-def ecr_repository_arn(image: str, partition: str) -> str | None:
-    """The ECR repository an image reference pulls from, or None when it is not ECR."""
-    match = _ECR_IMAGE.match(image)
-    if match is None:
-        return None
-    return f"arn:{partition}:ecr:{match['region']}:{match['account']}:repository/{match['repository']}"
-
-
-def execution_statements(
-    scope: FleetScope,
-    *,
-    log_group_arn: pulumi.Input[str],
-    secret_arns: Sequence[pulumi.Input[str]],
-    kms_key_arn: pulumi.Input[str],
-    repository_arns: Sequence[pulumi.Input[str]],
-) -> list[Statement]:
-    """What ECS needs to start a task: pull its image, open its log stream, read its secrets."""
-    statements: list[Statement] = [
-        {
-            "Sid": "WriteThisTasksLogGroup",
-            "Effect": "Allow",
-            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-            "Resource": [pulumi.Output.concat(log_group_arn, ":*")],
-        },
-        {
-            "Sid": "ReadTheEnvironmentKey",
-            "Effect": "Allow",
-            "Action": ["secretsmanager:GetSecretValue"],
-            "Resource": list(secret_arns),
-        },
-        {
-            "Sid": "DecryptTheEnvironmentKey",
-            "Effect": "Allow",
-            "Action": ["kms:Decrypt"],
-            "Resource": [kms_key_arn],
-            "Condition": scope.via_secrets_manager,
-        },
-    ]
-    if repository_arns:
-        statements += [
-            {
-                # GetAuthorizationToken has no resource type; it grants nothing by itself.
-                "Sid": "EcrLogin",
-                "Effect": "Allow",
-                "Action": ["ecr:GetAuthorizationToken"],
-                "Resource": "*",
-            },
-            {
-                "Sid": "PullTheImage",
-                "Effect": "Allow",
-                "Action": [
-                    "ecr:BatchCheckLayerAvailability",
-                    "ecr:BatchGetImage",
-                    "ecr:GetDownloadUrlForLayer",
-                ],
-                "Resource": list(repository_arns),
-            },
-        ]
-    return statements
+        return via_service("secretsmanager", self.region)
 
 
 def queue_metrics_statement() -> Statement:
@@ -230,9 +167,11 @@ def poller_task_statements(
             "Resource": [scope.work_secrets_arn],
         },
         {
+            # CreateSecret under a customer-managed key needs GenerateDataKey and Decrypt
+            # (Secrets Manager user guide, "Permissions for the KMS key").
             "Sid": "EncryptWorkSecretsWithTheStackKey",
             "Effect": "Allow",
-            "Action": ["kms:Encrypt", "kms:GenerateDataKey"],
+            "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
             "Resource": [kms_key_arn],
             "Condition": scope.via_secrets_manager,
         },
@@ -243,8 +182,12 @@ def poller_task_statements(
     return statements
 
 
-def sandbox_task_statements(scope: FleetScope, *, kms_key_arn: pulumi.Input[str]) -> list[Statement]:
-    """A sandbox may read work secrets (its own; the nonce makes others' names unguessable)."""
+def sandbox_task_statements(
+    scope: FleetScope, *, kms_key_arn: pulumi.Input[str], artifacts_bucket_arn: pulumi.Input[str]
+) -> list[Statement]:
+    """A sandbox may read work secrets (its own; the nonce makes others' names unguessable) and
+    write, never read, its session's artifacts. The grant covers every session's prefix: IAM
+    cannot tie it to the session ID, which only the dispatcher's RunTask override carries."""
     return [
         {
             "Sid": "ReadItsWorkSecret",
@@ -258,6 +201,20 @@ def sandbox_task_statements(scope: FleetScope, *, kms_key_arn: pulumi.Input[str]
             "Action": ["kms:Decrypt"],
             "Resource": [kms_key_arn],
             "Condition": scope.via_secrets_manager,
+        },
+        {
+            "Sid": "UploadSessionArtifacts",
+            "Effect": "Allow",
+            "Action": ["s3:PutObject"],
+            "Resource": [pulumi.Output.concat(artifacts_bucket_arn, "/", ARTIFACTS_PREFIX, "*")],
+        },
+        {
+            # Single-request PutObject under SSE-KMS needs only GenerateDataKey (no multipart).
+            "Sid": "EncryptArtifactsWithTheStackKey",
+            "Effect": "Allow",
+            "Action": ["kms:GenerateDataKey"],
+            "Resource": [kms_key_arn],
+            "Condition": via_service("s3", scope.region),
         },
     ]
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import pulumi
 
+from stockade.aws.ecs_iam import ecr_repository_arn
 from stockade.aws.egress_policy import (
     CLOUDFLARED_DOMAINS,
     VENDOR_API_DOMAIN,
@@ -21,7 +22,6 @@ from stockade.aws.egress_policy import (
     is_private,
     registry_domains,
 )
-from stockade.aws.fleet_iam import ecr_repository_arn
 from stockade.aws.network import Network, NetworkArgs
 from stockade.aws.sandbox_fleet import SandboxFleetArgs
 from stockade.settings import StackSettings
@@ -154,7 +154,9 @@ def fleet_args(
     kms_key_arn: pulumi.Input[str],
     partition: str,
     tags: dict[str, str],
+    alarm_topic_arn: pulumi.Input[str] | None = None,
 ) -> SandboxFleetArgs:
+    """The fleet's args; with `alarm_topic_arn` (the stack's topic) it makes no topic of its own."""
     assert settings.aws is not None and settings.aws_region is not None  # enforced by validation
     sandboxes = settings.sandboxes
     assert sandboxes.environment_id is not None and sandboxes.environment_key is not None  # validated
@@ -189,4 +191,5 @@ def fleet_args(
         "kms_key_arn": kms_key_arn,
         "permissions_boundary_arn": settings.aws.permissions_boundary_arn,
         "tags": tags,
+        "alarm_topic_arn": alarm_topic_arn,
     }

@@ -47,24 +47,32 @@ def policy_document(statements: Sequence[Statement]) -> pulumi.Output[str]:
     return pulumi.Output.from_input(document).apply(lambda d: json.dumps(d, sort_keys=True))
 
 
-def ecs_tasks_trust_policy(account_id: str, partition: str, region: str) -> str:
-    """Trust ECS tasks of this account only (confused-deputy guard)."""
+def service_trust_policy(service: str, account_id: str, source_arn: str | None = None) -> str:
+    """Trust one AWS service acting for this account only (confused-deputy guard), and, when
+    given, only for sources matching `source_arn`."""
+    condition: dict[str, dict[str, str]] = {"StringEquals": {"aws:SourceAccount": account_id}}
+    if source_arn is not None:
+        condition["ArnLike"] = {"aws:SourceArn": source_arn}
     return json.dumps(
         {
             "Version": "2012-10-17",
             "Statement": [
                 {
                     "Effect": "Allow",
-                    "Principal": {"Service": "ecs-tasks.amazonaws.com"},
+                    "Principal": {"Service": service},
                     "Action": "sts:AssumeRole",
-                    "Condition": {
-                        "StringEquals": {"aws:SourceAccount": account_id},
-                        "ArnLike": {"aws:SourceArn": f"arn:{partition}:ecs:{region}:{account_id}:*"},
-                    },
+                    "Condition": condition,
                 }
             ],
         },
         sort_keys=True,
+    )
+
+
+def ecs_tasks_trust_policy(account_id: str, partition: str, region: str) -> str:
+    """Trust ECS tasks of this account only."""
+    return service_trust_policy(
+        "ecs-tasks.amazonaws.com", account_id, f"arn:{partition}:ecs:{region}:{account_id}:*"
     )
 
 

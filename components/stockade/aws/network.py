@@ -28,7 +28,7 @@ import pulumi_aws as aws
 from stockade.aws.egress_filter import dns_firewall, network_firewall
 from stockade.aws.egress_policy import FirewallFlow, aws_service_domains, dedupe, public_internet_cidrs
 from stockade.aws.endpoint_policies import interface_endpoint_policy, s3_gateway_policy
-from stockade.aws.iam import role_with_policy
+from stockade.aws.iam import role_with_policy, service_trust_policy
 from stockade.aws.logs import encrypted_log_group
 from stockade.aws.subnet_layout import ZoneSubnets, subnet_layout
 from stockade.settings.network import EgressEnforcement, EgressMode
@@ -427,8 +427,12 @@ class Network(pulumi.ComponentResource):
     def _firewall_alert_log_group(self) -> aws.cloudwatch.LogGroup | None:
         if not self._args["connection_logs"]:
             return None
+        return self._log_group("firewall-alerts")
+
+    def _log_group(self, purpose: str) -> aws.cloudwatch.LogGroup:
+        """A connection log group: the stack's key, the configured retention."""
         return encrypted_log_group(
-            f"{self._name}-firewall-alerts",
+            f"{self._name}-{purpose}",
             kms_key_arn=self._args["kms_key_arn"],
             retention_days=self._args["connection_log_retention_days"],
             tags=self._tags,
@@ -438,31 +442,9 @@ class Network(pulumi.ComponentResource):
     def _connection_logs(self) -> None:
         args, name, tags = self._args, self._name, self._tags
         account, partition, region = args["account_id"], args["partition"], args["region"]
-        flow_group = encrypted_log_group(
-            f"{name}-flow-logs",
-            kms_key_arn=args["kms_key_arn"],
-            retention_days=args["connection_log_retention_days"],
-            tags=tags,
-            parent=self,
-        )
-        trust = json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"Service": "vpc-flow-logs.amazonaws.com"},
-                        "Action": "sts:AssumeRole",
-                        "Condition": {
-                            "StringEquals": {"aws:SourceAccount": account},
-                            "ArnLike": {
-                                "aws:SourceArn": f"arn:{partition}:ec2:{region}:{account}:vpc-flow-log/*"
-                            },
-                        },
-                    }
-                ],
-            },
-            sort_keys=True,
+        flow_group = self._log_group("flow-logs")
+        trust = service_trust_policy(
+            "vpc-flow-logs.amazonaws.com", account, f"arn:{partition}:ec2:{region}:{account}:vpc-flow-log/*"
         )
         role = role_with_policy(
             f"{name}-flow-logs-role",
@@ -491,13 +473,7 @@ class Network(pulumi.ComponentResource):
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        query_group = encrypted_log_group(
-            f"{name}-dns-queries",
-            kms_key_arn=args["kms_key_arn"],
-            retention_days=args["connection_log_retention_days"],
-            tags=tags,
-            parent=self,
-        )
+        query_group = self._log_group("dns-queries")
         query_config = aws.route53.ResolverQueryLogConfig(
             f"{name}-dns-query-log",
             name=f"stockade-{pulumi.get_stack()}",

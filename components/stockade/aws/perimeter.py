@@ -50,6 +50,25 @@ def build_aws_perimeter(settings: StackSettings) -> dict[str, Any]:
     )
     outputs.update(network.stack_outputs())
 
+    # --- alarms (stockade:aws:AlarmTopic): one topic for every component's alarms ---
+    from stockade.aws.alarm_topic import AlarmTopic, stack_alarm_subscriptions
+
+    alarm_topic_arn: pulumi.Input[str] | None = None
+    subscriptions = stack_alarm_subscriptions(settings)
+    if subscriptions is not None:
+        alarm_topic_arn = AlarmTopic(
+            f"{BASE_NAME}-alarms",
+            {
+                "account_id": account.account_id,
+                "region": region,
+                "partition": partition,
+                "purpose": "alarms",
+                "subscriptions": subscriptions,
+                "tags": tags,
+            },
+        ).topic_arn
+        outputs["alarmTopicArn"] = alarm_topic_arn
+
     # --- sandboxes (stockade:aws:SandboxFleet / stockade:aws:ProviderBridge) ---
     if settings.sandboxes.provider is SandboxProvider.SELF_HOSTED:
         from stockade.aws.fleet_settings import fleet_args, fleet_images
@@ -63,6 +82,7 @@ def build_aws_perimeter(settings: StackSettings) -> dict[str, Any]:
                 network=network,
                 session=session,
                 worker=worker,
+                alarm_topic_arn=alarm_topic_arn,
                 kms_key_arn=key_arn,
                 partition=partition,
                 tags=tags,
@@ -107,6 +127,7 @@ def build_aws_perimeter(settings: StackSettings) -> dict[str, Any]:
                 "permissions_boundary_arn": account.permissions_boundary_arn,
                 "log_retention_days": account.log_retention_days,
                 "tags": tags,
+                "alarm_topic_arn": alarm_topic_arn,
             },
         )
         outputs.update(gateway.stack_outputs())

@@ -22,14 +22,15 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 
 import pulumi
-import pulumi_aws as aws
 
 from stockade.aws.arns import partition_for
-from stockade.aws.containers import Container, Mount, container_definitions
-from stockade.aws.iam import Statement, ecs_tasks_trust_policy, role_with_policy
+from stockade.aws.containers import Container, Mount
+from stockade.aws.ecs_iam import ecr_repository_arn, execution_statements
+from stockade.aws.fargate import TaskRuntime, TaskSpec, insights_cluster, private_service, task_definition
+from stockade.aws.iam import ecs_tasks_trust_policy, role_with_policy
 from stockade.aws.logs import encrypted_log_group
 from stockade.aws.secrets import secret_arn
-from stockade.aws.security_groups import EgressRule, aws_service_egress, egress_only_security_group
+from stockade.aws.security_groups import aws_service_egress, egress_only_security_group, internet_https
 from stockade.settings.providers import bridge_settings
 from stockade.settings.secrets import PulumiSecret, SecretReference
 from stockade.tags import with_component
@@ -40,10 +41,6 @@ if TYPE_CHECKING:
 COMPONENT = "provider-bridge"
 CONTAINER_NAME = "orchestrator"
 TMP_VOLUME = "tmp"
-_ECR_IMAGE = re.compile(
-    r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/"
-    r"(?P<repository>[a-z0-9._/-]+?)(?::[\w.-]+)?(?:@sha256:[0-9a-f]{64})?$"
-)
 
 
 class ProviderBridgeArgs(TypedDict):
@@ -115,26 +112,6 @@ class ProviderBridgeArgs(TypedDict):
     """Stack tags; the component adds `stockade:component: provider-bridge`."""
 
 
-def _ecr_pull_statements(image: str, partition: str) -> list[Statement]:
-    match = _ECR_IMAGE.match(image)
-    if match is None:
-        # Another registry: the pull goes through the egress path and needs no IAM.
-        return []
-    repository_arn = (
-        f"arn:{partition}:ecr:{match['region']}:{match['account']}:repository/{match['repository']}"
-    )
-    return [
-        # GetAuthorizationToken has no resource-level permissions; it grants nothing by itself.
-        {"Sid": "EcrLogin", "Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
-        {
-            "Sid": "PullOrchestratorImage",
-            "Effect": "Allow",
-            "Action": ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
-            "Resource": repository_arn,
-        },
-    ]
-
-
 def _secret_resource_key(variable: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", variable.lower()).strip("-")
 
@@ -152,7 +129,6 @@ class ProviderBridge(pulumi.ComponentResource):
         self, name: str, args: ProviderBridgeArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("stockade:aws:ProviderBridge", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
         tags = with_component(dict(args["tags"]), COMPONENT)
         provider = args["provider"]
         region, partition, account = args["region"], args["partition"], args["account_id"]
@@ -176,33 +152,15 @@ class ProviderBridge(pulumi.ComponentResource):
             for variable, setting in sorted(args["secrets"].items())
         }
 
-        statements: list[Statement] = [
-            {
-                "Sid": "WriteOrchestratorLogs",
-                "Effect": "Allow",
-                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-                "Resource": logs.arn.apply(lambda arn: f"{arn}:*"),
-            },
-            *_ecr_pull_statements(args["image"], partition),
-        ]
-        if secret_arns:
-            statements += [
-                {
-                    "Sid": "ReadOrchestratorSecrets",
-                    "Effect": "Allow",
-                    "Action": "secretsmanager:GetSecretValue",
-                    "Resource": [secret_arns[k] for k in sorted(secret_arns)],
-                },
-                {
-                    "Sid": "DecryptSecretsThroughSecretsManager",
-                    "Effect": "Allow",
-                    "Action": "kms:Decrypt",
-                    "Resource": args["kms_key_arn"],
-                    "Condition": {
-                        "StringEquals": {"kms:ViaService": f"secretsmanager.{region}.amazonaws.com"}
-                    },
-                },
-            ]
+        repository_arn = ecr_repository_arn(args["image"], partition)
+        # Another registry than ECR: the pull goes through the egress path and needs no IAM.
+        statements = execution_statements(
+            region=region,
+            log_group_arn=logs.arn,
+            secret_arns=[secret_arns[k] for k in sorted(secret_arns)],
+            kms_key_arn=args["kms_key_arn"],
+            repository_arns=[repository_arn] if repository_arn is not None else [],
+        )
         execution_role = role_with_policy(
             f"{name}-execution",
             trust_policy=ecs_tasks_trust_policy(account, partition, region),
@@ -214,18 +172,10 @@ class ProviderBridge(pulumi.ComponentResource):
         )
 
         hosts = sorted(args["api_hosts"])
-        internet_list = args.get("internet_prefix_list_id")
-        internet = EgressRule(
-            key="internet-https",
-            description=(
-                "HTTPS to api.anthropic.com and " + ", ".join(hosts) + " via the egress path; "
-                "names are enforced by the network's domain allowlist"
-            )[:255],
-            protocol="tcp",
-            from_port=443,
-            to_port=443,
-            cidr_ipv4=None if internet_list is not None else "0.0.0.0/0",
-            prefix_list_id=internet_list,
+        internet = internet_https(
+            "HTTPS to api.anthropic.com and " + ", ".join(hosts) + " via the egress path; "
+            "names are enforced by the network's domain allowlist",
+            args.get("internet_prefix_list_id"),
         )
         group = egress_only_security_group(
             f"{name}-sg",
@@ -239,12 +189,7 @@ class ProviderBridge(pulumi.ComponentResource):
             parent=self,
         )
 
-        cluster = aws.ecs.Cluster(
-            f"{name}-cluster",
-            settings=[{"name": "containerInsights", "value": "enabled"}],
-            tags=tags,
-            opts=child,
-        )
+        cluster = insights_cluster(f"{name}-cluster", tags=tags, parent=self)
         container = Container(
             name=CONTAINER_NAME,
             image=args["image"],
@@ -255,44 +200,36 @@ class ProviderBridge(pulumi.ComponentResource):
             # lock file and scratch files in /tmp.
             mounts=[Mount(TMP_VOLUME, "/tmp")],  # noqa: S108 - a task-scoped volume, not a shared /tmp
         )
-        task = aws.ecs.TaskDefinition(
+        task = task_definition(
             f"{name}-task",
-            family=f"stockade-{pulumi.get_stack()}-{provider}-bridge",
-            cpu=str(args["cpu"]),
-            memory=str(args["memory_mib"]),
-            network_mode="awsvpc",
-            requires_compatibilities=["FARGATE"],
-            runtime_platform={
-                "operating_system_family": "LINUX",
-                "cpu_architecture": args["cpu_architecture"],
-            },
-            execution_role_arn=execution_role.arn,
-            volumes=[{"name": TMP_VOLUME}],
-            container_definitions=container_definitions([container], log_group=logs.name, region=region),
+            TaskSpec(
+                family=f"stockade-{pulumi.get_stack()}-{provider}-bridge",
+                cpu=args["cpu"],
+                memory_mib=args["memory_mib"],
+                containers=[container],
+                volumes=[TMP_VOLUME],
+            ),
+            # No task role: the orchestrator holds no AWS credentials.
+            TaskRuntime(
+                execution_role_arn=execution_role.arn,
+                log_group_name=logs.name,
+                region=region,
+                cpu_architecture=args["cpu_architecture"],
+            ),
             tags=tags,
-            opts=child,
+            parent=self,
         )
-        service = aws.ecs.Service(
+        # One orchestrator per environment: stop the old task before starting the new.
+        service = private_service(
             f"{name}-service",
-            cluster=cluster.arn,
-            task_definition=task.arn,
-            launch_type="FARGATE",
-            platform_version="LATEST",
+            cluster_arn=cluster.arn,
+            task_definition_arn=task.arn,
             desired_count=1,
-            # One orchestrator per environment: stop the old task before starting the new.
-            deployment_minimum_healthy_percent=0,
-            deployment_maximum_percent=100,
-            deployment_circuit_breaker={"enable": True, "rollback": True},
-            enable_execute_command=False,
-            network_configuration={
-                "subnets": args["subnet_ids"],
-                "security_groups": [group.id],
-                "assign_public_ip": False,
-            },
-            propagate_tags="SERVICE",
-            wait_for_steady_state=False,
+            subnet_ids=args["subnet_ids"],
+            security_group_id=group.id,
+            single_instance=True,
             tags=tags,
-            opts=child,
+            parent=self,
         )
 
         self.cluster_arn = cluster.arn

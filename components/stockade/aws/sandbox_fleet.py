@@ -16,19 +16,30 @@ of the poller. The resource count depends only on the mode and the switches.
 from __future__ import annotations
 
 import ipaddress
-from typing import Any, TypedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, NotRequired, TypedDict
 
 import pulumi
 import pulumi_aws as aws
 
 from stockade.aws import fleet_iam, fleet_tasks
-from stockade.aws.alarms import AlarmTargets, alarm_topic, fleet_alarms
+from stockade.aws.alarms import metric_alarms, topic_for
 from stockade.aws.artifacts import artifacts_bucket
+from stockade.aws.ecs_iam import execution_statements
+from stockade.aws.fargate import TaskRuntime, TaskSpec, insights_cluster, private_service, task_definition
+from stockade.aws.fleet_alarms import AlarmTargets, fleet_alarm_specs
 from stockade.aws.fleet_iam import FleetScope
+from stockade.aws.fleet_tasks import FleetEnvironment
 from stockade.aws.iam import Statement, ecs_tasks_trust_policy, role_with_policy
 from stockade.aws.logs import encrypted_log_group
 from stockade.aws.secrets import secret_arn
-from stockade.aws.security_groups import EgressRule, aws_service_egress, egress_only_security_group
+from stockade.aws.security_groups import (
+    EgressRule,
+    aws_service_egress,
+    egress_only_security_group,
+    internet_https,
+)
 from stockade.settings.sandboxes import AlarmSubscription, CpuArchitecture, SessionResources, WorkerMode
 from stockade.settings.secrets import PulumiSecret, SecretReference
 from stockade.tags import with_component
@@ -94,8 +105,12 @@ class SandboxFleetArgs(TypedDict):
     queue_depth_alarm: int
     """QueueDepth above which the queue alarm fires."""
 
-    alarm_subscriptions: list[AlarmSubscription]
-    """Where the alarm topic delivers."""
+    alarm_topic_arn: NotRequired[pulumi.Input[str] | None]
+    """The stack's alarm topic (aws/alarm_topic.py). Without it (None) the fleet makes a topic of
+    its own."""
+
+    alarm_subscriptions: NotRequired[list[AlarmSubscription]]
+    """Where the fleet's own topic delivers; unused with `alarm_topic_arn`."""
 
     artifacts_expire_days: int
     """Lifetime of artifacts and of their old versions."""
@@ -132,6 +147,15 @@ class SandboxFleetArgs(TypedDict):
     """Stack tags; the component adds `stockade:component=sandbox-fleet`."""
 
 
+@dataclass(frozen=True)
+class _Workload:
+    security_group: aws.ec2.SecurityGroup
+    logs: aws.cloudwatch.LogGroup
+    execution_role: aws.iam.Role
+    task_role: aws.iam.Role
+    task: aws.ecs.TaskDefinition
+
+
 class SandboxFleet(pulumi.ComponentResource):
     """The ECS cluster, services, task definitions, roles, bucket, logs and alarms of the fleet."""
 
@@ -158,15 +182,13 @@ class SandboxFleet(pulumi.ComponentResource):
             cluster_name=cluster_name,
         )
         self.work_secret_prefix = self._scope.work_secret_prefix
-        child = pulumi.ResourceOptions(parent=self)
 
-        cluster = aws.ecs.Cluster(
+        cluster = insights_cluster(
             f"{name}-cluster",
-            name=cluster_name,
-            settings=[{"name": "containerInsights", "value": "enabled"}],
+            cluster_name=cluster_name,
             configuration=self._exec_configuration(),
             tags=self._tags,
-            opts=child,
+            parent=self,
         )
         self.cluster_arn, self.cluster_name = cluster.arn, cluster.name
         self._cluster = cluster
@@ -178,35 +200,40 @@ class SandboxFleet(pulumi.ComponentResource):
             tags=self._tags,
             parent=self,
         )
-        self.artifacts_bucket_name = artifacts_bucket(
+        self._env = FleetEnvironment(self._stack, args["environment_id"], self.environment_key_secret_arn)
+        self._artifacts = artifacts_bucket(
             f"{name}-artifacts",
             kms_key_arn=args["kms_key_arn"],
             expire_days=args["artifacts_expire_days"],
             tags=self._tags,
             parent=self,
-        ).bucket
+        )
+        self.artifacts_bucket_name = self._artifacts.bucket
 
         service = self._per_session() if args["mode"] is WorkerMode.PER_SESSION else self._pool()
 
-        topic = alarm_topic(
+        self.alarm_topic_arn = topic_for(
             f"{name}-alarms",
+            args.get("alarm_topic_arn"),
             account_id=args["account_id"],
-            partition=args["partition"],
             region=args["region"],
-            subscriptions=args["alarm_subscriptions"],
+            partition=args["partition"],
+            purpose="fleet-alarms",
+            subscriptions=args.get("alarm_subscriptions", []),
             tags=self._tags,
             parent=self,
         )
-        self.alarm_topic_arn = topic.arn
-        fleet_alarms(
+        metric_alarms(
             f"{name}-alarm",
-            targets=AlarmTargets(
-                cluster_name=cluster.name,
-                service_name=service.name,
-                stack=self._stack,
-                queue_depth_threshold=args["queue_depth_alarm"],
+            fleet_alarm_specs(
+                AlarmTargets(
+                    cluster_name=cluster.name,
+                    service_name=service.name,
+                    stack=self._stack,
+                    queue_depth_threshold=args["queue_depth_alarm"],
+                )
             ),
-            topic_arn=topic.arn,
+            topic_arn=self.alarm_topic_arn,
             tags=self._tags,
             parent=self,
         )
@@ -216,7 +243,7 @@ class SandboxFleet(pulumi.ComponentResource):
                 "sandboxClusterName": cluster.name,
                 "sandboxEnvironmentKeySecretArn": self.environment_key_secret_arn,
                 "sandboxArtifactsBucketName": self.artifacts_bucket_name,
-                "sandboxAlarmTopicArn": topic.arn,
+                "sandboxAlarmTopicArn": self.alarm_topic_arn,
             }
         )
         self.register_outputs(dict(self._outputs))
@@ -232,140 +259,103 @@ class SandboxFleet(pulumi.ComponentResource):
         session_image = args["session_image"]
         if session_image is None:
             raise ValueError(f"{self._name}: per-session mode needs the session image")
-        res = args["resources"]
-        sandbox_sg = self._security_group("sandbox", "Per-session sandboxes", with_allowed_cidrs=True)
-        sandbox_logs = self._log_group("sandbox")
-        sandbox_exec = self._execution_role("sandbox", sandbox_logs, args["session_image_repository_arn"])
-        sandbox_task = self._task_role(
-            "sandbox",
-            fleet_iam.sandbox_task_statements(scope, kms_key_arn=args["kms_key_arn"]),
-            "What a sandbox's own code may call: read its work secret",
-        )
         session_family = f"stockade-{self._stack}-session"
-        session_td = self._task_definition(
-            "session",
-            fleet_tasks.session_task(
+        sandbox = self._workload(
+            "sandbox",
+            task_key="session",
+            who="Per-session sandboxes",
+            with_allowed_cidrs=True,
+            repository_arn=args["session_image_repository_arn"],
+            task_statements=lambda _logs: fleet_iam.sandbox_task_statements(
+                scope, kms_key_arn=args["kms_key_arn"], artifacts_bucket_arn=self._artifacts.arn
+            ),
+            task_role_description=(
+                "What a sandbox's own code may call: read its work secret, upload its artifacts"
+            ),
+            spec=fleet_tasks.session_task(
+                self._env,
                 family=session_family,
                 image=session_image,
-                environment_id=args["environment_id"],
-                environment_key_arn=self.environment_key_secret_arn,
-                cpu=res.cpu,
-                memory_mib=res.memory_mib,
-                ephemeral_storage_gib=res.ephemeral_storage_gib,
+                resources=args["resources"],
                 max_idle_seconds=args["max_idle_seconds"],
+                artifacts_bucket=self._artifacts.bucket,
+                artifacts_kms_key_arn=args["kms_key_arn"],
             ),
-            sandbox_exec,
-            sandbox_task,
-            sandbox_logs,
-        )
-
-        poller_sg = self._security_group("poller", "Pollers and dispatchers", with_allowed_cidrs=False)
-        poller_logs = self._log_group("poller")
-        poller_exec = self._execution_role("poller", poller_logs, args["worker_image_repository_arn"])
-        poller_task = self._task_role(
-            "poller",
-            fleet_iam.poller_task_statements(
-                scope,
-                cluster_arn=self._cluster.arn,
-                session_family=session_family,
-                sandbox_role_arns=[sandbox_exec.arn, sandbox_task.arn],
-                kms_key_arn=args["kms_key_arn"],
-                exec_log_group_arn=poller_logs.arn if args["enable_exec"] else None,
-            ),
-            "The dispatcher: run sandbox tasks, manage per-session work secrets, publish queue metrics",
         )
         dispatcher_environment: dict[str, pulumi.Input[str]] = {
             "STOCKADE_STACK": self._stack,
             "STOCKADE_CLUSTER_ARN": self._cluster.arn,
-            "STOCKADE_SESSION_TASK_DEFINITION": session_td.arn,
+            "STOCKADE_SESSION_TASK_DEFINITION": sandbox.task.arn,
             "STOCKADE_SESSION_CONTAINER": fleet_tasks.SESSION_CONTAINER,
             "STOCKADE_SUBNET_IDS": pulumi.Output.from_input(args["subnet_ids"]).apply(",".join),
-            "STOCKADE_SECURITY_GROUP_IDS": sandbox_sg.id,
+            "STOCKADE_SECURITY_GROUP_IDS": sandbox.security_group.id,
             "STOCKADE_MAX_CONCURRENT_SESSIONS": str(args["max_concurrent_sessions"]),
             "STOCKADE_WORK_SECRET_PREFIX": scope.work_secret_prefix,
             "STOCKADE_KMS_KEY_ARN": args["kms_key_arn"],
         }
         poller_family = f"stockade-{self._stack}-poller"
-        poller_td = self._task_definition(
+        poller = self._workload(
             "poller",
-            fleet_tasks.poller_task(
+            task_key="poller",
+            who="Pollers and dispatchers",
+            with_allowed_cidrs=False,
+            repository_arn=args["worker_image_repository_arn"],
+            task_statements=lambda logs: fleet_iam.poller_task_statements(
+                scope,
+                cluster_arn=self._cluster.arn,
+                session_family=session_family,
+                sandbox_role_arns=[sandbox.execution_role.arn, sandbox.task_role.arn],
+                kms_key_arn=args["kms_key_arn"],
+                exec_log_group_arn=logs.arn if args["enable_exec"] else None,
+            ),
+            task_role_description=(
+                "The dispatcher: run sandbox tasks, manage per-session work secrets, publish queue metrics"
+            ),
+            spec=fleet_tasks.poller_task(
+                self._env,
                 family=poller_family,
                 image=args["worker_image"],
-                stack=self._stack,
-                environment_id=args["environment_id"],
-                environment_key_arn=self.environment_key_secret_arn,
                 dispatcher_environment=dispatcher_environment,
             ),
-            poller_exec,
-            poller_task,
-            poller_logs,
         )
-        service = self._service("poller", poller_td, poller_sg, args["poller_replicas"])
+        service = self._service("poller", poller, args["poller_replicas"])
         self._outputs.update(
             {
                 "sandboxSessionTaskFamily": session_family,
-                "sandboxSessionTaskDefinitionArn": session_td.arn,
+                "sandboxSessionTaskDefinitionArn": sandbox.task.arn,
                 "sandboxSessionContainerName": fleet_tasks.SESSION_CONTAINER,
-                "sandboxSecurityGroupId": sandbox_sg.id,
-                "sandboxExecutionRoleArn": sandbox_exec.arn,
-                "sandboxTaskRoleArn": sandbox_task.arn,
-                "sandboxLogGroupName": sandbox_logs.name,
                 "sandboxWorkSecretPrefix": scope.work_secret_prefix,
                 "pollerServiceName": service.name,
                 "pollerTaskFamily": poller_family,
-                "pollerSecurityGroupId": poller_sg.id,
-                "pollerExecutionRoleArn": poller_exec.arn,
-                "pollerTaskRoleArn": poller_task.arn,
-                "pollerLogGroupName": poller_logs.name,
             }
         )
         return service
 
     def _pool(self) -> aws.ecs.Service:
         args = self._args
-        res = args["resources"]
-        worker_sg = self._security_group(
-            "worker", "Pool workers (sessions in-process)", with_allowed_cidrs=True
-        )
-        worker_logs = self._log_group("worker")
-        worker_exec = self._execution_role("worker", worker_logs, args["worker_image_repository_arn"])
-        worker_task = self._task_role(
-            "worker",
-            fleet_iam.pool_task_statements(
-                kms_key_arn=args["kms_key_arn"],
-                exec_log_group_arn=worker_logs.arn if args["enable_exec"] else None,
-            ),
-            "Pool workers: publish queue metrics",
-        )
         family = f"stockade-{self._stack}-worker"
-        worker_td = self._task_definition(
+        worker = self._workload(
             "worker",
-            fleet_tasks.pool_worker_task(
+            task_key="worker",
+            who="Pool workers (sessions in-process)",
+            with_allowed_cidrs=True,
+            repository_arn=args["worker_image_repository_arn"],
+            task_statements=lambda logs: fleet_iam.pool_task_statements(
+                kms_key_arn=args["kms_key_arn"],
+                exec_log_group_arn=logs.arn if args["enable_exec"] else None,
+            ),
+            task_role_description="Pool workers: publish queue metrics",
+            spec=fleet_tasks.pool_worker_task(
+                self._env,
                 family=family,
                 image=args["worker_image"],
-                stack=self._stack,
-                environment_id=args["environment_id"],
-                environment_key_arn=self.environment_key_secret_arn,
-                cpu=res.cpu,
-                memory_mib=res.memory_mib,
-                ephemeral_storage_gib=res.ephemeral_storage_gib,
+                resources=args["resources"],
                 max_idle_seconds=args["max_idle_seconds"],
             ),
-            worker_exec,
-            worker_task,
-            worker_logs,
+            outputs_prefix="pool",
         )
-        service = self._service("worker", worker_td, worker_sg, args["pool_size"])
-        self._outputs.update(
-            {
-                "poolServiceName": service.name,
-                "poolTaskFamily": family,
-                "poolSecurityGroupId": worker_sg.id,
-                "poolExecutionRoleArn": worker_exec.arn,
-                "poolTaskRoleArn": worker_task.arn,
-                "poolLogGroupName": worker_logs.name,
-            }
-        )
+        service = self._service("worker", worker, args["pool_size"])
+        self._outputs.update({"poolServiceName": service.name, "poolTaskFamily": family})
         return service
 
     # ------------------------------------------------------------------ building blocks
@@ -382,13 +372,9 @@ class SandboxFleet(pulumi.ComponentResource):
         args = self._args
         rules = aws_service_egress(args["endpoints_security_group_id"], args["s3_prefix_list_id"])
         rules.append(
-            EgressRule(
-                key="internet-https",
-                description="HTTPS to public addresses; names are filtered by the network's egress filter",
-                protocol="tcp",
-                from_port=443,
-                to_port=443,
-                prefix_list_id=args["internet_prefix_list_id"],
+            internet_https(
+                "HTTPS to public addresses; names are filtered by the network's egress filter",
+                args["internet_prefix_list_id"],
             )
         )
         if with_allowed_cidrs:
@@ -433,8 +419,8 @@ class SandboxFleet(pulumi.ComponentResource):
         return role_with_policy(
             f"{self._name}-{role}-execution-role",
             trust_policy=self._trust(),
-            statements=fleet_iam.execution_statements(
-                self._scope,
+            statements=execution_statements(
+                region=args["region"],
                 log_group_arn=logs.arn,
                 secret_arns=[self.environment_key_secret_arn],
                 kms_key_arn=args["kms_key_arn"],
@@ -457,51 +443,58 @@ class SandboxFleet(pulumi.ComponentResource):
             description=description,
         )
 
-    def _task_definition(
+    def _workload(
         self,
         role: str,
-        spec: fleet_tasks.TaskSpec,
-        execution_role: aws.iam.Role,
-        task_role: aws.iam.Role,
-        logs: aws.cloudwatch.LogGroup,
-    ) -> aws.ecs.TaskDefinition:
-        return fleet_tasks.task_definition(
-            f"{self._name}-{role}-task",
+        *,
+        task_key: str,
+        who: str,
+        with_allowed_cidrs: bool,
+        repository_arn: pulumi.Input[str] | None,
+        task_statements: Callable[[aws.cloudwatch.LogGroup], list[Statement]],
+        task_role_description: str,
+        spec: TaskSpec,
+        outputs_prefix: str | None = None,
+    ) -> _Workload:
+        """One task family with its own security group, log group, execution role and task role."""
+        group = self._security_group(role, who, with_allowed_cidrs=with_allowed_cidrs)
+        logs = self._log_group(role)
+        execution_role = self._execution_role(role, logs, repository_arn)
+        task_role = self._task_role(role, task_statements(logs), task_role_description)
+        task = task_definition(
+            f"{self._name}-{task_key}-task",
             spec,
-            execution_role_arn=execution_role.arn,
-            task_role_arn=task_role.arn,
-            log_group_name=logs.name,
-            region=self._args["region"],
-            cpu_architecture=self._args["cpu_architecture"].value.upper(),
+            TaskRuntime(
+                execution_role_arn=execution_role.arn,
+                task_role_arn=task_role.arn,
+                log_group_name=logs.name,
+                region=self._args["region"],
+                cpu_architecture=self._args["cpu_architecture"].value.upper(),
+            ),
             tags=self._tags,
             parent=self,
         )
+        prefix = outputs_prefix or role
+        self._outputs.update(
+            {
+                f"{prefix}SecurityGroupId": group.id,
+                f"{prefix}ExecutionRoleArn": execution_role.arn,
+                f"{prefix}TaskRoleArn": task_role.arn,
+                f"{prefix}LogGroupName": logs.name,
+            }
+        )
+        return _Workload(group, logs, execution_role, task_role, task)
 
-    def _service(
-        self, role: str, task: aws.ecs.TaskDefinition, group: aws.ec2.SecurityGroup, count: int
-    ) -> aws.ecs.Service:
-        args = self._args
-        return aws.ecs.Service(
+    def _service(self, role: str, workload: _Workload, count: int) -> aws.ecs.Service:
+        # A deployment that cannot reach steady state rolls back instead of leaving no poller.
+        return private_service(
             f"{self._name}-{role}-service",
-            cluster=self._cluster.arn,
-            task_definition=task.arn,
+            cluster_arn=self._cluster.arn,
+            task_definition_arn=workload.task.arn,
             desired_count=count,
-            launch_type="FARGATE",
-            platform_version="LATEST",
-            network_configuration={
-                "subnets": args["subnet_ids"],
-                "security_groups": [group.id],
-                "assign_public_ip": False,
-            },
-            # A deployment that cannot reach steady state rolls back instead of leaving no poller.
-            deployment_circuit_breaker={"enable": True, "rollback": True},
-            deployment_minimum_healthy_percent=100,
-            deployment_maximum_percent=200,
-            availability_zone_rebalancing="ENABLED",
-            enable_execute_command=args["enable_exec"],
-            enable_ecs_managed_tags=True,
-            propagate_tags="SERVICE",
-            wait_for_steady_state=False,
+            subnet_ids=self._args["subnet_ids"],
+            security_group_id=workload.security_group.id,
+            enable_exec=self._args["enable_exec"],
             tags=self._tags,
-            opts=pulumi.ResourceOptions(parent=self),
+            parent=self,
         )

@@ -29,6 +29,31 @@ def secret_arn(
         return pulumi.Output.from_input(setting.arn)
     if setting.value is None:
         raise ValueError(f"{name}: the secret's value is not available to the program")
+    return stored_secret(
+        name,
+        pulumi.Output.secret(setting.value),
+        description=description,
+        kms_key_arn=kms_key_arn,
+        tags=tags,
+        parent=parent,
+    )
+
+
+def stored_secret(
+    name: str,
+    value: pulumi.Input[str],
+    *,
+    description: str,
+    kms_key_arn: pulumi.Input[str],
+    tags: Mapping[str, str],
+    parent: pulumi.Resource,
+    initial_only: bool = False,
+) -> pulumi.Output[str]:
+    """A Secrets Manager secret under the CMK holding `value`; returns its ARN.
+
+    `initial_only`: Pulumi writes `value` once and never again, because something else
+    (e.g. the tunnel's setup task) owns the secret's value from then on.
+    """
     secret = aws.secretsmanager.Secret(
         name,
         description=description,
@@ -40,7 +65,7 @@ def secret_arn(
     aws.secretsmanager.SecretVersion(
         f"{name}-value",
         secret_id=secret.id,
-        secret_string=pulumi.Output.secret(setting.value),
-        opts=pulumi.ResourceOptions(parent=secret),
+        secret_string=value,
+        opts=pulumi.ResourceOptions(parent=secret, ignore_changes=["secretString"] if initial_only else None),
     )
     return secret.arn

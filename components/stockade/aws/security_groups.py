@@ -108,3 +108,21 @@ def aws_service_egress(
             )
         )
     return rules
+
+
+def internet_https(description: str, internet_prefix_list_id: pulumi.Input[str] | None) -> EgressRule:
+    """HTTPS out through the network's egress path (NAT, and its domain filter where one runs).
+
+    With the network's prefix list of public IPv4 space the rule reaches public addresses
+    only, so private ranges stay closed; without one it targets 0.0.0.0/0 and leaves the
+    choice of destination to the network's firewall.
+    """
+    return EgressRule(
+        key="internet-https",
+        description=description[:255],
+        protocol="tcp",
+        from_port=443,
+        to_port=443,
+        cidr_ipv4=None if internet_prefix_list_id is not None else "0.0.0.0/0",
+        prefix_list_id=internet_prefix_list_id,
+    )

@@ -19,14 +19,21 @@ from collections.abc import Sequence
 from typing import Any, NotRequired, TypedDict
 
 import pulumi
-import pulumi_aws as aws
 
+from stockade.aws.alarms import topic_for
 from stockade.aws.arns import partition_for
-from stockade.aws.containers import Container, container_definitions
+from stockade.aws.containers import Container
+from stockade.aws.ecs_iam import execution_statements
+from stockade.aws.fargate import TaskRuntime, TaskSpec, insights_cluster, private_service, task_definition
 from stockade.aws.iam import ecs_tasks_trust_policy, role_with_policy
 from stockade.aws.logs import encrypted_log_group
-from stockade.aws.secrets import secret_arn
-from stockade.aws.security_groups import EgressRule, aws_service_egress, egress_only_security_group
+from stockade.aws.secrets import secret_arn, stored_secret
+from stockade.aws.security_groups import (
+    EgressRule,
+    aws_service_egress,
+    egress_only_security_group,
+    internet_https,
+)
 from stockade.aws.tunnel_files import (
     CONFIG_VOLUME,
     DATA_VOLUME,
@@ -36,8 +43,8 @@ from stockade.aws.tunnel_files import (
     init_container,
     proxy_mounts,
 )
-from stockade.aws.tunnel_images import ImageSources, pull_statements, resolve_images
-from stockade.aws.tunnel_monitoring import AccountScope, gateway_monitoring
+from stockade.aws.tunnel_images import resolve_images
+from stockade.aws.tunnel_monitoring import gateway_monitoring
 from stockade.settings.tunnel import (
     CLOUDFLARED_EDGE_CIDRS,
     CLOUDFLARED_EDGE_PORT,
@@ -102,6 +109,10 @@ class TunnelGatewayArgs(TypedDict):
     """Run in this ECS cluster instead of a new one. Its Container Insights must be on for the
     no-running-tasks alarm to see anything."""
 
+    alarm_topic_arn: NotRequired[pulumi.Input[str] | None]
+    """The stack's alarm topic (aws/alarm_topic.py). Without it (None), and with alarms enabled,
+    the gateway makes a topic of its own for `tunnel.alarms.subscriptions`."""
+
 
 def _slug(text: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in text).strip("-")
@@ -149,15 +160,9 @@ def gateway_egress_rules(
 
 
 def https_to_internet_rule(internet_prefix_list_id: pulumi.Input[str] | None) -> EgressRule:
-    """443 through the NAT, to public addresses only when the network offers their prefix list."""
-    return EgressRule(
-        key="https-internet",
-        description="HTTPS through the NAT: AWS APIs without VPC endpoints, or public image pulls",
-        protocol="tcp",
-        from_port=443,
-        to_port=443,
-        cidr_ipv4=None if internet_prefix_list_id is not None else "0.0.0.0/0",
-        prefix_list_id=internet_prefix_list_id,
+    return internet_https(
+        "HTTPS through the NAT: AWS APIs without VPC endpoints, or public image pulls",
+        internet_prefix_list_id,
     )
 
 
@@ -191,7 +196,6 @@ class TunnelGateway(pulumi.ComponentResource):
         self._args = args
         self._partition = partition_for(args["region"])
         self._tags = with_component(args["tags"], COMPONENT)
-        child = pulumi.ResourceOptions(parent=self)
 
         log_group = encrypted_log_group(
             f"{name}-logs",
@@ -228,7 +232,13 @@ class TunnelGateway(pulumi.ComponentResource):
         execution_role = role_with_policy(
             f"{name}-execution",
             trust_policy=ecs_tasks_trust_policy(args["account_id"], self._partition, args["region"]),
-            statements=self._execution_statements(images, secret_arns, log_group.arn),
+            statements=execution_statements(
+                region=args["region"],
+                log_group_arn=log_group.arn,
+                secret_arns=secret_arns,
+                kms_key_arn=args["kms_key_arn"],
+                repository_arns=images.repository_arns,
+            ),
             permissions_boundary_arn=args["permissions_boundary_arn"],
             tags=self._tags,
             parent=self,
@@ -237,13 +247,7 @@ class TunnelGateway(pulumi.ComponentResource):
         if "cluster_arn" in args:
             cluster_arn = pulumi.Output.from_input(args["cluster_arn"])
         else:
-            cluster = aws.ecs.Cluster(
-                f"{name}-cluster",
-                settings=[aws.ecs.ClusterSettingArgs(name="containerInsights", value="enabled")],
-                tags=self._tags,
-                opts=child,
-            )
-            cluster_arn = cluster.arn
+            cluster_arn = insights_cluster(f"{name}-cluster", tags=self._tags, parent=self).arn
         cluster_name = cluster_arn.apply(lambda arn: arn.rsplit("/", 1)[-1])
 
         containers = [
@@ -251,59 +255,53 @@ class TunnelGateway(pulumi.ComponentResource):
             self._proxy(images.by_role["proxy"].pull_ref),
             self._cloudflared(images.by_role["cloudflared"].pull_ref, token_arn, tunnel),
         ]
-        task = aws.ecs.TaskDefinition(
+        task = task_definition(
             f"{name}-task",
-            family=f"stockade-{pulumi.get_stack()}-tunnel-gateway",
-            requires_compatibilities=["FARGATE"],
-            network_mode="awsvpc",
-            cpu=str(tunnel.task_cpu),
-            memory=str(tunnel.task_memory_mib),
-            runtime_platform=aws.ecs.TaskDefinitionRuntimePlatformArgs(
-                operating_system_family="LINUX", cpu_architecture="X86_64"
+            TaskSpec(
+                family=f"stockade-{pulumi.get_stack()}-tunnel-gateway",
+                cpu=tunnel.task_cpu,
+                memory_mib=tunnel.task_memory_mib,
+                containers=containers,
+                volumes=[CONFIG_VOLUME, DATA_VOLUME],
             ),
-            execution_role_arn=execution_role.arn,
             # No task role: neither container calls an AWS API.
-            volumes=[
-                aws.ecs.TaskDefinitionVolumeArgs(name=CONFIG_VOLUME),
-                aws.ecs.TaskDefinitionVolumeArgs(name=DATA_VOLUME),
-            ],
-            container_definitions=container_definitions(
-                containers, log_group=log_group.name, region=args["region"]
+            TaskRuntime(
+                execution_role_arn=execution_role.arn, log_group_name=log_group.name, region=args["region"]
             ),
             tags=self._tags,
-            opts=child,
+            parent=self,
         )
-        service = aws.ecs.Service(
+        # Never below the running count while replacing: the tunnel stays up through a deploy.
+        service = private_service(
             f"{name}-service",
-            cluster=cluster_arn,
-            task_definition=task.arn,
+            cluster_arn=cluster_arn,
+            task_definition_arn=task.arn,
             desired_count=tunnel.replicas,
-            launch_type="FARGATE",
-            platform_version="LATEST",
-            network_configuration=aws.ecs.ServiceNetworkConfigurationArgs(
-                subnets=args["subnet_ids"], security_groups=[group.id], assign_public_ip=False
-            ),
-            # Never below the running count while replacing: the tunnel stays up through a deploy.
-            deployment_minimum_healthy_percent=100,
-            deployment_maximum_percent=200,
-            deployment_circuit_breaker=aws.ecs.ServiceDeploymentCircuitBreakerArgs(
-                enable=True, rollback=True
-            ),
-            availability_zone_rebalancing="ENABLED",
-            enable_execute_command=False,
-            enable_ecs_managed_tags=True,
-            propagate_tags="SERVICE",
-            wait_for_steady_state=False,
+            subnet_ids=args["subnet_ids"],
+            security_group_id=group.id,
             tags=self._tags,
-            opts=child,
+            parent=self,
         )
+        topic_arn: pulumi.Output[str] | None = None
+        if tunnel.alarms.enabled:
+            topic_arn = topic_for(
+                f"{name}-alarms",
+                args.get("alarm_topic_arn"),
+                account_id=args["account_id"],
+                region=args["region"],
+                partition=self._partition,
+                purpose="tunnel-alarms",
+                subscriptions=tunnel.alarms.subscriptions,
+                tags=self._tags,
+                parent=self,
+            )
         monitoring = gateway_monitoring(
             f"{name}-health",
             log_group_name=log_group.name,
             cluster_name=cluster_name,
             service_name=service.name,
             alarms=tunnel.alarms,
-            account=AccountScope(args["account_id"], self._partition, args["region"]),
+            topic_arn=topic_arn,
             tags=self._tags,
             parent=self,
         )
@@ -392,39 +390,26 @@ class TunnelGateway(pulumi.ComponentResource):
         return roles
 
     def _stored(self, name: str, value: pulumi.Input[str], description: str) -> pulumi.Output[str]:
-        secret = aws.secretsmanager.Secret(
+        return stored_secret(
             name,
+            value,
             description=description,
-            kms_key_id=self._args["kms_key_arn"],
-            recovery_window_in_days=7,
+            kms_key_arn=self._args["kms_key_arn"],
             tags=self._tags,
-            opts=pulumi.ResourceOptions(parent=self),
+            parent=self,
         )
-        aws.secretsmanager.SecretVersion(
-            f"{name}-value",
-            secret_id=secret.id,
-            secret_string=value,
-            opts=pulumi.ResourceOptions(parent=secret),
-        )
-        return secret.arn
 
     def _published(self, name: str, description: str) -> pulumi.Output[str]:
         """A secret the setup task fills; Pulumi writes only a placeholder and then leaves it alone."""
-        secret = aws.secretsmanager.Secret(
+        return stored_secret(
             name,
+            PUBLISHED_PLACEHOLDER,
             description=description,
-            kms_key_id=self._args["kms_key_arn"],
-            recovery_window_in_days=7,
+            kms_key_arn=self._args["kms_key_arn"],
             tags=self._tags,
-            opts=pulumi.ResourceOptions(parent=self),
+            parent=self,
+            initial_only=True,
         )
-        aws.secretsmanager.SecretVersion(
-            f"{name}-value",
-            secret_id=secret.id,
-            secret_string=PUBLISHED_PLACEHOLDER,
-            opts=pulumi.ResourceOptions(parent=secret, ignore_changes=["secretString"]),
-        )
-        return secret.arn
 
     def _secrets(self, name: str, tunnel: TunnelSettings) -> tuple[FileSecrets, pulumi.Output[str]]:
         """Secrets Manager entries for every file and the token, by certificate source."""
@@ -498,31 +483,6 @@ class TunnelGateway(pulumi.ComponentResource):
             )
         parts: list[pulumi.Input[str]] = [config_text, certificate, upstream_ca or ""]
         return FileSecrets(arns=arns, fingerprint=fingerprint(*parts)), token_arn
-
-    def _execution_statements(
-        self, images: ImageSources, secret_arns: list[pulumi.Input[str]], log_group_arn: pulumi.Input[str]
-    ) -> list[dict[str, Any]]:
-        return [
-            *pull_statements(images),
-            {
-                "Sid": "ReadTunnelSecrets",
-                "Effect": "Allow",
-                "Action": "secretsmanager:GetSecretValue",
-                "Resource": secret_arns,
-            },
-            {
-                "Sid": "DecryptTunnelSecrets",
-                "Effect": "Allow",
-                "Action": "kms:Decrypt",
-                "Resource": self._args["kms_key_arn"],
-            },
-            {
-                "Sid": "WriteTunnelLogs",
-                "Effect": "Allow",
-                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-                "Resource": pulumi.Output.from_input(log_group_arn).apply(lambda arn: f"{arn}:*"),
-            },
-        ]
 
     @staticmethod
     def _proxy(image: pulumi.Input[str]) -> Container:

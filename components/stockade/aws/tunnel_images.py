@@ -1,4 +1,4 @@
-"""Where the tunnel's images are pulled from, and what the execution role needs to pull them.
+"""Where the tunnel's images are pulled from (the execution role's grant: ecs_iam.py).
 
 The vendor's images live in Google Artifact Registry and Docker Hub. A Fargate
 task pulls through its own network interface, so pulling those directly needs
@@ -11,17 +11,13 @@ every pull then stays on the VPC's ECR and S3 endpoints.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
 
-_ECR = re.compile(
-    r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/"
-    r"(?P<repository>[a-z0-9._/-]+?)(?::[\w.-]+)?(?:@sha256:[0-9a-f]{64})?$"
-)
+from stockade.aws.ecs_iam import ecr_repository_arn
 
 
 @dataclass(frozen=True)
@@ -91,9 +87,8 @@ def resolve_images(
     sources = ImageSources()
     mirrored: dict[str, aws.ecr.Repository] = {}
     for role, image in sorted(images.items()):
-        match = _ECR.match(image)
-        if match:
-            arn = f"arn:{partition}:ecr:{match['region']}:{match['account']}:repository/{match['repository']}"
+        arn = ecr_repository_arn(image, partition)
+        if arn is not None:
             sources.by_role[role] = ImageSource(upstream=image, pull_ref=image, repository_arn=arn)
             continue
         if not mirror:
@@ -125,25 +120,3 @@ def resolve_images(
             mirror_url=repository.repository_url,
         )
     return sources
-
-
-def pull_statements(sources: ImageSources) -> list[dict[str, object]]:
-    """Execution-role statements to pull from the ECR repositories in `sources`."""
-    arns = sources.repository_arns
-    if not arns:
-        return []
-    return [
-        {
-            # GetAuthorizationToken has no resource-level permissions; it only mints a registry login.
-            "Sid": "EcrLogin",
-            "Effect": "Allow",
-            "Action": "ecr:GetAuthorizationToken",
-            "Resource": "*",
-        },
-        {
-            "Sid": "PullTunnelImages",
-            "Effect": "Allow",
-            "Action": ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
-            "Resource": arns,
-        },
-    ]

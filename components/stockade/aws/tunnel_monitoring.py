@@ -3,21 +3,19 @@
 Built from what exists: the log lines the vendor documents become metrics, and
 ECS's own task count (Container Insights) tells whether anything runs at all.
 
-Alarms go to an SNS topic encrypted with a small key of its own: CloudWatch can
-publish to an encrypted topic only when the key policy lets the CloudWatch
-service use the key, and the stack's key may be the customer's (kmsKeyArn), whose
-policy Stockade does not own. The fleet's alarm topic is built the same way.
+Alarms go to the stack's alarm topic (aws/alarm_topic.py); a gateway used on its
+own makes a topic of its own.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
+from stockade.aws.alarms import AlarmSpec, metric_alarms, no_running_tasks
 from stockade.settings.tunnel import TunnelAlarmSettings
 
 
@@ -54,121 +52,6 @@ def filter_pattern(phrase: str) -> str:
 
 
 @dataclass(frozen=True)
-class AccountScope:
-    """Who may publish: CloudWatch alarms of this account and region only."""
-
-    account_id: str
-    partition: str
-    region: str
-
-    @property
-    def alarm_arns(self) -> str:
-        return f"arn:{self.partition}:cloudwatch:{self.region}:{self.account_id}:alarm:*"
-
-    def condition(self) -> dict[str, dict[str, str]]:
-        return {
-            "StringEquals": {"aws:SourceAccount": self.account_id},
-            "ArnLike": {"aws:SourceArn": self.alarm_arns},
-        }
-
-
-def _key_policy(account: AccountScope) -> str:
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Sid": "AccountAdministersThroughIam",
-                    "Effect": "Allow",
-                    "Principal": {"AWS": f"arn:{account.partition}:iam::{account.account_id}:root"},
-                    "Action": "kms:*",
-                    "Resource": "*",
-                },
-                {
-                    "Sid": "CloudWatchAlarmsOfThisAccountPublish",
-                    "Effect": "Allow",
-                    "Principal": {"Service": "cloudwatch.amazonaws.com"},
-                    "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
-                    "Resource": "*",
-                    "Condition": account.condition(),
-                },
-            ],
-        },
-        sort_keys=True,
-    )
-
-
-def _topic_policy(topic_arn: str, account: AccountScope) -> str:
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Sid": "CloudWatchAlarmsOfThisAccount",
-                    "Effect": "Allow",
-                    "Principal": {"Service": "cloudwatch.amazonaws.com"},
-                    "Action": "sns:Publish",
-                    "Resource": topic_arn,
-                    "Condition": account.condition(),
-                },
-                {
-                    "Sid": "DenyPlaintextTransport",
-                    "Effect": "Deny",
-                    "Principal": "*",
-                    "Action": "sns:Publish",
-                    "Resource": topic_arn,
-                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                },
-            ],
-        },
-        sort_keys=True,
-    )
-
-
-def alarm_topic(
-    name: str,
-    *,
-    account: AccountScope,
-    alarms: TunnelAlarmSettings,
-    tags: Mapping[str, str],
-    parent: pulumi.Resource,
-) -> aws.sns.Topic:
-    child = pulumi.ResourceOptions(parent=parent)
-    key = aws.kms.Key(
-        f"{name}-key",
-        description=f"Stockade {pulumi.get_stack()}: tunnel gateway alarm topic",
-        enable_key_rotation=True,
-        rotation_period_in_days=365,
-        deletion_window_in_days=30,
-        policy=_key_policy(account),
-        tags=dict(tags),
-        opts=child,
-    )
-    topic = aws.sns.Topic(
-        f"{name}-topic",
-        name=f"stockade-{pulumi.get_stack()}-tunnel-alarms",
-        kms_master_key_id=key.arn,
-        tags=dict(tags),
-        opts=child,
-    )
-    aws.sns.TopicPolicy(
-        f"{name}-topic-policy",
-        arn=topic.arn,
-        policy=topic.arn.apply(lambda arn: _topic_policy(arn, account)),
-        opts=pulumi.ResourceOptions(parent=topic),
-    )
-    for index, subscription in enumerate(alarms.subscriptions, start=1):
-        aws.sns.TopicSubscription(
-            f"{name}-subscription-{index}",
-            topic=topic.arn,
-            protocol=subscription.protocol.value,
-            endpoint=subscription.endpoint,
-            opts=pulumi.ResourceOptions(parent=topic),
-        )
-    return topic
-
-
-@dataclass(frozen=True)
 class Monitoring:
     topic_arn: pulumi.Output[str] | None
     alarm_names: list[pulumi.Output[str]]
@@ -181,10 +64,11 @@ def gateway_monitoring(
     cluster_name: pulumi.Input[str],
     service_name: pulumi.Input[str],
     alarms: TunnelAlarmSettings,
-    account: AccountScope,
+    topic_arn: pulumi.Output[str] | None,
     tags: Mapping[str, str],
     parent: pulumi.Resource,
 ) -> Monitoring:
+    """Metric filters always; the alarms only with a topic to notify (None: alarms are off)."""
     child = pulumi.ResourceOptions(parent=parent)
     namespace = metric_namespace()
     for signal in LOG_SIGNALS:
@@ -197,53 +81,37 @@ def gateway_monitoring(
             ),
             opts=child,
         )
-    if not alarms.enabled:
+    if topic_arn is None:
         return Monitoring(topic_arn=None, alarm_names=[])
-    topic = alarm_topic(f"{name}-alarms", account=account, alarms=alarms, tags=tags, parent=parent)
-    actions = [topic.arn]
-    no_tasks = aws.cloudwatch.MetricAlarm(
-        f"{name}-no-running-tasks",
-        name=f"stockade-{pulumi.get_stack()}-tunnel-no-running-tasks",
-        alarm_description=(
-            "No tunnel gateway task is running: MCP servers behind the tunnel are unreachable. "
-            "See docs/tunnel-gateway.md (Health)."
+    stack = pulumi.get_stack()
+    specs = [
+        no_running_tasks(
+            "no-running-tasks",
+            alarm_name=f"stockade-{stack}-tunnel-no-running-tasks",
+            description=(
+                "No tunnel gateway task is running: MCP servers behind the tunnel are unreachable. "
+                "See docs/tunnel-gateway.md (Health)."
+            ),
+            cluster_name=cluster_name,
+            service_name=service_name,
         ),
-        namespace="ECS/ContainerInsights",
-        metric_name="RunningTaskCount",
-        dimensions={"ClusterName": cluster_name, "ServiceName": service_name},
-        statistic="Minimum",
-        period=60,
-        evaluation_periods=3,
-        datapoints_to_alarm=3,
-        threshold=1,
-        comparison_operator="LessThanThreshold",
-        # No data at all means no tasks (or no Container Insights): both deserve a page.
-        treat_missing_data="breaching",
-        alarm_actions=actions,
-        ok_actions=actions,
-        tags=dict(tags),
-        opts=child,
-    )
-    probe = aws.cloudwatch.MetricAlarm(
-        f"{name}-ip-validation-failed",
-        name=f"stockade-{pulumi.get_stack()}-tunnel-ip-validation-failed",
-        alarm_description=(
-            f"The proxy refused {alarms.ip_validation_failures}+ upstream addresses per "
-            f"{alarms.period_minutes} min for {alarms.sustained_periods} periods: a possible SSRF probe "
-            "through the tunnel. See docs/runbooks/tunnel-compromise.md."
+        AlarmSpec(
+            key="ip-validation-failed",
+            alarm_name=f"stockade-{stack}-tunnel-ip-validation-failed",
+            description=(
+                f"The proxy refused {alarms.ip_validation_failures}+ upstream addresses per "
+                f"{alarms.period_minutes} min for {alarms.sustained_periods} periods: a possible SSRF probe "
+                "through the tunnel. See docs/runbooks/tunnel-compromise.md."
+            ),
+            namespace=namespace,
+            metric="IpValidationFailed",
+            statistic="Sum",
+            period_seconds=alarms.period_minutes * 60,
+            periods=alarms.sustained_periods,
+            threshold=alarms.ip_validation_failures,
+            comparison="GreaterThanOrEqualToThreshold",
+            treat_missing_data="notBreaching",
         ),
-        namespace=namespace,
-        metric_name="IpValidationFailed",
-        statistic="Sum",
-        period=alarms.period_minutes * 60,
-        evaluation_periods=alarms.sustained_periods,
-        datapoints_to_alarm=alarms.sustained_periods,
-        threshold=alarms.ip_validation_failures,
-        comparison_operator="GreaterThanOrEqualToThreshold",
-        treat_missing_data="notBreaching",
-        alarm_actions=actions,
-        ok_actions=actions,
-        tags=dict(tags),
-        opts=child,
-    )
-    return Monitoring(topic_arn=topic.arn, alarm_names=[no_tasks.name, probe.name])
+    ]
+    made = metric_alarms(name, specs, topic_arn=topic_arn, tags=tags, parent=parent)
+    return Monitoring(topic_arn=topic_arn, alarm_names=[alarm.name for alarm in made.values()])

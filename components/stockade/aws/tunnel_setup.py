@@ -20,7 +20,6 @@ to write sub-directories (its file names are partly undocumented, contract 4.8).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,10 +27,13 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from stockade.aws.containers import Container, Mount, container_definitions
-from stockade.aws.iam import ecs_tasks_trust_policy, role_with_policy
+from stockade.aws.containers import Container, Mount
+from stockade.aws.ecs_iam import execution_statements
+from stockade.aws.fargate import TaskRuntime, TaskSpec, task_definition
+from stockade.aws.iam import ecs_tasks_trust_policy, role_with_policy, service_trust_policy
+from stockade.aws.secrets import stored_secret
 from stockade.aws.security_groups import EgressRule, aws_service_egress, egress_only_security_group
-from stockade.aws.tunnel_images import ImageSources, pull_statements
+from stockade.aws.tunnel_images import ImageSources
 from stockade.settings.tunnel import TunnelSettings
 
 API_URL = "https://api.anthropic.com"
@@ -283,21 +285,15 @@ def _task_statements(ctx: SetupContext, state_arn: pulumi.Output[str], renew: bo
 
 
 def setup_tasks(name: str, ctx: SetupContext, *, parent: pulumi.Resource) -> SetupTasks:
-    child = pulumi.ResourceOptions(parent=parent)
-    state = aws.secretsmanager.Secret(
+    state_arn = stored_secret(
         f"{name}-state",
+        STATE_PLACEHOLDER,
         description="The vendor setup's data/ directory (tunnel ID, CA, certificates, token)",
-        kms_key_id=ctx.kms_key_arn,
-        recovery_window_in_days=7,
+        kms_key_arn=ctx.kms_key_arn,
         tags=ctx.tags,
-        opts=child,
-    )
-    aws.secretsmanager.SecretVersion(
-        f"{name}-state-value",
-        secret_id=state.id,
-        secret_string=STATE_PLACEHOLDER,
+        parent=parent,
         # The setup task owns the value from its first run on.
-        opts=pulumi.ResourceOptions(parent=state, ignore_changes=["secretString"]),
+        initial_only=True,
     )
     group = egress_only_security_group(
         f"{name}-sg",
@@ -311,15 +307,9 @@ def setup_tasks(name: str, ctx: SetupContext, *, parent: pulumi.Resource) -> Set
     execution = role_with_policy(
         f"{name}-execution",
         trust_policy=trust,
-        statements=[
-            *pull_statements(ctx.images),
-            {
-                "Sid": "WriteSetupLogs",
-                "Effect": "Allow",
-                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-                "Resource": ctx.log_group_arn.apply(lambda arn: f"{arn}:*"),
-            },
-        ],
+        statements=execution_statements(
+            region=ctx.region, log_group_arn=ctx.log_group_arn, repository_arns=ctx.images.repository_arns
+        ),
         permissions_boundary_arn=ctx.permissions_boundary_arn,
         tags=ctx.tags,
         parent=parent,
@@ -331,30 +321,29 @@ def setup_tasks(name: str, ctx: SetupContext, *, parent: pulumi.Resource) -> Set
         roles[kind] = role_with_policy(
             f"{name}-{kind}-role",
             trust_policy=trust,
-            statements=_task_statements(ctx, state.arn, renew),
+            statements=_task_statements(ctx, state_arn, renew),
             permissions_boundary_arn=ctx.permissions_boundary_arn,
             tags=ctx.tags,
             parent=parent,
             description=f"The tunnel setup task ({kind}): state, outputs, rolling the gateway",
         )
-        definitions[kind] = aws.ecs.TaskDefinition(
+        definitions[kind] = task_definition(
             f"{name}-{kind}",
-            family=f"stockade-{pulumi.get_stack()}-tunnel-setup-{kind}",
-            requires_compatibilities=["FARGATE"],
-            network_mode="awsvpc",
-            cpu="256",
-            memory="512",
-            runtime_platform=aws.ecs.TaskDefinitionRuntimePlatformArgs(
-                operating_system_family="LINUX", cpu_architecture="X86_64"
+            TaskSpec(
+                family=f"stockade-{pulumi.get_stack()}-tunnel-setup-{kind}",
+                cpu=256,
+                memory_mib=512,
+                containers=_containers(ctx, state_arn, renew),
+                volumes=[WORK, DATA, TMP],
             ),
-            execution_role_arn=execution.arn,
-            task_role_arn=roles[kind].arn,
-            volumes=[aws.ecs.TaskDefinitionVolumeArgs(name=v) for v in (WORK, DATA, TMP)],
-            container_definitions=container_definitions(
-                _containers(ctx, state.arn, renew), log_group=ctx.log_group_name, region=ctx.region
+            TaskRuntime(
+                execution_role_arn=execution.arn,
+                task_role_arn=roles[kind].arn,
+                log_group_name=ctx.log_group_name,
+                region=ctx.region,
             ),
             tags=ctx.tags,
-            opts=child,
+            parent=parent,
         )
     _renew_schedule(name, ctx, definitions["renew"], [execution, roles["renew"]], group, parent)
     return SetupTasks(
@@ -372,20 +361,10 @@ def _renew_schedule(
     group: aws.ec2.SecurityGroup,
     parent: pulumi.Resource,
 ) -> None:
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "scheduler.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-                "Condition": {"StringEquals": {"aws:SourceAccount": ctx.account_id}},
-            }
-        ],
-    }
+    trust = service_trust_policy("scheduler.amazonaws.com", ctx.account_id)
     role = role_with_policy(
         f"{name}-scheduler",
-        trust_policy=json.dumps(trust, sort_keys=True),
+        trust_policy=trust,
         statements=[
             {
                 "Sid": "RunRenewTask",

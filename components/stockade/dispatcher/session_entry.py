@@ -1,31 +1,47 @@
 """`stockade-session-entry`: the sandbox's entrypoint (`python3 -m stockade.dispatcher.session_entry`).
 
 The dispatcher passes each sandbox only the ARN of its work secret (STOCKADE_WORK_SECRET_ARN).
-This wrapper fetches the secret with the task role, puts it in ANTHROPIC_WORK_SECRET and
-replaces itself with `ant beta:worker run --workdir /workspace` (plus any arguments it was
-given), so `ant` is the process ECS signals on stop. The value is never logged.
+This wrapper fetches the secret with the task role, puts it in ANTHROPIC_WORK_SECRET and runs
+`ant beta:worker run --workdir /workspace` (plus any arguments it was given) as its child. It
+forwards SIGTERM and SIGINT to `ant` (ECS stops the task with SIGTERM), waits for it, then
+uploads /workspace to the artifacts bucket (artifact_upload.py) and exits with `ant`'s exit
+code (128+N when `ant` died of signal N). The secret's value is never logged.
 
 Without STOCKADE_WORK_SECRET_ARN but with ANTHROPIC_WORK_SECRET already set (a spawner that
-passes the secret directly, as on a Docker host), it execs `ant` unchanged.
+passes the secret directly, as on a Docker host), it runs `ant` unchanged; without
+STOCKADE_ARTIFACTS_BUCKET it uploads nothing.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
+import signal
+import subprocess
 import sys
+import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import TextIO
+from pathlib import Path
+from types import FrameType
+from typing import Any, TextIO, cast
 
 from stockade.dispatcher import env
-from stockade.dispatcher.aws import SecretsApi, error_code, error_message, secrets_client
-from stockade.dispatcher.errors import EXIT_FAILED, EXIT_OK, ConfigError, DispatchError
+from stockade.dispatcher.artifact_upload import Limits, ObjectStoreApi, upload_target, upload_workspace
+from stockade.dispatcher.aws import SecretsApi, client, error_code, error_message, secrets_client
+from stockade.dispatcher.errors import EXIT_FAILED, ConfigError, DispatchError
 from stockade.dispatcher.logs import Redactor, configure, emit
 
 PROGRAM = "stockade-session-entry"
 ANT_COMMAND = ("ant", "beta:worker", "run", "--workdir", "/workspace")
+WORKSPACE = Path("/workspace")
 EXIT_SECRET = 3
 EXIT_EXEC = 127
+FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+# ECS kills the container 30 s after SIGTERM (the task definition's stopTimeout); after a
+# stop, the upload gets whatever is left of 25 s from the signal, so it ends before the kill.
+STOP_UPLOAD_WINDOW_SECONDS = 25.0
 # What `ant beta:worker run` needs besides the work secret; checked here to fail with a clear line.
 REQUIRED = (
     "ANTHROPIC_ENVIRONMENT_ID",
@@ -35,7 +51,6 @@ REQUIRED = (
 )
 
 log = logging.getLogger("stockade.dispatcher.session_entry")
-ExecFn = Callable[[str, list[str], dict[str, str]], object]
 
 
 class SecretFetchError(DispatchError):
@@ -93,21 +108,92 @@ def child_environment(
     return child
 
 
+class AntRun:
+    """`ant` as a child process, with SIGTERM and SIGINT forwarded to it.
+
+    A signal that arrives before the child exists is delivered as soon as it does, so a stop
+    during start-up is never lost.
+    """
+
+    def __init__(self) -> None:
+        self.process: subprocess.Popen[bytes] | None = None
+        self.first_signal_at: float | None = None
+        self._pending: list[int] = []
+
+    def _forward(self, signum: int, _frame: FrameType | None) -> None:
+        if self.first_signal_at is None:
+            self.first_signal_at = time.monotonic()
+        if self.process is None:
+            self._pending.append(signum)
+            return
+        if self.process.poll() is None:
+            self.process.send_signal(signum)
+        emit(log, logging.INFO, "ant.signal_forwarded", signal=signal.Signals(signum).name)
+
+    def run(self, command: list[str], environment: dict[str, str]) -> int:
+        """Start `ant`, wait for it, return its exit status; raises OSError if it cannot start."""
+        previous: dict[int, Any] = {}
+        # Signal handlers can be set only from the main thread (the program's, or a test's).
+        if threading.current_thread() is threading.main_thread():
+            previous = {s: signal.signal(s, self._forward) for s in FORWARDED_SIGNALS}
+        try:
+            self.process = subprocess.Popen(command, env=environment)
+            for signum in self._pending:
+                self._forward(signum, None)
+            returncode = self.process.wait()
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+        return 128 - returncode if returncode < 0 else returncode
+
+
+def upload_artifacts(
+    environ: Mapping[str, str],
+    *,
+    workspace: Path,
+    limits: Limits,
+    s3: Callable[[str | None], ObjectStoreApi],
+    stopped_at: float | None,
+) -> None:
+    """Upload the workspace when the task names a bucket; failures are logged, never raised."""
+    try:
+        target = upload_target(environ)
+    except DispatchError as exc:
+        emit(log, logging.ERROR, "artifacts.config_invalid", error=str(exc))
+        return
+    if target is None:
+        emit(log, logging.INFO, "artifacts.skipped", reason="STOCKADE_ARTIFACTS_BUCKET is not set")
+        return
+    if stopped_at is not None:
+        remaining = stopped_at + STOP_UPLOAD_WINDOW_SECONDS - time.monotonic()
+        limits = dataclasses.replace(limits, seconds=max(0.0, min(limits.seconds, remaining)))
+    try:
+        upload_workspace(s3(environ.get("AWS_REGION") or None), target, workspace, limits=limits)
+    except Exception:
+        log.exception("artifacts.crashed")
+
+
+def _s3_client(region: str | None) -> ObjectStoreApi:
+    return cast(ObjectStoreApi, client("s3", region))
+
+
 def main(
     argv: Sequence[str] | None = None,
     *,
     environ: Mapping[str, str] | None = None,
     stderr: TextIO | None = None,
     secrets: Callable[[str], SecretsApi] | None = None,
-    exec_fn: ExecFn | None = None,
+    s3: Callable[[str | None], ObjectStoreApi] | None = None,
+    workspace: Path = WORKSPACE,
+    limits: Limits | None = None,
 ) -> int:
-    """Exec `ant`; returns only on failure (or when a test's `exec_fn` returns)."""
+    """Run `ant`, upload the workspace, return `ant`'s exit code (or this program's failure code)."""
     arguments = list(sys.argv[1:] if argv is None else argv)
     environ = os.environ if environ is None else environ
     redactor = Redactor()
     redactor.add(environ.get("ANTHROPIC_ENVIRONMENT_KEY", ""))
     redactor.add(environ.get("ANTHROPIC_WORK_SECRET", ""))
-    handler = configure(PROGRAM, redactor, stderr)
+    configure(PROGRAM, redactor, stderr)
     try:
         child = child_environment(environ, redactor, secrets or secrets_client)
     except DispatchError as exc:
@@ -117,15 +203,28 @@ def main(
         log.exception("session_entry.crashed")
         return EXIT_FAILED
     command = [*ANT_COMMAND, *arguments]
-    emit(log, logging.INFO, "exec", command=command)
-    handler.flush()
+    emit(log, logging.INFO, "ant.starting", command=command)
+    ant = AntRun()
     try:
-        (exec_fn or os.execvpe)(command[0], command, child)
+        exit_code = ant.run(command, child)
     except OSError as exc:
-        emit(log, logging.ERROR, "exec.failed", command=command[0], error=exc.strerror or type(exc).__name__)
+        emit(
+            log,
+            logging.ERROR,
+            "ant.start_failed",
+            command=command[0],
+            error=exc.strerror or type(exc).__name__,
+        )
         return EXIT_EXEC
-    # Reached only when an injected exec_fn returns (tests); os.execvpe never does.
-    return EXIT_OK
+    emit(log, logging.INFO, "ant.exited", exit_code=exit_code)
+    upload_artifacts(
+        environ,
+        workspace=workspace,
+        limits=limits or Limits(),
+        s3=s3 or _s3_client,
+        stopped_at=ant.first_signal_at,
+    )
+    return exit_code
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +32,11 @@ from moto import mock_aws
 
 from stockade.dispatcher.dispatch import Clients, DispatchConfig, Timing, main
 from stockade.dispatcher.logs import REDACTED, Redactor, configure, emit
+from stockade.dispatcher.queue_stats import StatsConfig, SweepClients
+from stockade.dispatcher.queue_stats import main as stats_main
+from stockade.dispatcher.queue_stats import run as run_stats
 from stockade.dispatcher.slots import STARTED_BY
-from stockade.dispatcher.work_secrets import SWEPT_TAG, sweep_stopped
+from stockade.dispatcher.work_secrets import SWEPT_TAG, SweepScope, sweep_expired, sweep_stopped
 from stockade.workqueue.errors import EXIT_INVALID, EXIT_LAUNCH, EXIT_NO_SLOT, EXIT_OK
 
 from .dispatch_support import PROJECT, image_layout, loaded_modules, logging_restored, run, unexpected_modules
@@ -673,6 +677,160 @@ def test_a_failing_sweep_does_not_block_the_dispatch(fleet: Fleet) -> None:
 
     assert result.code == EXIT_OK, result.log
     assert result.event("sweep.failed")["error"] == "AccessDeniedException"
+
+
+# --- the queue-stats loop's sweep: stopped tasks on a schedule, and secrets past their age ------
+
+
+def _orphan(fleet: Fleet, name: str, stack: str = "dev") -> str:
+    """A work secret whose task never started or aged out of ECS's list (dispatcher's tags)."""
+    return str(
+        fleet.sm.create_secret(
+            Name=name,
+            SecretString=WORK_SECRET,
+            Tags=[{"Key": "stockade:work-id", "Value": "work_x"}, {"Key": "stockade:stack", "Value": stack}],
+        )["ARN"]
+    )
+
+
+def _scope(fleet: Fleet) -> SweepScope:
+    return SweepScope(cluster=fleet.cluster, container="session", prefix=PREFIX, stack="dev")
+
+
+def test_expired_secrets_no_task_names_are_deleted_and_nothing_else(fleet: Fleet) -> None:
+    running = run_dispatch(fleet)
+    running_secret = running.event("secret.created")["secret_arn"]
+    orphan = _orphan(fleet, f"{PREFIX}work_orphan-0123")
+    other_stack = _orphan(fleet, f"{PREFIX}work_other-0123", stack="prod")
+    foreign = fleet.sm.create_secret(Name="prod/database/password", SecretString="hunter2")["ARN"]
+    untagged = fleet.sm.create_secret(Name=f"{PREFIX}handmade", SecretString="x")["ARN"]
+    now = datetime.now(UTC)
+
+    # Young secrets are left alone whatever names them.
+    assert sweep_expired(fleet.ecs, fleet.sm, _scope(fleet), now=now, max_age=timedelta(hours=24)) == 0
+    later = now + timedelta(days=2)
+    assert sweep_expired(fleet.ecs, fleet.sm, _scope(fleet), now=later, max_age=timedelta(hours=24)) == 1
+
+    assert fleet.recorder.bodies("DeleteSecret") == [{"SecretId": orphan, "ForceDeleteWithoutRecovery": True}]
+    for kept in (running_secret, other_stack, foreign, untagged):
+        assert fleet.sm.describe_secret(SecretId=kept)["ARN"] == kept
+    # The running session's secret survives because its task names it, not because of its age.
+    assert fleet.sm.get_secret_value(SecretId=running_secret)["SecretString"] == WORK_SECRET
+
+
+def test_an_incomplete_task_listing_deletes_nothing_by_age(fleet: Fleet) -> None:
+    run_dispatch(fleet)
+    run_dispatch(fleet)
+    _orphan(fleet, f"{PREFIX}work_orphan-0123")
+    later = datetime.now(UTC) + timedelta(days=2)
+
+    deleted = sweep_expired(
+        fleet.ecs, fleet.sm, _scope(fleet), now=later, max_age=timedelta(hours=24), max_tasks=1
+    )
+
+    assert deleted == 0
+    assert fleet.recorder.bodies("DeleteSecret") == []
+
+
+def _stats_environ(fleet: Fleet, **extra: str) -> dict[str, str]:
+    return {
+        **fleet.environ,
+        # Nothing listens on port 1: the stats read fails fast and the loop goes on to sweep.
+        "ANTHROPIC_BASE_URL": "http://127.0.0.1:1",
+        "STOCKADE_STATS_INTERVAL_SECONDS": "60",
+        "STOCKADE_STATS_HTTP_TIMEOUT_SECONDS": "1",
+        **extra,
+    }
+
+
+def test_the_queue_stats_loop_sweeps_at_start_and_then_every_sweep_interval(fleet: Fleet) -> None:
+    first = run_dispatch(fleet)
+    stopped_secret = first.event("secret.created")["secret_arn"]
+    fleet.ecs.stop_task(cluster=fleet.cluster, task=first.event("task.started")["task_arn"])
+    config = StatsConfig.from_environ(_stats_environ(fleet, STOCKADE_SWEEP_INTERVAL_SECONDS="300"))
+    assert config.sweep is not None and config.sweep.interval == 300.0
+    fake_time = [0.0]
+
+    def wait(seconds: float) -> bool:
+        fake_time[0] += seconds
+        return False
+
+    cycles = run_stats(
+        config,
+        boto3.client("cloudwatch", region_name=REGION),
+        clock=lambda: fake_time[0],
+        wait=wait,
+        max_iterations=11,
+        sweep_clients=SweepClients(fleet.ecs, fleet.sm),
+    )
+
+    assert cycles == 11
+    # Cycles at t=0, 60, ..., 600: sweeps at 0, 300 and 600.
+    assert len(fleet.recorder.bodies("ListSecrets")) == 3
+    assert fleet.recorder.bodies("DeleteSecret") == [
+        {"SecretId": stopped_secret, "ForceDeleteWithoutRecovery": True}
+    ]
+
+
+def test_a_denied_list_secrets_is_logged_and_the_stopped_task_sweep_still_runs(fleet: Fleet) -> None:
+    first = run_dispatch(fleet)
+    fleet.ecs.stop_task(cluster=fleet.cluster, task=first.event("task.started")["task_arn"])
+
+    def refuse_list(**_: Any) -> None:
+        raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "ListSecrets")
+
+    fleet.sm.meta.events.register_first("before-call.secrets-manager.ListSecrets", refuse_list)
+    stderr = io.StringIO()
+
+    code = stats_main(
+        [],
+        environ=_stats_environ(fleet),
+        stderr=stderr,
+        metrics=boto3.client("cloudwatch", region_name=REGION),
+        sweep_clients=SweepClients(fleet.ecs, fleet.sm),
+        max_iterations=1,
+    )
+
+    assert code == EXIT_OK
+    log = Run(code, stderr.getvalue())
+    assert log.event("sweep.deleted")["count"] == 1
+    failed = log.event("sweep.failed")
+    assert failed == {**failed, "sweep": "expired", "error": "AccessDeniedException"}
+    assert len(fleet.recorder.bodies("DeleteSecret")) == 1
+    assert_no_secrets(stderr.getvalue())
+
+
+def test_without_the_cluster_the_queue_stats_loop_does_not_sweep(fleet: Fleet) -> None:
+    environ = {k: v for k, v in _stats_environ(fleet).items() if k != "STOCKADE_CLUSTER_ARN"}
+    assert StatsConfig.from_environ(environ).sweep is None
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"STOCKADE_SWEEP_INTERVAL_SECONDS": "5"}, "STOCKADE_SWEEP_INTERVAL_SECONDS"),
+        ({"STOCKADE_SWEEP_INTERVAL_SECONDS": "soon"}, "STOCKADE_SWEEP_INTERVAL_SECONDS"),
+        ({"STOCKADE_WORK_SECRET_MAX_AGE_SECONDS": "60"}, "STOCKADE_WORK_SECRET_MAX_AGE_SECONDS"),
+        ({"STOCKADE_WORK_SECRET_PREFIX": "stockade/dev/work"}, "STOCKADE_WORK_SECRET_PREFIX"),
+        ({"STOCKADE_SESSION_CONTAINER": ""}, "STOCKADE_SESSION_CONTAINER"),
+    ],
+)
+def test_bad_sweep_settings_stop_the_queue_stats_container_with_a_clear_error(
+    fleet: Fleet, change: dict[str, str], expected: str
+) -> None:
+    stderr = io.StringIO()
+
+    code = stats_main([], environ=_stats_environ(fleet, **change), stderr=stderr, max_iterations=1)
+
+    assert code == EXIT_INVALID
+    assert expected in Run(code, stderr.getvalue()).events()[-1]["error"]
+    assert fleet.recorder.bodies("ListSecrets") == []
+
+
+def test_sweep_defaults_are_five_minutes_and_a_day(fleet: Fleet) -> None:
+    sweep = StatsConfig.from_environ(_stats_environ(fleet)).sweep
+    assert sweep is not None
+    assert (sweep.interval, sweep.max_age) == (300.0, timedelta(hours=24))
 
 
 # --- RunTask failures (botocore Stubber: moto always places a Fargate task) ----------------------

@@ -11,6 +11,7 @@ from stockade.settings import SettingsError, StackSettings
 from stockade.settings.load import validate
 from stockade.settings.problems import MASK
 from stockade.settings.provider_bridged import DaytonaSettings, ModalSettings
+from stockade.settings.providers import provider_weakenings
 from stockade.settings.secrets import PulumiSecret, SecretReference
 
 SECURE = {"secure": "v1:c2VjcmV0"}
@@ -396,6 +397,32 @@ def test_provider_weakenings_are_reported() -> None:
     found = " | ".join(settings.weakenings())
     assert "egress.allow is empty" in found and "browserRendering" in found
     settings = validate("t", cloudflare_stack(egress={"allow": ["pypi.org"]}))
-    assert settings.weakenings() == []
+    # The organization key is required by the template, so it is always there and always reported.
+    (only,) = settings.weakenings()
+    assert only.startswith("sandboxes.cloudflare.anthropicApiKey is set: an organization API key")
     settings = validate("t", vercel_stack(sandboxAllowedDomains=[]))
     assert any("sandboxAllowedDomains is empty" in w for w in settings.weakenings())
+
+
+def test_the_org_key_weakening_follows_the_setting() -> None:
+    settings: StackSettings = validate("t", cloudflare_stack(egress={"allow": ["pypi.org"]}))
+    assert settings.sandboxes.cloudflare is not None
+    without_key = settings.sandboxes.cloudflare.model_copy(update={"anthropic_api_key": None})
+    changed = settings.model_copy(
+        update={"sandboxes": settings.sandboxes.model_copy(update={"cloudflare": without_key})}
+    )
+    assert not any("anthropicApiKey" in w for w in provider_weakenings(changed))
+
+
+def test_vercel_and_bridged_providers_report_where_trust_moves() -> None:
+    vercel = validate("t", vercel_stack(sandboxAllowedDomains=["pypi.org"]))
+    (only,) = vercel.weakenings()
+    assert "environment key is stored in the Vercel project" in only
+    for section in ("daytona", "modal"):
+        found = provider_weakenings(validate("t", bridged_stack(section)))
+        assert found == [
+            f"sandboxes.provider is '{section}': session sandboxes and their files live in "
+            f"{section.capitalize()}'s "
+            "cloud, outside network.egress and the stack's KMS key; their egress is whatever the "
+            "orchestrator asks the provider for"
+        ]

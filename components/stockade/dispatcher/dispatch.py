@@ -33,7 +33,6 @@ from stockade.dispatcher.aws import EcsApi, SecretsApi, ecs_client, error_code, 
 from stockade.dispatcher.launch import TaskTarget, run_task_request, start_task
 from stockade.dispatcher.logs import Redactor, configure, emit
 from stockade.dispatcher.slots import wait_for_slot
-from stockade.dispatcher.swept import DEFAULT_PATH as DEFAULT_SWEPT_PATH
 from stockade.dispatcher.swept import SweptTasks
 from stockade.dispatcher.work_secrets import (
     SecretTarget,
@@ -41,6 +40,7 @@ from stockade.dispatcher.work_secrets import (
     delete_work_secret,
     new_nonce,
     sweep_stopped,
+    swept_file,
 )
 from stockade.workqueue.errors import EXIT_FAILED, EXIT_OK, DispatchError
 from stockade.workqueue.workitem import WorkItem, parse_work_item
@@ -104,16 +104,8 @@ class DispatchConfig:
             run_task_attempts=env.integer(environ, "STOCKADE_RUN_TASK_ATTEMPTS", 4, 1, 20),
             run_task_backoff=env.seconds(environ, "STOCKADE_RUN_TASK_BACKOFF_SECONDS", 2.0, 0.0, 60.0),
             base_url=env.base_url(environ, "ANTHROPIC_BASE_URL"),
-            swept_file=_swept_file(environ),
+            swept_file=swept_file(environ),
         )
-
-
-def _swept_file(environ: Mapping[str, str]) -> Path | None:
-    # Unset: the default on the poller's /tmp volume; set but empty: keep no record.
-    if "STOCKADE_SWEPT_FILE" not in environ:
-        return DEFAULT_SWEPT_PATH
-    raw = environ["STOCKADE_SWEPT_FILE"].strip()
-    return Path(raw) if raw else None
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,13 @@ namespace STOCKADE_METRICS_NAMESPACE with dimension Stack=<stack>, for the fleet
 A failed read or put is logged and the loop goes on: an alarm on missing data is the signal
 that publishing stopped, not a crash loop. The environment key is sent only in the
 Authorization header and is scrubbed from every log line.
+
+When the container also has the dispatcher's STOCKADE_CLUSTER_ARN, STOCKADE_SESSION_CONTAINER
+and STOCKADE_WORK_SECRET_PREFIX, the loop sweeps work secrets every
+STOCKADE_SWEEP_INTERVAL_SECONDS (default 300): the stopped-task sweep the dispatcher runs,
+plus the deletion of secrets older than STOCKADE_WORK_SECRET_MAX_AGE_SECONDS (default 24 h)
+that no listed task names. Without those variables (a pool worker) it only publishes. A
+sweep failure is logged by error code, like a failed put; secret values are never read.
 """
 
 from __future__ import annotations
@@ -24,12 +31,29 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, TextIO
 
 from stockade.dispatcher import env
-from stockade.dispatcher.aws import MetricsApi, error_code, error_message, metrics_client
+from stockade.dispatcher.aws import (
+    EcsApi,
+    MetricsApi,
+    client,
+    ecs_client,
+    error_code,
+    error_message,
+    metrics_client,
+)
 from stockade.dispatcher.logs import Redactor, configure, emit
+from stockade.dispatcher.swept import SweptTasks
+from stockade.dispatcher.work_secrets import (
+    SecretListingApi,
+    SweepScope,
+    sweep_expired,
+    sweep_stopped,
+    swept_file,
+)
 from stockade.workqueue.errors import EXIT_OK, DispatchError
 
 PROGRAM = "stockade-queue-stats"
@@ -51,6 +75,76 @@ class StatsError(Exception):
 
 
 @dataclass(frozen=True)
+class SweepConfig:
+    """The work secret sweep this loop runs besides publishing (docs/dispatcher.md)."""
+
+    scope: SweepScope
+    interval: float
+    max_age: timedelta
+    swept_file: Path | None
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str], stack: str) -> SweepConfig | None:
+        """None when the container was not given the dispatcher's cluster (no sweep to run)."""
+        if not environ.get("STOCKADE_CLUSTER_ARN", "").strip():
+            return None
+        scope = SweepScope(
+            cluster=env.matching(environ, "STOCKADE_CLUSTER_ARN", env.CLUSTER_ARN, "an ECS cluster ARN"),
+            container=env.matching(
+                environ, "STOCKADE_SESSION_CONTAINER", env.CONTAINER_NAME, "a container name"
+            ),
+            prefix=env.matching(
+                environ,
+                "STOCKADE_WORK_SECRET_PREFIX",
+                env.SECRET_PREFIX,
+                "a Secrets Manager name prefix ending in '/', '-' or '_'",
+            ),
+            stack=stack,
+        )
+        return cls(
+            scope=scope,
+            interval=env.seconds(environ, "STOCKADE_SWEEP_INTERVAL_SECONDS", 300.0, 60.0, 86400.0),
+            # At least an hour: ECS lists a stopped task for about that long, and the
+            # stopped-task sweep is the precise one; the age limit is the backstop.
+            max_age=timedelta(
+                seconds=env.seconds(
+                    environ, "STOCKADE_WORK_SECRET_MAX_AGE_SECONDS", 86400.0, 3600.0, 30 * 86400.0
+                )
+            ),
+            swept_file=swept_file(environ),
+        )
+
+
+@dataclass(frozen=True)
+class SweepClients:
+    ecs: EcsApi
+    secrets: SecretListingApi
+
+
+def sweep_once(config: SweepConfig, clients: SweepClients, now: datetime) -> int:
+    """Both sweeps, each best effort; returns how many secrets were deleted."""
+    scope = config.scope
+    deleted = 0
+    try:
+        deleted += sweep_stopped(
+            clients.ecs,
+            clients.secrets,
+            scope.cluster,
+            scope.container,
+            scope.prefix,
+            swept=SweptTasks(config.swept_file),
+        )
+    except Exception as exc:
+        emit(log, logging.WARNING, "sweep.failed", sweep="stopped", error=error_code(exc))
+    try:
+        deleted += sweep_expired(clients.ecs, clients.secrets, scope, now=now, max_age=config.max_age)
+    except Exception as exc:
+        # AccessDeniedException here means the role lacks secretsmanager:ListSecrets.
+        emit(log, logging.WARNING, "sweep.failed", sweep="expired", error=error_code(exc))
+    return deleted
+
+
+@dataclass(frozen=True)
 class StatsConfig:
     stack: str
     environment_id: str
@@ -60,11 +154,13 @@ class StatsConfig:
     interval: float
     http_timeout: float
     region: str | None
+    sweep: SweepConfig | None = None
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> StatsConfig:
+        stack = env.matching(environ, "STOCKADE_STACK", env.STACK_NAME, "a stack name")
         return cls(
-            stack=env.matching(environ, "STOCKADE_STACK", env.STACK_NAME, "a stack name"),
+            stack=stack,
             environment_id=env.matching(
                 environ, "ANTHROPIC_ENVIRONMENT_ID", env.ENVIRONMENT_ID, "an environment ID (env_...)"
             ),
@@ -74,6 +170,7 @@ class StatsConfig:
             interval=env.seconds(environ, "STOCKADE_STATS_INTERVAL_SECONDS", 60.0, 1.0, 3600.0),
             http_timeout=env.seconds(environ, "STOCKADE_STATS_HTTP_TIMEOUT_SECONDS", 10.0, 0.1, 120.0),
             region=environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or None,
+            sweep=SweepConfig.from_environ(environ, stack),
         )
 
     def __repr__(self) -> str:  # the dataclass default would print the key
@@ -172,19 +269,26 @@ def run(
     wait: Callable[[float], bool] | None = None,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     max_iterations: int | None = None,
+    sweep_clients: SweepClients | None = None,
 ) -> int:
     """Publish every `config.interval` seconds until `wait` reports a stop (or the iteration cap).
 
     `wait(seconds)` sleeps and returns True when the loop should end (SIGTERM in production);
     cycles are scheduled from a fixed start so a slow read does not make the interval drift.
+    With `config.sweep` and `sweep_clients`, the first cycle and then the first cycle at or
+    after each sweep interval also sweep work secrets (so the sweep runs at most once a cycle).
     Returns the number of cycles run.
     """
     stop = threading.Event()
     wait = wait or stop.wait
     started = clock()
+    sweep_due = started
     iteration = 0
     while max_iterations is None or iteration < max_iterations:
         publish_once(config, metrics, now)
+        if config.sweep is not None and sweep_clients is not None and clock() >= sweep_due:
+            sweep_once(config.sweep, sweep_clients, now())
+            sweep_due = clock() + config.sweep.interval
         iteration += 1
         if max_iterations is not None and iteration >= max_iterations:
             break
@@ -200,6 +304,7 @@ def main(
     environ: Mapping[str, str] | None = None,
     stderr: TextIO | None = None,
     metrics: MetricsApi | None = None,
+    sweep_clients: SweepClients | None = None,
     max_iterations: int | None = None,
 ) -> int:
     environ = os.environ if environ is None else environ
@@ -224,10 +329,19 @@ def main(
         namespace=config.namespace,
         interval_seconds=config.interval,
         stack=config.stack,
+        sweep_interval_seconds=config.sweep.interval if config.sweep else None,
     )
+    if config.sweep is not None and sweep_clients is None:
+        # The cluster ARN names the region the fleet (and its secrets) live in.
+        region = env.region_of(config.sweep.scope.cluster, env.CLUSTER_ARN)
+        sweep_clients = SweepClients(ecs_client(region), client("secretsmanager", region))
     try:
         cycles = run(
-            config, metrics or metrics_client(config.region), wait=stop.wait, max_iterations=max_iterations
+            config,
+            metrics or metrics_client(config.region),
+            wait=stop.wait,
+            max_iterations=max_iterations,
+            sweep_clients=sweep_clients,
         )
     finally:
         if previous is not _NOT_INSTALLED:

@@ -8,31 +8,60 @@ The 128-bit nonce makes other sessions' names unguessable to a sandbox whose rol
 The sweep finds stopped dispatcher-started tasks (ECS lists them for about an hour after
 they stop), reads STOCKADE_WORK_SECRET_ARN back from each task's overrides and deletes that
 secret without a recovery window. It then tags the task, and records it in this replica's
-`SweptTasks` file, so later sweeps skip it. It never needs secretsmanager:ListSecrets,
-which cannot be scoped to a name prefix.
+`SweptTasks` file, so later sweeps skip it.
+
+That misses a secret whose task ECS no longer lists: the sweeper was down for the hour the
+stopped task stayed listed, or the dispatcher died between CreateSecret and RunTask. So
+`sweep_expired` also lists the secrets under the prefix (ListSecrets: names, dates and tags,
+never values) and deletes those older than a maximum age that no listed task still names.
+It is the one call that needs secretsmanager:ListSecrets, which IAM cannot scope to a
+prefix; where it is denied, the sweep logs it and the stopped-task sweep still runs.
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Protocol
 
 from stockade.dispatcher.aws import EcsApi, SecretsApi, error_code, error_message
 from stockade.dispatcher.logs import emit
 from stockade.dispatcher.slots import STARTED_BY
+from stockade.dispatcher.swept import DEFAULT_PATH as DEFAULT_SWEPT_PATH
 from stockade.dispatcher.swept import SweptTasks
 from stockade.workqueue.errors import LaunchError
 from stockade.workqueue.workitem import WorkItem
 
 SECRET_ARN_VARIABLE = "STOCKADE_WORK_SECRET_ARN"  # noqa: S105 - a variable name, not a secret
 SWEPT_TAG = "stockade:secret-deleted"
+WORK_ID_TAG = "stockade:work-id"
+STACK_TAG = "stockade:stack"
 _GONE = {"ResourceNotFoundException"}
 _DESCRIBE_BATCH = 100  # DescribeTasks' limit
 
 log = logging.getLogger(__name__)
+
+
+class SecretListingApi(SecretsApi, Protocol):
+    """The Secrets Manager calls of the age-based sweep (ListSecrets on top of the usual ones)."""
+
+    def list_secrets(self, **kwargs: Any) -> dict[str, Any]: ...
+
+
+def swept_file(environ: Mapping[str, str]) -> Path | None:
+    """Where this replica records swept tasks (STOCKADE_SWEPT_FILE).
+
+    Unset: the default on the poller task's /tmp volume, which the dispatcher and the
+    queue-stats container share; set but empty: keep no record.
+    """
+    if "STOCKADE_SWEPT_FILE" not in environ:
+        return DEFAULT_SWEPT_PATH
+    raw = environ["STOCKADE_SWEPT_FILE"].strip()
+    return Path(raw) if raw else None
 
 
 @dataclass(frozen=True)
@@ -61,8 +90,8 @@ def create_work_secret(sm: SecretsApi, target: SecretTarget, item: WorkItem, non
             KmsKeyId=target.kms_key_arn,
             SecretString=item.secret.reveal(),
             Tags=[
-                {"Key": "stockade:work-id", "Value": item.work_id},
-                {"Key": "stockade:stack", "Value": target.stack},
+                {"Key": WORK_ID_TAG, "Value": item.work_id},
+                {"Key": STACK_TAG, "Value": target.stack},
             ],
         )
     except Exception as exc:
@@ -111,14 +140,15 @@ def owned_secret_arn(task: dict[str, Any], container: str, prefix: str) -> str |
     return None
 
 
-def _stopped_task_arns(ecs: EcsApi, cluster: str, limit: int) -> list[str]:
+def _task_arns(ecs: EcsApi, cluster: str, status: str, limit: int) -> tuple[list[str], bool]:
+    """Dispatcher-started task ARNs with this desired status; True when more exist than `limit`."""
     arns: list[str] = []
     token: str | None = None
     while len(arns) < limit:
         request: dict[str, object] = {
             "cluster": cluster,
             "startedBy": STARTED_BY,
-            "desiredStatus": "STOPPED",
+            "desiredStatus": status,
             "maxResults": min(100, limit - len(arns)),
         }
         if token:
@@ -128,7 +158,12 @@ def _stopped_task_arns(ecs: EcsApi, cluster: str, limit: int) -> list[str]:
         token = page.get("nextToken")
         if not token:
             break
-    return arns[:limit]
+    # A page may hold more than asked for, so "more than the limit" is counted, not assumed.
+    return arns[:limit], bool(token) or len(arns) > limit
+
+
+def _stopped_task_arns(ecs: EcsApi, cluster: str, limit: int) -> list[str]:
+    return _task_arns(ecs, cluster, "STOPPED", limit)[0]
 
 
 def _batches(items: list[str], size: int) -> Iterable[list[str]]:
@@ -187,3 +222,96 @@ def _mark(ecs: EcsApi, task_arn: str) -> None:
     except Exception as exc:
         # Expected where IAM allows ecs:TagResource only at launch; SweptTasks covers it.
         emit(log, logging.DEBUG, "sweep.tag_failed", task_arn=task_arn, error=error_code(exc))
+
+
+@dataclass(frozen=True)
+class SweepScope:
+    """What a sweep may touch: the cluster's dispatcher-started tasks and the stack's secrets."""
+
+    cluster: str
+    container: str
+    prefix: str
+    stack: str
+
+
+def named_secret_arns(ecs: EcsApi, scope: SweepScope, max_tasks: int) -> set[str] | None:
+    """Work secret ARNs that some listed task (running, stopping or recently stopped) names.
+
+    None when the listing is incomplete (over `max_tasks` tasks): the age-based sweep then
+    deletes nothing rather than risk the secret of a long session it did not see.
+    """
+    named: set[str] = set()
+    for status in ("RUNNING", "STOPPED"):
+        arns, truncated = _task_arns(ecs, scope.cluster, status, max_tasks)
+        if truncated:
+            return None
+        for batch in _batches(arns, _DESCRIBE_BATCH):
+            described = ecs.describe_tasks(cluster=scope.cluster, tasks=batch)
+            # MISSING: the task aged out between the two calls, so it names nothing any more.
+            if any(f.get("reason") != "MISSING" for f in described.get("failures", [])):
+                return None
+            for task in described.get("tasks", []):
+                arn = owned_secret_arn(task, scope.container, scope.prefix)
+                if arn is not None:
+                    named.add(arn)
+    return named
+
+
+def _is_expired(secret: Mapping[str, Any], scope: SweepScope, cutoff: datetime) -> bool:
+    name = secret.get("Name")
+    created = secret.get("CreatedDate")
+    tags = {t.get("Key"): t.get("Value") for t in secret.get("Tags", []) or []}
+    return (
+        isinstance(name, str)
+        and name.startswith(scope.prefix)
+        # Only what a dispatcher of this stack created: both of its tags, the stack's value.
+        and tags.get(STACK_TAG) == scope.stack
+        and WORK_ID_TAG in tags
+        and isinstance(created, datetime)
+        and created < cutoff
+        and "DeletedDate" not in secret
+    )
+
+
+def sweep_expired(
+    ecs: EcsApi,
+    sm: SecretListingApi,
+    scope: SweepScope,
+    *,
+    now: datetime,
+    max_age: timedelta,
+    max_pages: int = 10,
+    max_tasks: int = 5000,
+) -> int:
+    """Delete work secrets older than `max_age` that no listed task names; returns how many.
+
+    Reads at most `max_pages` pages of ListSecrets (100 secrets each) per call; what is left
+    is picked up by the next call. The names are filtered by the prefix on the server and
+    again here, and a secret must carry this stack's tags, so nothing else is ever deleted.
+    """
+    named = named_secret_arns(ecs, scope, max_tasks)
+    if named is None:
+        emit(log, logging.WARNING, "sweep.expired_skipped", reason="task listing incomplete")
+        return 0
+    cutoff = now - max_age
+    deleted = 0
+    token: str | None = None
+    for _ in range(max_pages):
+        request: dict[str, object] = {
+            "MaxResults": 100,
+            "Filters": [{"Key": "name", "Values": [scope.prefix]}],
+        }
+        if token:
+            request["NextToken"] = token
+        page = sm.list_secrets(**request)
+        for secret in page.get("SecretList", []):
+            arn = secret.get("ARN")
+            if not isinstance(arn, str) or arn in named or not _is_expired(secret, scope, cutoff):
+                continue
+            if delete_work_secret(sm, arn):
+                deleted += 1
+                emit(log, logging.INFO, "sweep.expired_deleted", secret_arn=arn)
+        token = page.get("NextToken")
+        if not token:
+            break
+    return deleted

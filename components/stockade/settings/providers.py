@@ -219,6 +219,11 @@ def provider_weakenings(settings: StackSettings) -> list[str]:
     sandboxes = settings.sandboxes
     if sandboxes.cloudflare is not None:
         cloudflare = sandboxes.cloudflare
+        if cloudflare.anthropic_api_key is not None:
+            found.append(
+                "sandboxes.cloudflare.anthropicApiKey is set: an organization API key lives in the Worker "
+                "(the template needs it), against contract 1.3's advice to keep the org key off worker hosts"
+            )
         if not cloudflare.egress.allow:
             found.append(
                 "sandboxes.cloudflare.egress.allow is empty: no allowlist is seeded, sandboxes reach "
@@ -229,9 +234,24 @@ def provider_weakenings(settings: StackSettings) -> list[str]:
                 "sandboxes.cloudflare.browserRendering is true: agents drive a Cloudflare-hosted browser "
                 "that fetches the web outside the sandbox egress policy"
             )
-    if sandboxes.vercel is not None and not sandboxes.vercel.sandbox_allowed_domains:
+    if sandboxes.vercel is not None:
         found.append(
-            "sandboxes.vercel.sandboxAllowedDomains is empty: the Function gets no egress allowlist "
-            "to apply to its Sandboxes"
+            "sandboxes.provider is 'vercel': the environment key is stored in the Vercel project, and "
+            "keeping it out of Sandboxes and applying the egress allowlist depend on your Function's "
+            "code, which Stockade cannot check"
+        )
+        if not sandboxes.vercel.sandbox_allowed_domains:
+            found.append(
+                "sandboxes.vercel.sandboxAllowedDomains is empty: the Function gets no egress allowlist "
+                "to apply to its Sandboxes"
+            )
+    bridge = bridge_settings(sandboxes)
+    if bridge is not None:
+        provider = sandboxes.provider.value
+        found.append(
+            f"sandboxes.provider is '{provider}': session sandboxes and their files live in "
+            f"{provider.capitalize()}'s "
+            "cloud, outside network.egress and the stack's KMS key; their egress is whatever the "
+            "orchestrator asks the provider for"
         )
     return found

@@ -337,16 +337,15 @@ def test_the_tunnel_mirrors_the_vendor_compose_reference(local: SynthResult, loc
     assert cloudflared.inputs["image"].startswith("cloudflare/cloudflared@sha256:")
     assert cloudflared.inputs["networkMode"].startswith("container:stockade-tunnel-proxy-0")
     assert "networksAdvanced" not in cloudflared.inputs
+    # tunnel.healthCheck is off by default (`tunnel ready` is unverified in the pinned digest).
     assert cloudflared.inputs["command"] == [
         "tunnel",
         "--no-autoupdate",
-        "--metrics",
-        "localhost:20241",
         "run",
         "--url",
         "http://localhost:8080",
     ]
-    assert cloudflared.inputs["healthcheck"]["tests"][-1] == "ready"
+    assert "healthcheck" not in cloudflared.inputs
     assert label(cloudflared, "stockade:token-version") == "1"
     proxy_mounts = mounts(proxy)
     assert set(proxy_mounts) == {"/etc/mcp-gateway", "/data"}
@@ -459,7 +458,7 @@ def test_provided_certificates_skip_generation(synth_config: Callable[..., Synth
         "routes": {"wiki": "http://172.30.10.10:8080"},
         "token": {"secure": "v1:dG9r"},
         "replicas": 2,
-        "healthCheck": False,
+        "healthCheck": True,
         "certificates": {
             "source": "provided",
             "serverCertificatePem": _server_pem(),
@@ -471,8 +470,9 @@ def test_provided_certificates_skip_generation(synth_config: Callable[..., Synth
     assert "tunnelCaCertificatePem" not in result.outputs
     containers = running(result)
     assert {"stockade-tunnel-proxy-1", "stockade-tunnel-cloudflared-1"} <= set(containers)
-    assert "healthcheck" not in containers["stockade-tunnel-cloudflared-1"].inputs
-    assert "--metrics" not in containers["stockade-tunnel-cloudflared-1"].inputs["command"]
+    # Turned on explicitly here (off by default): the check queries cloudflared's loopback metrics.
+    assert containers["stockade-tunnel-cloudflared-1"].inputs["healthcheck"]["tests"][-1] == "ready"
+    assert "--metrics" in containers["stockade-tunnel-cloudflared-1"].inputs["command"]
     assert stagers(result)["stockade-tunnel-key-files"].inputs["uploads"] == REDACTED
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import itertools
+import re
 
 import pytest
 from hypothesis import given
@@ -152,3 +153,23 @@ def test_s3_gateway_allows_ecr_layers_and_only_this_accounts_buckets() -> None:
 def test_the_wildcard_check_used_by_endpoint_policies_refuses_a_star() -> None:
     with pytest.raises(WildcardPolicyError):
         check_statements([{"Effect": "Allow", "Action": "*", "Resource": "*"}])
+
+
+@pytest.mark.parametrize("action", ["*", "s3:*", "s3:Get*", "iam:Pass*", "kms:*Key", "ecs:Run?ask"])
+def test_any_wildcard_action_on_every_resource_is_refused(action: str) -> None:
+    with pytest.raises(WildcardPolicyError, match=re.escape(repr(action))):
+        check_statements(
+            [{"Sid": "Wide", "Effect": "Allow", "Action": ["s3:GetObject", action], "Resource": "*"}]
+        )
+
+
+def test_wildcard_actions_on_named_resources_and_exact_actions_on_every_resource_pass() -> None:
+    check_statements(
+        [
+            {"Effect": "Allow", "Action": ["s3:Get*"], "Resource": ["arn:aws:s3:::bucket/*"]},
+            {"Effect": "Allow", "Action": ["ecs:ListTasks"], "Resource": "*"},
+            {"Effect": "Deny", "Action": "*", "Resource": "*"},  # a Deny narrows, never widens
+        ]
+    )
+    with pytest.raises(WildcardPolicyError):
+        check_statements([{"Effect": "Allow", "Action": "*", "Resource": ["arn:aws:s3:::bucket/*"]}])

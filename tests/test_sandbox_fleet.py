@@ -235,6 +235,10 @@ def test_queue_stats_runs_beside_the_poller_with_its_namespace(synth_stack) -> N
         "ANTHROPIC_ENVIRONMENT_ID": "env_01ProdUSE1Example",
         "STOCKADE_METRICS_NAMESPACE": "Stockade/Sandboxes",
         "STOCKADE_STATS_INTERVAL_SECONDS": "60",
+        # It also sweeps finished sessions' work secrets on a timer.
+        "STOCKADE_CLUSTER_ARN": "arn:aws:ecs:us-east-1:333333333333:cluster/stockade-prod-use1",
+        "STOCKADE_SESSION_CONTAINER": "session",
+        "STOCKADE_WORK_SECRET_PREFIX": "stockade/prod-use1/work/",
     }
     assert stats["essential"] is False
 
@@ -271,7 +275,15 @@ def test_the_poller_may_run_only_the_sandbox_family_and_pass_only_its_roles(synt
     assert run["Resource"] == [
         "arn:aws:ecs:us-east-1:333333333333:task-definition/stockade-prod-use1-session:*"
     ]
-    assert run["Condition"] == {"ArnEquals": {"ecs:cluster": outputs["sandboxClusterArn"]}}
+    # A compromised poller can start sandboxes only in the fleet's subnets, without a public IP
+    # and without ECS Exec (ECS has no condition key for security groups).
+    assert run["Condition"] == {
+        "ArnEquals": {"ecs:cluster": outputs["sandboxClusterArn"]},
+        "ForAllValues:StringEquals": {"ecs:subnet": result.outputs["privateSubnetIds"]},
+        "Null": {"ecs:subnet": "false"},
+        "StringEquals": {"ecs:auto-assign-public-ip": "false", "ecs:enable-execute-command": "false"},
+    }
+    assert len(run["Condition"]["ForAllValues:StringEquals"]["ecs:subnet"]) == 3
     for sid in ("CountSandboxesInThisCluster", "DescribeSandboxesInThisCluster"):
         assert statements[sid]["Condition"] == {"ArnEquals": {"ecs:cluster": outputs["sandboxClusterArn"]}}
     pass_role = statements["PassOnlyTheSandboxRoles"]
@@ -289,8 +301,9 @@ def test_the_poller_may_run_only_the_sandbox_family_and_pass_only_its_roles(synt
     ]  # fmt: skip
     encrypt = statements["EncryptWorkSecretsWithTheStackKey"]
     assert encrypt["Resource"] == [outputs["kmsKeyArn"]]
-    # CreateSecret under a customer-managed key needs Decrypt too, and only through Secrets Manager.
-    assert encrypt["Action"] == ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"]
+    # CreateSecret under a customer-managed key needs GenerateDataKey and Decrypt (not Encrypt),
+    # and only through Secrets Manager.
+    assert encrypt["Action"] == ["kms:Decrypt", "kms:GenerateDataKey"]
     assert encrypt["Condition"] == {
         "StringEquals": {"kms:ViaService": "secretsmanager.us-east-1.amazonaws.com"}
     }
@@ -300,7 +313,10 @@ def test_the_poller_may_run_only_the_sandbox_family_and_pass_only_its_roles(synt
     assert statements["TagSandboxesAtLaunch"]["Condition"] == {
         "StringEquals": {"ecs:CreateAction": "RunTask"}
     }
-    assert len(statements) == 8
+    # The age sweep lists secret metadata; reading values stays out of the poller's reach.
+    assert statements["ListWorkSecrets"]["Action"] == ["secretsmanager:ListSecrets"]
+    assert not any("secretsmanager:GetSecretValue" in s["Action"] for s in statements.values())
+    assert len(statements) == 9
 
 
 def test_a_sandbox_may_read_only_work_secrets_and_write_only_session_artifacts(synth_stack) -> None:
@@ -413,3 +429,25 @@ def test_outputs_name_what_a_caller_needs(synth_stack) -> None:
         "sandboxWorkSecretPrefix",
     ):  # fmt: skip
         assert outputs.get(key), key
+
+
+def test_the_pollers_queue_stats_container_can_sweep_work_secrets(synth_stack) -> None:
+    """The timed sweep needs the dispatcher's cluster and prefix, and ListSecrets in IAM and the endpoint."""
+    import json as _json
+
+    from stockade.aws.fleet_tasks import SWEEP_VARIABLES
+
+    result = synth_stack("prod-use1")
+    pollers = [
+        r
+        for r in result.by_type("aws:ecs/taskDefinition:TaskDefinition")
+        if any(c["name"] == "poller" for c in _json.loads(r.inputs["containerDefinitions"]))
+    ]
+    assert len(pollers) == 1
+    containers = {c["name"]: c for c in _json.loads(pollers[0].inputs["containerDefinitions"])}
+    poller_env = {e["name"]: e["value"] for e in containers["poller"]["environment"]}
+    stats_env = {e["name"]: e["value"] for e in containers["queue-stats"]["environment"]}
+    for variable in SWEEP_VARIABLES:
+        assert stats_env[variable] == poller_env[variable]
+    policies = " ".join(str(r.inputs.get("policy", "")) for r in result.resources)
+    assert policies.count("secretsmanager:ListSecrets") >= 2  # the poller role and the endpoint policy

@@ -317,3 +317,37 @@ def test_image_builds_are_refused_off_aws() -> None:
         },
     }
     assert "stockade:sandboxes.sessionBuild" in problems(config)
+
+
+def test_no_vpc_endpoints_is_reported_on_aws() -> None:
+    settings = validate("t", config_with(network={"vpcEndpoints": False}))
+    assert any("network.vpcEndpoints is false" in w for w in settings.weakenings())
+    assert not any("vpcEndpoints" in w for w in validate("t", config_with()).weakenings())
+
+
+# --------------------------------------------------------------------------- prod rules
+
+
+def _prod(**aws: Any) -> dict[str, Any]:
+    config = config_with(sandboxes={"pollerReplicas": 2})
+    config["stockade:environment"] = "prod"
+    config["stockade:aws"] = {**config["stockade:aws"], **aws}
+    return config
+
+
+def test_prod_refuses_log_retention_under_90_days() -> None:
+    problem = one_problem(_prod(logRetentionDays=30), "stockade:aws.logRetentionDays", "at least 90 days")
+    assert "90" in problem.fix
+    assert validate("t", _prod(logRetentionDays=90)).aws is not None
+    # Only prod is held to it.
+    assert validate("t", {**_prod(logRetentionDays=30), "stockade:environment": "dev"}).aws is not None
+
+
+@pytest.mark.parametrize("key", ["sessionImage", "workerImage"])
+def test_prod_refuses_unpinned_fleet_images(key: str) -> None:
+    config = _prod()
+    config["stockade:sandboxes"][key] = "111111111111.dkr.ecr.us-east-1.amazonaws.com/session:latest"
+    problem = one_problem(config, f"stockade:sandboxes.{key}", "pinned by digest")
+    assert "@sha256:" in problem.fix
+    config["stockade:environment"] = "dev"
+    validate("t", config)

@@ -35,7 +35,8 @@ SUBNETS = ["subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb", "subnet-0cccc
 PIN = "@sha256:" + "2" * 64
 
 # prod-use1's routes: wiki 10.50.100.10:8080, search 10.50.100.11:8443, tickets 10.50.101.0/28:443.
-EXPECTED_ALLOWED_IPS = ["10.50.100.10/32", "10.50.100.11/32", "10.50.101.0/28"]
+# Collapsed: the two adjacent /32 routes render as one /31.
+EXPECTED_ALLOWED_IPS = ["10.50.100.10/31", "10.50.101.0/28"]
 EDGE = ("198.41.192.0/19", 7844)
 
 
@@ -193,7 +194,12 @@ def test_cloudflared_runs_the_vendor_command_with_the_token_as_an_ecs_secret(gat
     plain = {e["name"]: e["value"] for e in cloudflared["environment"]}
     assert "TUNNEL_TOKEN" not in plain
     assert plain == {"STOCKADE_TOKEN_VERSION": "1"}
-    assert cloudflared["healthCheck"]["command"][0] == "CMD"  # no shell in the distroless image
+    # Off by default: `tunnel ready` is not verified in the pinned digest, and a missing command
+    # would make ECS replace every task forever.
+    assert "healthCheck" not in cloudflared and "--metrics" not in cloudflared["command"]
+    checked = {c["name"]: c for c in _containers(gateway_synth({"healthCheck": True}))}["cloudflared"]
+    assert checked["healthCheck"]["command"][0] == "CMD"  # no shell in the distroless image
+    assert checked["healthCheck"]["command"][-1] == "ready"
     init = containers["tunnel-files"]
     assert {s["name"] for s in init["secrets"]} == {"PROXY_CONFIG", "TLS_CERT", "TLS_KEY"}
     text = json.dumps(containers)
@@ -356,6 +362,18 @@ def test_setup_tasks_reach_only_the_api_and_aws(gateway_synth) -> None:
     assert "GetWebIdentityToken" not in renew_actions
     schedule = result.one("aws:scheduler/schedule:Schedule")
     assert schedule.inputs["target"]["ecsParameters"]["networkConfiguration"]["assignPublicIp"] is False
+    # The schedule is under the stack CMK, so its role decrypts it, for this schedule only.
+    assert schedule.inputs["kmsKeyArn"].startswith("arn:aws:kms:")
+    scheduler = {s["Sid"]: s for s in policies["stockade-tunnel-setup-scheduler-policy"]["Statement"]}
+    decrypt = scheduler["DecryptTheRenewSchedule"]
+    assert decrypt["Action"] == "kms:Decrypt" and decrypt["Resource"] == schedule.inputs["kmsKeyArn"]
+    assert decrypt["Condition"] == {
+        "ArnLike": {
+            "kms:EncryptionContext:aws:scheduler:schedule:arn": (
+                "arn:aws:scheduler:us-east-1:333333333333:schedule/default/stockade-tunnel-setup-renew-schedule-*"
+            )
+        }
+    }
     assert result.outputs["tunnelSetupRunTaskCommand"].startswith("aws ecs run-task ")
 
 

@@ -207,7 +207,8 @@ def test_allowed_ips_default_to_exactly_the_route_targets(with_tunnel: Callable[
     rendered = proxy_config(tunnel)
     upstream = rendered["upstream"]
     assert isinstance(upstream, dict)
-    assert upstream["allowed_ips"] == ["10.50.100.10/32", "10.50.100.11/32", "10.50.101.0/28"]
+    # Collapsed: the adjacent /32s of wiki and search are one /31.
+    assert upstream["allowed_ips"] == ["10.50.100.10/31", "10.50.101.0/28"]
     assert "10.0.0.0/8" not in upstream["allowed_ips"]
     assert rendered["routes"] == {
         "search": "http://10.50.100.11:8443",
@@ -225,3 +226,62 @@ def test_the_example_tunnel_section_is_valid(with_tunnel: Callable[..., Config])
         "tickets.a0b1c2d3.tunnel.anthropic.com",
         "wiki.a0b1c2d3.tunnel.anthropic.com",
     ]
+
+
+# --------------------------------------------------------------------------- route targets
+
+
+@pytest.mark.parametrize(
+    ("route", "special"),
+    [
+        ("http://169.254.170.2:80", "169.254.0.0/16"),  # the Fargate task metadata endpoint
+        ("http://127.0.0.1:8080", "127.0.0.0/8"),
+        ("http://0.0.0.0:8080", "0.0.0.0/8"),
+        ("http://224.0.0.1:8080", "224.0.0.0/4"),
+        ("http://255.255.255.255:8080", "240.0.0.0/4"),
+        ({"upstream": "http://meta.internal:80", "targetCidr": "169.254.169.0/24"}, "169.254.0.0/16"),
+        ({"upstream": "http://lo.internal:80", "targetCidr": "127.0.0.0/8"}, "127.0.0.0/8"),
+        ({"upstream": "http://any.internal:80", "targetCidr": "0.0.0.0/0"}, "0.0.0.0/8"),
+    ],
+)
+def test_special_ranges_are_refused_as_upstream_targets(
+    with_tunnel: Callable[..., Config], route: Any, special: str
+) -> None:
+    problems = _problems(with_tunnel(routes={"bad": route}))
+    problem = next(p for key, p in problems.items() if key.startswith("stockade:tunnel.routes.bad"))
+    assert special in problem.message and problem.fix
+
+
+def test_a_target_wider_than_a_16_is_refused_without_allow_wide_targets(
+    with_tunnel: Callable[..., Config],
+) -> None:
+    wide = {"wiki": {"upstream": "http://wiki.internal:8080", "targetCidr": "10.0.0.0/8"}}
+    problem = _only(_problems(with_tunnel(routes=wide)), "stockade:tunnel.routes.wiki.targetCidr")
+    assert "wider than /16" in problem.message and "allowWideTargets" in problem.fix
+    settings = validate("t", with_tunnel(routes=wide, allowWideTargets=True))
+    weakenings = settings.weakenings()
+    assert any("tunnel.allowWideTargets is true" in w for w in weakenings)
+    assert any("wider than /24" in w and "wiki (10.0.0.0/8)" in w for w in weakenings)
+
+
+def test_targets_between_a_24_and_a_16_are_accepted_and_reported(with_tunnel: Callable[..., Config]) -> None:
+    routes = {"wiki": {"upstream": "http://wiki.internal:8080", "targetCidr": "10.50.0.0/16"}}
+    weakenings = validate("t", with_tunnel(routes=routes)).weakenings()
+    assert any("wiki (10.50.0.0/16)" in w for w in weakenings)
+    assert not any("allowWideTargets" in w for w in weakenings)
+    # prod-use1 as written (a /28 and two /32s) reports no wide target.
+    assert not any("wider than /24" in w for w in validate("t", with_tunnel()).weakenings())
+
+
+def test_overlapping_targets_render_one_minimal_stable_allowed_ips(
+    with_tunnel: Callable[..., Config],
+) -> None:
+    routes = {
+        "b": "http://10.60.1.7:8080",
+        "a": {"upstream": "http://a.internal:8080", "targetCidr": "10.60.1.0/24"},
+        "c": "http://10.60.0.9:8080",
+    }
+    tunnel = TunnelSettings.model_validate(with_tunnel(routes=routes)["stockade:tunnel"])
+    upstream = proxy_config(tunnel)["upstream"]
+    assert isinstance(upstream, dict)
+    assert upstream["allowed_ips"] == ["10.60.0.9/32", "10.60.1.0/24"]

@@ -22,14 +22,18 @@ ENDPOINT_ACTIONS: dict[str, tuple[str, ...]] = {
         "ecr:GetDownloadUrlForLayer",
     ),
     "ecr.dkr": ("ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"),
-    # The dispatcher's calls (dispatcher contract); ECS Exec is opened from outside the VPC.
-    "ecs": ("ecs:DescribeTasks", "ecs:ListTasks", "ecs:RunTask", "ecs:TagResource"),
+    # The dispatcher's calls (dispatcher contract) and the tunnel setup task rolling the gateway
+    # (aws/tunnel_setup.py); ECS Exec is opened from outside the VPC.
+    "ecs": ("ecs:DescribeTasks", "ecs:ListTasks", "ecs:RunTask", "ecs:TagResource", "ecs:UpdateService"),
     "logs": ("logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"),
     "secretsmanager": (
         "secretsmanager:CreateSecret",
         "secretsmanager:DeleteSecret",
         "secretsmanager:DescribeSecret",
         "secretsmanager:GetSecretValue",
+        "secretsmanager:ListSecrets",
+        # The tunnel setup task publishes its state, certificate, key and token.
+        "secretsmanager:PutSecretValue",
         "secretsmanager:TagResource",
     ),
     "kms": ("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"),

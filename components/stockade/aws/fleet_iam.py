@@ -115,16 +115,31 @@ def poller_task_statements(
     sandbox_role_arns: Sequence[pulumi.Input[str]],
     kms_key_arn: pulumi.Input[str],
     exec_log_group_arn: pulumi.Input[str] | None,
+    subnet_ids: pulumi.Input[list[str]],
 ) -> list[Statement]:
     """The dispatcher's grants, per the dispatcher contract (plus ECS Exec when enabled)."""
     in_cluster = {"ArnEquals": {"ecs:cluster": cluster_arn}}
     statements: list[Statement] = [
         {
+            # A compromised poller must not place a sandbox anywhere else or open it up: the ECS
+            # condition keys ecs:subnet, ecs:auto-assign-public-ip and ecs:enable-execute-command
+            # (ECS developer guide, "How Amazon ECS works with IAM") pin what the dispatcher always
+            # sends (dispatcher/launch.py). Operators' ECS Exec is on the pollers, never on the
+            # sandboxes the dispatcher starts. ECS has no condition key for security groups.
             "Sid": "RunOnlySandboxTasksInThisCluster",
             "Effect": "Allow",
             "Action": ["ecs:RunTask"],
             "Resource": [scope.task_definition_arn(session_family)],
-            "Condition": in_cluster,
+            "Condition": {
+                **in_cluster,
+                "ForAllValues:StringEquals": {"ecs:subnet": subnet_ids},
+                # ForAllValues passes an empty set, so the subnets must also be present.
+                "Null": {"ecs:subnet": "false"},
+                "StringEquals": {
+                    "ecs:auto-assign-public-ip": "false",
+                    "ecs:enable-execute-command": "false",
+                },
+            },
         },
         {
             # ListTasks has no task resource; the cluster condition scopes it.
@@ -133,6 +148,15 @@ def poller_task_statements(
             "Action": ["ecs:ListTasks"],
             "Resource": "*",
             "Condition": in_cluster,
+        },
+        {
+            # The age sweep finds expired work secrets by name prefix; ListSecrets takes no
+            # resource. It returns metadata only: values stay behind GetSecretValue, which the
+            # poller does not have.
+            "Sid": "ListWorkSecrets",
+            "Effect": "Allow",
+            "Action": ["secretsmanager:ListSecrets"],
+            "Resource": "*",
         },
         {
             "Sid": "DescribeSandboxesInThisCluster",
@@ -167,11 +191,11 @@ def poller_task_statements(
             "Resource": [scope.work_secrets_arn],
         },
         {
-            # CreateSecret under a customer-managed key needs GenerateDataKey and Decrypt
-            # (Secrets Manager user guide, "Permissions for the KMS key").
+            # CreateSecret under a customer-managed key needs GenerateDataKey and Decrypt, not
+            # Encrypt (Secrets Manager user guide, "Permissions for the KMS key").
             "Sid": "EncryptWorkSecretsWithTheStackKey",
             "Effect": "Allow",
-            "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
             "Resource": [kms_key_arn],
             "Condition": scope.via_secrets_manager,
         },

@@ -38,12 +38,28 @@ def egress_domains(settings: StackSettings) -> list[str]:
                 names += registry_domains(image)
     tunnel = settings.tunnel
     if tunnel.enabled:
-        names += CLOUDFLARED_DOMAINS
-        names += registry_domains(tunnel.images.proxy) + registry_domains(tunnel.images.cloudflared)
+        # The allowlist is VPC-wide, so a registry on it is a place any sandbox can push data to.
+        # Mirrored images (the default) are pulled from ECR over the endpoints; only the reported
+        # `mirror: false` weakening needs the public registries.
+        if not tunnel.images.mirror:
+            for image in (tunnel.images.proxy, tunnel.images.cloudflared, tunnel.images.init):
+                names += registry_domains(image)
+            if tunnel.setup.enabled and tunnel.images.aws_cli is not None:
+                names += registry_domains(tunnel.images.aws_cli)
         # Upstreams given by name are resolved by the proxy; their addresses are the route's
         # targetCidr, reached through the tunnel's own security group.
         names += [r.upstream.host for r in tunnel.routes.values() if r.upstream.ip is None]
     return dedupe(names)
+
+
+def resolve_only_domains(settings: StackSettings) -> list[str]:
+    """Names workloads resolve but reach only by address (kept off the Network Firewall's SNI list).
+
+    cloudflared finds its edge through SRV and A records under argotunnel.com and then dials
+    198.41.192.0/19 on 7844 (vendor contract 2.5, the `cloudflared_flows`); nothing it needs is
+    served on 443 by name, so `*.argotunnel.com` only has to resolve.
+    """
+    return list(CLOUDFLARED_DOMAINS) if settings.tunnel.enabled else []
 
 
 def egress_flows(settings: StackSettings) -> list[FirewallFlow]:
@@ -79,6 +95,7 @@ def network_args(
         "egress_mode": network.egress.mode,
         "enforcement": network.egress.enforcement,
         "allowed_domains": egress_domains(settings),
+        "resolve_only_domains": resolve_only_domains(settings),
         "firewall_flows": egress_flows(settings),
         "connection_logs": network.flow_logs.enabled,
         "connection_log_retention_days": network.flow_logs.retention_days,

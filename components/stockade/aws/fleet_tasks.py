@@ -82,9 +82,13 @@ class FleetEnvironment:
             working_directory=working_directory,
         )
 
-    def queue_stats(self, image: pulumi.Input[str]) -> Container:
+    def queue_stats(
+        self, image: pulumi.Input[str], sweep_environment: Mapping[str, pulumi.Input[str]] | None = None
+    ) -> Container:
         """Polls the queue's stats each minute and puts them in CloudWatch (dispatcher contract).
 
+        In the poller task it also sweeps work secrets of finished sessions on a timer
+        (`sweep_environment` names the cluster and secret prefix); pool workers have none.
         Not essential: if it fails, sessions keep flowing and the WorkersPolling alarm
         (missing data is breaching) reports it.
         """
@@ -94,6 +98,7 @@ class FleetEnvironment:
             entry_point=["python3", "-m", "stockade.dispatcher.queue_stats"],
             volumes=["tmp"],
             environment={
+                **(sweep_environment or {}),
                 "STOCKADE_STACK": self.stack,
                 "STOCKADE_METRICS_NAMESPACE": METRICS_NAMESPACE,
                 "STOCKADE_STATS_INTERVAL_SECONDS": str(STATS_INTERVAL_SECONDS),
@@ -103,6 +108,8 @@ class FleetEnvironment:
         )
 
 
+# What the queue-stats container needs from the dispatcher's environment to sweep work secrets.
+SWEEP_VARIABLES = ("STOCKADE_CLUSTER_ARN", "STOCKADE_SESSION_CONTAINER", "STOCKADE_WORK_SECRET_PREFIX")
 POLL_COMMAND = ("ant", "beta:worker", "poll", "--workdir", "/workspace", "--log-format", "json")
 
 
@@ -153,7 +160,9 @@ def poller_task(
         volumes=_POLLER_VOLUMES,
         environment=dispatcher_environment,
     )
-    return TaskSpec(family, POLLER_CPU, POLLER_MEMORY_MIB, [poller, env.queue_stats(image)], _POLLER_VOLUMES)
+    sweep = {key: dispatcher_environment[key] for key in SWEEP_VARIABLES}
+    stats = env.queue_stats(image, sweep)
+    return TaskSpec(family, POLLER_CPU, POLLER_MEMORY_MIB, [poller, stats], _POLLER_VOLUMES)
 
 
 def pool_worker_task(

@@ -21,7 +21,8 @@ def _as_list(value: Any) -> list[Any]:
 
 
 def check_statements(statements: Sequence[Statement]) -> None:
-    """Refuse `Action: "*"` and service-wide wildcards on `Resource: "*"` before anything is sent.
+    """Refuse `Action: "*"` anywhere, and any wildcard action (`s3:*`, `s3:Get*`, `iam:Pass?ole`)
+    on `Resource: "*"`, before anything is sent.
 
     Actions are literals in Stockade's code, so this runs at program time, not
     inside an apply, and a bad policy fails `synth` and every test.
@@ -34,7 +35,7 @@ def check_statements(statements: Sequence[Statement]) -> None:
         if "NotAction" in statement:
             raise WildcardPolicyError(f"statement {statement.get('Sid')!r} uses NotAction in an Allow")
         for action in actions:
-            if action == "*" or (action.endswith(":*") and "*" in resources):
+            if action == "*" or (("*" in action or "?" in action) and "*" in resources):
                 raise WildcardPolicyError(
                     f"statement {statement.get('Sid')!r} allows {action!r} on {resources!r}"
                 )

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from ipaddress import IPv4Network
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 import pulumi
 import pulumi_aws as aws
@@ -85,6 +85,10 @@ class NetworkArgs(TypedDict):
 
     firewall_flows: list[FirewallFlow]
     """Destinations given as addresses that the Network Firewall must pass."""
+
+    resolve_only_domains: NotRequired[list[str]]
+    """Names workloads may resolve (DNS Firewall) but never reach by name through the Network
+    Firewall: their traffic goes to addresses in `firewall_flows` (cloudflared's edge)."""
 
     connection_logs: bool
     """VPC flow logs, DNS query logs and firewall alert logs."""
@@ -195,7 +199,7 @@ class Network(pulumi.ComponentResource):
         """
         args = self._args
         aws_names = aws_service_domains(args["region"], args["interface_services"], _dns_suffix(args))
-        return dedupe([*args["allowed_domains"], *aws_names])
+        return dedupe([*args["allowed_domains"], *args.get("resolve_only_domains", []), *aws_names])
 
     def sni_allowlist(self) -> list[str]:
         """What the Network Firewall passes. Traffic to interface endpoints stays inside

@@ -307,6 +307,7 @@ class SandboxFleet(pulumi.ComponentResource):
                 sandbox_role_arns=[sandbox.execution_role.arn, sandbox.task_role.arn],
                 kms_key_arn=args["kms_key_arn"],
                 exec_log_group_arn=logs.arn if args["enable_exec"] else None,
+                subnet_ids=args["subnet_ids"],
             ),
             task_role_description=(
                 "The dispatcher: run sandbox tasks, manage per-session work secrets, publish queue metrics"

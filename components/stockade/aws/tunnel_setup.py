@@ -379,6 +379,24 @@ def _renew_schedule(
                 "Resource": [r.arn for r in passed_roles],
                 "Condition": {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
             },
+            {
+                # The schedule stays under the stack CMK like everything else, so Scheduler needs
+                # this role to decrypt it (EventBridge Scheduler guide, "Encryption at rest"). The
+                # encryption context names the schedule, so this grant opens no other data under
+                # the key; the name is Pulumi's auto-name: the logical name plus a random suffix.
+                "Sid": "DecryptTheRenewSchedule",
+                "Effect": "Allow",
+                "Action": "kms:Decrypt",
+                "Resource": ctx.kms_key_arn,
+                "Condition": {
+                    "ArnLike": {
+                        "kms:EncryptionContext:aws:scheduler:schedule:arn": (
+                            f"arn:{ctx.partition}:scheduler:{ctx.region}:{ctx.account_id}"
+                            f":schedule/default/{name}-renew-schedule-*"
+                        )
+                    }
+                },
+            },
         ],
         permissions_boundary_arn=ctx.permissions_boundary_arn,
         tags=ctx.tags,

@@ -12,6 +12,7 @@ from stockade.aws.subnet_layout import subnet_layout
 from stockade.settings.network import EgressEnforcement, EgressMode
 from stockade.settings.problems import ConfigProblem, describe_value
 from stockade.settings.sandboxes import SandboxProvider, WorkerMode
+from stockade.settings.types import is_pinned
 
 if TYPE_CHECKING:
     from stockade.settings.stack import StackSettings
@@ -83,7 +84,51 @@ def egress_weakenings(settings: StackSettings) -> list[str]:
                 "network.egress.enforcement is 'external': egress filtering depends on the "
                 "customer's own firewall, which Stockade neither creates nor checks"
             )
+    from stockade.settings.stack import Target  # stack imports this module
+
+    if settings.target is Target.AWS and not settings.network.vpc_endpoints:
+        found.append(
+            "network.vpcEndpoints is false: AWS service names go on the egress allowlist, so "
+            "sandboxes can reach those services in any account (another account's S3 bucket, say)"
+        )
     wide = [str(c) for c in egress.allowed_cidrs if c.prefixlen < 8]
     if wide:
         found.append("network.egress.allowedCidrs includes networks wider than a /8: " + ", ".join(wide))
     return found
+
+
+# Prod logs are the incident record; a quarter is the least most audit regimes accept.
+PROD_MIN_LOG_RETENTION_DAYS = 90
+
+
+def production_problems(settings: StackSettings) -> list[ConfigProblem]:
+    """Prod-only rules the policy pack also checks, refused here so `validate` fails first."""
+    if not settings.is_production:
+        return []
+    problems: list[ConfigProblem] = []
+    if settings.aws is not None and settings.aws.log_retention_days < PROD_MIN_LOG_RETENTION_DAYS:
+        problems.append(
+            ConfigProblem(
+                "stockade:aws.logRetentionDays",
+                describe_value(settings.aws.log_retention_days),
+                f"a prod stack keeps its logs at least {PROD_MIN_LOG_RETENTION_DAYS} days",
+                f"set aws.logRetentionDays: {PROD_MIN_LOG_RETENTION_DAYS} or more (365 is the default)",
+            )
+        )
+    sandboxes = settings.sandboxes
+    if sandboxes.provider is SandboxProvider.SELF_HOSTED:
+        for key, image in (
+            ("sessionImage", sandboxes.session_image),
+            ("workerImage", sandboxes.worker_image),
+        ):
+            if image is not None and not is_pinned(image):
+                problems.append(
+                    ConfigProblem(
+                        f"stockade:sandboxes.{key}",
+                        describe_value(image),
+                        "a prod stack runs images pinned by digest (a tag can change under it)",
+                        "append @sha256:<digest> (`crane digest <image>` prints it)",
+                    )
+                )
+    # Tunnel images are refused unpinned on every stack (TunnelImages._pinned).
+    return problems

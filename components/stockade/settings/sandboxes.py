@@ -169,9 +169,7 @@ class AlarmSubscription(SettingsModel):
     def _endpoint_matches_protocol(self) -> AlarmSubscription:
         pattern, shape = _ENDPOINT_RULES[self.protocol]
         if not pattern.match(self.endpoint):
-            raise invalid(
-                f"not a valid {self.protocol.value} endpoint", f"write {shape}", field="endpoint"
-            )
+            raise invalid(f"not a valid {self.protocol.value} endpoint", f"write {shape}", field="endpoint")
         return self
 
 

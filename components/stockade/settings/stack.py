@@ -8,7 +8,7 @@ from pydantic import Field
 
 from stockade.settings.base import SettingsModel
 from stockade.settings.docker_rules import docker_weakenings, target_problems
-from stockade.settings.fleet_rules import egress_weakenings, fleet_problems
+from stockade.settings.fleet_rules import egress_weakenings, fleet_problems, production_problems
 from stockade.settings.network import EgressMode, NetworkSettings
 from stockade.settings.platform import AwsSettings, DockerSettings, PolicySettings
 from stockade.settings.problems import ConfigProblem, describe_value
@@ -160,6 +160,7 @@ def cross_section_problems(settings: StackSettings) -> list[ConfigProblem]:
             "remove stockade:aws, or set target: aws",
         )
     problems.extend(fleet_problems(settings, aws_target=settings.target is Target.AWS))
+    problems.extend(production_problems(settings))
     problems.extend(provider_problems(settings))
     problems.extend(target_problems(settings))
     return problems

@@ -33,6 +33,21 @@ ANTHROPIC_API_CIDRS = ("160.79.104.0/23",)
 # cloudflared's edge (contract 2.5). Only the IPv4 range is usable from an IPv4-only VPC.
 CLOUDFLARED_EDGE_CIDRS = ("198.41.192.0/19",)
 CLOUDFLARED_EDGE_PORT = 7844
+# Networks no upstream may be in: the proxy dials from inside the gateway task, where 169.254/16
+# holds the Fargate task metadata and credentials endpoint and 127/8 the task's own containers
+# (cloudflared's metrics, the proxy itself). The rest are not unicast hosts at all.
+FORBIDDEN_TARGETS: tuple[tuple[ipaddress.IPv4Network, str], ...] = (
+    (ipaddress.IPv4Network("0.0.0.0/8"), "'this network', not a host"),
+    (ipaddress.IPv4Network("127.0.0.0/8"), "loopback: the gateway task's own containers"),
+    (ipaddress.IPv4Network("169.254.0.0/16"), "link-local: the Fargate task metadata and credentials"),
+    (ipaddress.IPv4Network("224.0.0.0/4"), "multicast"),
+    (ipaddress.IPv4Network("240.0.0.0/4"), "reserved and broadcast"),
+)
+# A route's targetCidr becomes the proxy's allowed_ips (its SSRF check) and the gateway's egress;
+# a /16 is already a whole VPC-sized network, so anything wider needs tunnel.allowWideTargets.
+WIDEST_TARGET_PREFIX = 16
+# Wider than one subnet-sized /24 is accepted but reported.
+REPORTED_TARGET_PREFIX = 24
 _ROUTE_KEY = re.compile(r"^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9-]{1,63})*$")
 
 
@@ -102,6 +117,14 @@ class Route(SettingsModel):
 
     @model_validator(mode="after")
     def _ip_inside_target(self) -> Route:
+        for network, why in FORBIDDEN_TARGETS:
+            if self.target_cidr.overlaps(network):
+                raise invalid(
+                    f"the target {self.target_cidr} overlaps {network} ({why}); the proxy must never "
+                    "be allowed to dial it",
+                    "point the route at the MCP server's own address or subnet",
+                    field="targetCidr",
+                )
         ip = self.upstream.ip
         if ip is not None and ip not in self.target_cidr:
             raise invalid(
@@ -406,6 +429,10 @@ class TunnelSettings(SettingsModel):
     disable_ip_validation: bool = False
     """Turns off the proxy's SSRF check. Excludes allowedIps; reported as a weakening."""
 
+    allow_wide_targets: bool = False
+    """Accept route targetCidrs wider than /16 (they become the proxy's allowed_ips and the
+    gateway's egress, so a /8 lets the proxy reach a whole private network). Reported."""
+
     upstream_tls: UpstreamTlsSettings = Field(default_factory=UpstreamTlsSettings)
     """CA settings for HTTPS upstreams."""
 
@@ -425,9 +452,11 @@ class TunnelSettings(SettingsModel):
     setup: SetupSettings = Field(default_factory=SetupSettings)
     """Optional WIF-authenticated setup and renew-cert tasks."""
 
-    health_check: bool = True
+    health_check: bool = False
     """Container health check on cloudflared (`cloudflared tunnel --metrics ... ready`, a command
-    added in late 2024, cloudflare/cloudflared#1135). Turn off for an image without it."""
+    added in late 2024, cloudflare/cloudflared#1135). Off by default: Stockade has not verified
+    that the pinned cloudflared digest has `ready`, and without it ECS would replace every gateway
+    task forever. Turn on once `docker run --rm <image> tunnel ready --help` works for your digest."""
 
     task_cpu: Literal[256, 512, 1024, 2048, 4096] = 512
     """Fargate CPU units per gateway task."""
@@ -455,6 +484,16 @@ class TunnelSettings(SettingsModel):
                 f"pick {allowed.start}-{allowed.stop - 1} MiB in steps of {allowed.step}",
                 field="taskMemoryMib",
             )
+        if not self.allow_wide_targets:
+            for name, route in sorted(self.routes.items()):
+                if route.target_cidr.prefixlen < WIDEST_TARGET_PREFIX:
+                    raise invalid(
+                        f"the target {route.target_cidr} is wider than /{WIDEST_TARGET_PREFIX}; it becomes "
+                        "the proxy's allowed_ips, so the SSRF check would pass almost anything",
+                        "narrow targetCidr to the network the MCP server's name resolves into, or set "
+                        "tunnel.allowWideTargets: true (reported as a weakening)",
+                        field=f"routes.{name}.targetCidr",
+                    )
         if not self.enabled:
             return self
         if not self.routes:
@@ -561,6 +600,21 @@ class TunnelSettings(SettingsModel):
             found.append(
                 "tunnel.images.mirror is false: the tunnel gateway may reach any public address on 443 "
                 "to pull its images"
+            )
+        if self.enabled and self.allow_wide_targets:
+            found.append(
+                "tunnel.allowWideTargets is true: route targets wider than "
+                f"/{WIDEST_TARGET_PREFIX} are accepted"
+            )
+        wide = [
+            f"{name} ({route.target_cidr})"
+            for name, route in sorted(self.routes.items())
+            if route.target_cidr.prefixlen < REPORTED_TARGET_PREFIX
+        ]
+        if self.enabled and wide:
+            found.append(
+                f"tunnel routes target networks wider than /{REPORTED_TARGET_PREFIX}, all of which the proxy "
+                "may dial: " + ", ".join(wide)
             )
         if self.enabled and not self.alarms.enabled:
             found.append("tunnel.alarms.enabled is false: nobody is told when the gateway stops or is probed")

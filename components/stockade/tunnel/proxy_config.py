@@ -8,6 +8,7 @@ contract states; this module only translates names.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from ipaddress import collapse_addresses
 
 import yaml
 
@@ -36,7 +37,8 @@ def proxy_config(tunnel: TunnelSettings, paths: ProxyPaths = ProxyPaths()) -> di
         upstream["disable_ip_validation"] = True
     else:
         # Always explicit: the proxy's own default is all of RFC1918, far wider than the routes.
-        upstream["allowed_ips"] = [str(c) for c in tunnel.effective_allowed_ips]
+        # Collapsed so overlapping targets render one minimal, stable list.
+        upstream["allowed_ips"] = [str(c) for c in collapse_addresses(tunnel.effective_allowed_ips)]
     tls = tunnel.upstream_tls
     if tls.ca_certificate_pem or tls.include_system_cas:
         upstream_tls: dict[str, object] = {"include_system_cas": tls.include_system_cas}

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypedDict
+from typing import TYPE_CHECKING, Literal, TypedDict
 
 import pulumi
 import pulumi_aws as aws
@@ -23,6 +23,27 @@ from stockade.settings.sandboxes import AlarmSubscription
 
 if TYPE_CHECKING:
     from stockade.settings import StackSettings
+
+
+AlarmProtocolName = Literal["email", "https", "sqs", "lambda"]
+
+
+class AlarmSubscriptionArgs(TypedDict):
+    """One delivery of an alarm topic (built from settings by `subscription_args`)."""
+
+    protocol: AlarmProtocolName
+    """SNS protocol: `email`, `https`, `sqs` or `lambda`."""
+
+    endpoint: str
+    """The address, URL or ARN for that protocol (validated by the settings)."""
+
+
+def subscription_args(subscription: AlarmSubscription) -> AlarmSubscriptionArgs:
+    """A validated settings subscription as plain component args."""
+    return {
+        "protocol": subscription.protocol.value,
+        "endpoint": subscription.endpoint,
+    }
 
 
 class AlarmTopicArgs(TypedDict):
@@ -40,7 +61,7 @@ class AlarmTopicArgs(TypedDict):
     purpose: str
     """Suffix of the topic's name, `stockade-<stack>-<purpose>` (e.g. `alarms`)."""
 
-    subscriptions: Sequence[AlarmSubscription]
+    subscriptions: Sequence[AlarmSubscriptionArgs]
     """Where the topic delivers."""
 
     tags: dict[str, str]
@@ -155,15 +176,15 @@ class AlarmTopic(pulumi.ComponentResource):
             aws.sns.TopicSubscription(
                 f"{name}-subscription-{index}",
                 topic=topic.arn,
-                protocol=subscription.protocol.value,
-                endpoint=subscription.endpoint,
+                protocol=subscription["protocol"],
+                endpoint=subscription["endpoint"],
                 opts=on_topic,
             )
         self.topic_arn = topic.arn
         self.register_outputs({"topic_arn": self.topic_arn})
 
 
-def stack_alarm_subscriptions(settings: StackSettings) -> list[AlarmSubscription] | None:
+def stack_alarm_subscriptions(settings: StackSettings) -> list[AlarmSubscriptionArgs] | None:
     """Everyone who should hear of the stack's alarms, or None when nothing on the stack alarms.
 
     The fleet always alarms; the tunnel gateway when `stockade:tunnel.alarms.enabled`. Both
@@ -181,4 +202,4 @@ def stack_alarm_subscriptions(settings: StackSettings) -> list[AlarmSubscription
     merged: dict[tuple[str, str], AlarmSubscription] = {}
     for subscription in (s for subscriptions in lists for s in subscriptions):
         merged.setdefault((subscription.protocol.value, subscription.endpoint), subscription)
-    return list(merged.values())
+    return [subscription_args(s) for s in merged.values()]

@@ -14,8 +14,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from stockade.aws.alarm_topic import AlarmTopic
-from stockade.settings.sandboxes import AlarmSubscription
+from stockade.aws.alarm_topic import AlarmSubscriptionArgs, AlarmTopic
 
 CONTAINER_INSIGHTS = "ECS/ContainerInsights"
 
@@ -113,7 +112,7 @@ def topic_for(
     region: str,
     partition: str,
     purpose: str,
-    subscriptions: Sequence[AlarmSubscription],
+    subscriptions: Sequence[AlarmSubscriptionArgs],
     tags: Mapping[str, str],
     parent: pulumi.Resource,
 ) -> pulumi.Output[str]:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import pulumi
 
+from stockade.aws.alarm_topic import subscription_args
 from stockade.aws.ecs_iam import ecr_repository_arn
 from stockade.aws.egress_policy import (
     CLOUDFLARED_DOMAINS,
@@ -24,8 +25,10 @@ from stockade.aws.egress_policy import (
 )
 from stockade.aws.network import Network, NetworkArgs
 from stockade.aws.sandbox_fleet import SandboxFleetArgs
+from stockade.aws.secrets import secret_args
 from stockade.settings import StackSettings
 from stockade.settings.sandboxes import ImageBuild, SandboxProvider
+from stockade.settings.secrets import PulumiSecret, SecretReference
 
 
 def egress_domains(settings: StackSettings) -> list[str]:
@@ -92,8 +95,8 @@ def network_args(
         "existing_endpoints_security_group_id": network.endpoints_security_group_id,
         "vpc_endpoints": network.vpc_endpoints,
         "interface_services": list(interface_services(settings.sandboxes.enable_exec)),
-        "egress_mode": network.egress.mode,
-        "enforcement": network.egress.enforcement,
+        "egress_mode": network.egress.mode.value,
+        "enforcement": network.egress.enforcement.value,
         "allowed_domains": egress_domains(settings),
         "resolve_only_domains": resolve_only_domains(settings),
         "firewall_flows": egress_flows(settings),
@@ -177,26 +180,29 @@ def fleet_args(
     assert settings.aws is not None and settings.aws_region is not None  # enforced by validation
     sandboxes = settings.sandboxes
     assert sandboxes.environment_id is not None and sandboxes.environment_key is not None  # validated
-    return {
+    args: SandboxFleetArgs = {
         "account_id": settings.aws.account_id,
         "region": settings.aws_region,
         "partition": partition,
-        "mode": sandboxes.mode,
+        "mode": sandboxes.mode.value,
         "environment_id": sandboxes.environment_id,
-        "environment_key": sandboxes.environment_key,
         "session_image": session.uri if session is not None else None,
         "session_image_repository_arn": session.repository_arn if session is not None else None,
         "worker_image": worker.uri,
         "worker_image_repository_arn": worker.repository_arn,
-        "cpu_architecture": sandboxes.cpu_architecture,
-        "resources": sandboxes.resources,
+        "cpu_architecture": sandboxes.cpu_architecture.value,
+        "resources": {
+            "cpu": sandboxes.resources.cpu,
+            "memory_mib": sandboxes.resources.memory_mib,
+            "ephemeral_storage_gib": sandboxes.resources.ephemeral_storage_gib,
+        },
         "max_concurrent_sessions": sandboxes.max_concurrent_sessions,
         "poller_replicas": sandboxes.poller_replicas,
         "pool_size": sandboxes.pool_size,
         "max_idle_seconds": sandboxes.max_idle_seconds,
         "enable_exec": sandboxes.enable_exec,
         "queue_depth_alarm": sandboxes.queue_depth_alarm,
-        "alarm_subscriptions": list(sandboxes.alarms.subscriptions),
+        "alarm_subscriptions": [subscription_args(s) for s in sandboxes.alarms.subscriptions],
         "artifacts_expire_days": sandboxes.artifacts.expire_days,
         "log_retention_days": settings.aws.log_retention_days,
         "vpc_id": network.vpc_id,
@@ -210,3 +216,18 @@ def fleet_args(
         "tags": tags,
         "alarm_topic_arn": alarm_topic_arn,
     }
+    _set_environment_key(args, sandboxes.environment_key)
+    return args
+
+
+def _set_environment_key(args: SandboxFleetArgs, setting: PulumiSecret | SecretReference) -> None:
+    """`environment_key_arn` for a referenced secret, else the value for the fleet to store.
+
+    The fleet, not this function, creates the Secrets Manager secret, so the secret stays
+    the fleet's child (its URN is part of every deployed stack).
+    """
+    secret = secret_args(setting, field="sandboxes.environmentKey")
+    if "arn" in secret:
+        args["environment_key_arn"] = secret["arn"]
+    if "value" in secret:
+        args["environment_key_value"] = secret["value"]

@@ -20,13 +20,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypedDict
 
 import pulumi
 
 from stockade.aws.containers import Container, Mount
 from stockade.aws.fargate import TaskSpec
 from stockade.aws.fleet_iam import METRICS_NAMESPACE
-from stockade.settings.sandboxes import SessionResources
 
 SESSION_CONTAINER = "session"
 QUEUE_STATS_CONTAINER = "queue-stats"
@@ -113,6 +113,19 @@ SWEEP_VARIABLES = ("STOCKADE_CLUSTER_ARN", "STOCKADE_SESSION_CONTAINER", "STOCKA
 POLL_COMMAND = ("ant", "beta:worker", "poll", "--workdir", "/workspace", "--log-format", "json")
 
 
+class TaskSize(TypedDict):
+    """Size of each sandbox task (or pool worker task)."""
+
+    cpu: int
+    """Fargate CPU units."""
+
+    memory_mib: int
+    """Memory in MiB; must fit the CPU size's Fargate range (the settings check it)."""
+
+    ephemeral_storage_gib: int
+    """Task-scoped disk for the writable paths, in GiB (Fargate: 21-200)."""
+
+
 def _max_idle(seconds: int) -> list[str]:
     return ["--max-idle", f"{seconds}s"]
 
@@ -122,7 +135,7 @@ def session_task(
     *,
     family: str,
     image: pulumi.Input[str],
-    resources: SessionResources,
+    resources: TaskSize,
     max_idle_seconds: int,
     artifacts_bucket: pulumi.Input[str],
     artifacts_kms_key_arn: pulumi.Input[str],
@@ -170,7 +183,7 @@ def pool_worker_task(
     *,
     family: str,
     image: pulumi.Input[str],
-    resources: SessionResources,
+    resources: TaskSize,
     max_idle_seconds: int,
 ) -> TaskSpec:
     """Pool mode: sessions run inside this long-lived task, one after another or together,
@@ -182,15 +195,13 @@ def pool_worker_task(
     return _sized(family, resources, [worker, env.queue_stats(image)], volumes)
 
 
-def _sized(
-    family: str, resources: SessionResources, containers: list[Container], volumes: Sequence[str]
-) -> TaskSpec:
+def _sized(family: str, resources: TaskSize, containers: list[Container], volumes: Sequence[str]) -> TaskSpec:
     """A task with the configured per-session CPU, memory and ephemeral storage."""
     return TaskSpec(
         family,
-        resources.cpu,
-        resources.memory_mib,
+        resources["cpu"],
+        resources["memory_mib"],
         containers,
         volumes,
-        ephemeral_storage_gib=resources.ephemeral_storage_gib,
+        ephemeral_storage_gib=resources["ephemeral_storage_gib"],
     )

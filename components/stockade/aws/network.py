@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from ipaddress import IPv4Network
-from typing import Any, NotRequired, TypedDict
+from typing import Any, Literal, NotRequired, TypedDict
 
 import pulumi
 import pulumi_aws as aws
@@ -73,11 +73,12 @@ class NetworkArgs(TypedDict):
     interface_services: list[str]
     """Interface endpoint services (`ecr.api`, `logs`, ...)."""
 
-    egress_mode: EgressMode
-    """`filtered` or `open`."""
+    egress_mode: Literal["filtered", "open"]
+    """`filtered` (default deny, allowlist only) or `open` (any internet destination)."""
 
-    enforcement: EgressEnforcement
-    """How `filtered` is enforced."""
+    enforcement: Literal["network-firewall", "dns-firewall", "external"]
+    """How `filtered` is enforced: Network Firewall (SNI) plus DNS Firewall, DNS Firewall only,
+    or the customer's own egress path."""
 
     allowed_domains: list[str]
     """Every name workloads may resolve and reach besides AWS's (vendor API, allowlist,
@@ -126,8 +127,8 @@ class Network(pulumi.ComponentResource):
         self._name = name
         self._args = args
         self._tags = with_component(args["tags"], COMPONENT)
-        filtered = args["egress_mode"] is EgressMode.FILTERED
-        enforcement = args["enforcement"] if filtered else None
+        filtered = EgressMode(args["egress_mode"]) is EgressMode.FILTERED
+        enforcement = EgressEnforcement(args["enforcement"]) if filtered else None
 
         private_route_tables: list[pulumi.Input[str]]
         self.nat_public_ips = None
@@ -510,7 +511,7 @@ class Network(pulumi.ComponentResource):
             "dnsFirewallRuleGroupId": self.dns_firewall_rule_group_id,
         }
         outputs.update({k: v for k, v in optional.items() if v is not None})
-        if self._args["egress_mode"] is EgressMode.FILTERED:
+        if EgressMode(self._args["egress_mode"]) is EgressMode.FILTERED:
             # What the egress filter allows, for reviews and for a customer's own firewall
             # (`external` enforcement) to mirror.
             outputs["egressAllowedDomains"] = self.dns_allowlist()

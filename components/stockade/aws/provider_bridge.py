@@ -29,10 +29,9 @@ from stockade.aws.ecs_iam import ecr_repository_arn, execution_statements
 from stockade.aws.fargate import TaskRuntime, TaskSpec, insights_cluster, private_service, task_definition
 from stockade.aws.iam import ecs_tasks_trust_policy, role_with_policy
 from stockade.aws.logs import encrypted_log_group
-from stockade.aws.secrets import secret_arn
+from stockade.aws.secrets import SecretArgs, provided_secret_arn, secret_args
 from stockade.aws.security_groups import aws_service_egress, egress_only_security_group, internet_https
 from stockade.settings.providers import bridge_settings
-from stockade.settings.secrets import PulumiSecret, SecretReference
 from stockade.tags import with_component
 
 if TYPE_CHECKING:
@@ -58,8 +57,9 @@ class ProviderBridgeArgs(TypedDict):
     environment: Mapping[str, str]
     """Plain environment: IDs, URLs and tuning knobs, never credentials."""
 
-    secrets: Mapping[str, PulumiSecret | SecretReference]
-    """Environment variable -> secret setting; each reaches the container as an ECS secret."""
+    secrets: Mapping[str, SecretArgs]
+    """Environment variable -> an existing secret's ARN or a value the bridge stores under the
+    CMK; each reaches the container as an ECS secret."""
 
     cpu: int
     """Fargate CPU units."""
@@ -141,15 +141,15 @@ class ProviderBridge(pulumi.ComponentResource):
             parent=self,
         )
         secret_arns: dict[str, pulumi.Output[str]] = {
-            variable: secret_arn(
+            variable: provided_secret_arn(
                 f"{name}-{_secret_resource_key(variable)}",
-                setting,
+                secret,
                 description=f"Stockade {provider} orchestrator: {variable}",
                 kms_key_arn=args["kms_key_arn"],
                 tags=tags,
                 parent=self,
             )
-            for variable, setting in sorted(args["secrets"].items())
+            for variable, secret in sorted(args["secrets"].items())
         }
 
         repository_arn = ecr_repository_arn(args["image"], partition)
@@ -270,7 +270,10 @@ def bridge_args(
         "image": bridge.image,
         "command": bridge.command,
         "environment": bridge.plain_environment(sandboxes.environment_id),
-        "secrets": bridge.secret_environment(sandboxes.environment_key),
+        "secrets": {
+            variable: secret_args(setting, field=f"sandboxes ({variable})")
+            for variable, setting in bridge.secret_environment(sandboxes.environment_key).items()
+        },
         "cpu": bridge.cpu,
         "memory_mib": bridge.memory_mib,
         "cpu_architecture": bridge.cpu_architecture.ecs_value,

@@ -18,30 +18,29 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, NotRequired, TypedDict
+from typing import Any, Literal, NotRequired, TypedDict
 
 import pulumi
 import pulumi_aws as aws
 
 from stockade.aws import fleet_iam, fleet_tasks
+from stockade.aws.alarm_topic import AlarmSubscriptionArgs
 from stockade.aws.alarms import metric_alarms, topic_for
 from stockade.aws.artifacts import artifacts_bucket
 from stockade.aws.ecs_iam import execution_statements
 from stockade.aws.fargate import TaskRuntime, TaskSpec, insights_cluster, private_service, task_definition
 from stockade.aws.fleet_alarms import AlarmTargets, fleet_alarm_specs
 from stockade.aws.fleet_iam import FleetScope
-from stockade.aws.fleet_tasks import FleetEnvironment
+from stockade.aws.fleet_tasks import FleetEnvironment, TaskSize
 from stockade.aws.iam import Statement, ecs_tasks_trust_policy, role_with_policy
 from stockade.aws.logs import encrypted_log_group
-from stockade.aws.secrets import secret_arn
+from stockade.aws.secrets import SecretArgs, provided_secret_arn
 from stockade.aws.security_groups import (
     EgressRule,
     aws_service_egress,
     egress_only_security_group,
     internet_https,
 )
-from stockade.settings.sandboxes import AlarmSubscription, CpuArchitecture, SessionResources, WorkerMode
-from stockade.settings.secrets import PulumiSecret, SecretReference
 from stockade.tags import with_component
 
 COMPONENT = "sandbox-fleet"
@@ -59,15 +58,20 @@ class SandboxFleetArgs(TypedDict):
     partition: str
     """AWS partition (`aws`, `aws-cn`, `aws-us-gov`)."""
 
-    mode: WorkerMode
+    mode: Literal["per-session", "pool"]
     """`per-session` (a sandbox task per work item) or `pool` (in-process workers)."""
 
     environment_id: str
     """The self-hosted environment's ID (`env_...`)."""
 
-    environment_key: PulumiSecret | SecretReference
-    """The environment key: stored in Secrets Manager under the CMK, or an existing secret's ARN.
-    It reaches containers only as an ECS secret (`valueFrom`)."""
+    environment_key_arn: NotRequired[pulumi.Input[str]]
+    """An existing Secrets Manager secret holding the environment key (the customer owns and
+    rotates it). Give this or `environment_key_value`, not both. Either way the key reaches
+    containers only as an ECS secret (`valueFrom`)."""
+
+    environment_key_value: NotRequired[pulumi.Input[str]]
+    """The environment key itself, as a Pulumi secret Output: the fleet stores it in Secrets
+    Manager under the CMK. Give this or `environment_key_arn`, not both."""
 
     session_image: pulumi.Input[str] | None
     """Per-session mode: the sandbox image (pinned by digest where given)."""
@@ -81,10 +85,10 @@ class SandboxFleetArgs(TypedDict):
     worker_image_repository_arn: pulumi.Input[str] | None
     """The worker image's ECR repository, for the poller/worker execution role's pull grant."""
 
-    cpu_architecture: CpuArchitecture
+    cpu_architecture: Literal["x86_64", "arm64"]
     """CPU architecture of every task."""
 
-    resources: SessionResources
+    resources: TaskSize
     """CPU, memory and ephemeral storage of each sandbox (or pool worker)."""
 
     max_concurrent_sessions: int
@@ -109,7 +113,7 @@ class SandboxFleetArgs(TypedDict):
     """The stack's alarm topic (aws/alarm_topic.py). Without it (None) the fleet makes a topic of
     its own."""
 
-    alarm_subscriptions: NotRequired[list[AlarmSubscription]]
+    alarm_subscriptions: NotRequired[list[AlarmSubscriptionArgs]]
     """Where the fleet's own topic delivers; unused with `alarm_topic_arn`."""
 
     artifacts_expire_days: int
@@ -192,14 +196,7 @@ class SandboxFleet(pulumi.ComponentResource):
         )
         self.cluster_arn, self.cluster_name = cluster.arn, cluster.name
         self._cluster = cluster
-        self.environment_key_secret_arn = secret_arn(
-            f"{name}-environment-key",
-            args["environment_key"],
-            description=f"Stockade {self._stack}: Claude Managed Agents environment key",
-            kms_key_arn=args["kms_key_arn"],
-            tags=self._tags,
-            parent=self,
-        )
+        self.environment_key_secret_arn = self._environment_key()
         self._env = FleetEnvironment(self._stack, args["environment_id"], self.environment_key_secret_arn)
         self._artifacts = artifacts_bucket(
             f"{name}-artifacts",
@@ -210,7 +207,7 @@ class SandboxFleet(pulumi.ComponentResource):
         )
         self.artifacts_bucket_name = self._artifacts.bucket
 
-        service = self._per_session() if args["mode"] is WorkerMode.PER_SESSION else self._pool()
+        service = self._per_session() if args["mode"] == "per-session" else self._pool()
 
         self.alarm_topic_arn = topic_for(
             f"{name}-alarms",
@@ -247,6 +244,23 @@ class SandboxFleet(pulumi.ComponentResource):
             }
         )
         self.register_outputs(dict(self._outputs))
+
+    def _environment_key(self) -> pulumi.Output[str]:
+        """The given secret's ARN, or a secret of the fleet's own holding the given value."""
+        args = self._args
+        secret: SecretArgs = {}
+        if "environment_key_arn" in args:
+            secret["arn"] = args["environment_key_arn"]
+        if "environment_key_value" in args:
+            secret["value"] = args["environment_key_value"]
+        return provided_secret_arn(
+            f"{self._name}-environment-key",
+            secret,
+            description=f"Stockade {self._stack}: Claude Managed Agents environment key",
+            kms_key_arn=args["kms_key_arn"],
+            tags=self._tags,
+            parent=self,
+        )
 
     def stack_outputs(self) -> dict[str, Any]:
         """Flat outputs named for what a caller needs (runbooks, other stacks, audits)."""
@@ -470,7 +484,7 @@ class SandboxFleet(pulumi.ComponentResource):
                 task_role_arn=task_role.arn,
                 log_group_name=logs.name,
                 region=self._args["region"],
-                cpu_architecture=self._args["cpu_architecture"].value.upper(),
+                cpu_architecture=self._args["cpu_architecture"].upper(),
             ),
             tags=self._tags,
             parent=self,

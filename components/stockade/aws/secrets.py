@@ -3,11 +3,57 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TypedDict
 
 import pulumi
 import pulumi_aws as aws
 
 from stockade.settings.secrets import PulumiSecret, SecretReference
+
+
+class SecretArgs(TypedDict, total=False):
+    """A secret handed to a component: give exactly one of `arn` and `value`."""
+
+    arn: pulumi.Input[str]
+    """An existing Secrets Manager secret's ARN; the customer owns and rotates it."""
+
+    value: pulumi.Input[str]
+    """The secret's value (a Pulumi secret Output); the component stores it under the CMK."""
+
+
+def secret_args(setting: PulumiSecret | SecretReference, *, field: str) -> SecretArgs:
+    """A secret setting as component args; `field` names the setting in the error."""
+    if isinstance(setting, SecretReference):
+        return {"arn": setting.arn}
+    if setting.value is None:
+        raise ValueError(f"{field}: the secret's value is not available to the program")
+    return {"value": pulumi.Output.secret(setting.value)}
+
+
+def provided_secret_arn(
+    name: str,
+    secret: SecretArgs,
+    *,
+    description: str,
+    kms_key_arn: pulumi.Input[str],
+    tags: Mapping[str, str],
+    parent: pulumi.Resource,
+) -> pulumi.Output[str]:
+    """The ARN of `secret`: as given, or of a secret `name` stored under the CMK (as `secret_arn`)."""
+    arn, value = secret.get("arn"), secret.get("value")
+    if (arn is None) == (value is None):
+        raise ValueError(f"{name}: give exactly one of the secret's ARN and its value")
+    if arn is not None:
+        return pulumi.Output.from_input(arn)
+    assert value is not None
+    return stored_secret(
+        name,
+        pulumi.Output.secret(value),
+        description=description,
+        kms_key_arn=kms_key_arn,
+        tags=tags,
+        parent=parent,
+    )
 
 
 def secret_arn(

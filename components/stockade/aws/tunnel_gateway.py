@@ -20,6 +20,7 @@ from typing import Any, NotRequired, TypedDict
 
 import pulumi
 
+from stockade.aws.alarm_topic import subscription_args
 from stockade.aws.alarms import topic_for
 from stockade.aws.arns import partition_for
 from stockade.aws.containers import Container
@@ -291,7 +292,7 @@ class TunnelGateway(pulumi.ComponentResource):
                 region=args["region"],
                 partition=self._partition,
                 purpose="tunnel-alarms",
-                subscriptions=tunnel.alarms.subscriptions,
+                subscriptions=[subscription_args(s) for s in tunnel.alarms.subscriptions],
                 tags=self._tags,
                 parent=self,
             )

@@ -132,23 +132,18 @@ def target_problems(settings: StackSettings) -> list[ConfigProblem]:
             "remove it (docs/docker-host.md, 'Networks and egress')",
         )
 
-    sandboxes = settings.sandboxes
-    for name, why in _AWS_ONLY_SANDBOX_KEYS.items():
-        if _is_set(sandboxes, name):
-            add(
-                f"stockade:sandboxes.{_alias(sandboxes, name)}",
-                _shown(getattr(sandboxes, name)),
-                f"not available on the docker target: {why}",
-                "remove it, or set target: aws",
-            )
-    for name, why in _AWS_ONLY_RESOURCE_KEYS.items():
-        if _is_set(sandboxes.resources, name):
-            add(
-                f"stockade:sandboxes.resources.{_alias(sandboxes.resources, name)}",
-                getattr(sandboxes.resources, name),
-                f"not available on the docker target: {why}",
-                "remove it",
-            )
+    sandboxes, tunnel = settings.sandboxes, settings.tunnel
+    aws_only = (
+        (sandboxes, "stockade:sandboxes", _AWS_ONLY_SANDBOX_KEYS, "remove it, or set target: aws"),
+        (sandboxes.resources, "stockade:sandboxes.resources", _AWS_ONLY_RESOURCE_KEYS, "remove it"),
+        (tunnel, "stockade:tunnel", _AWS_ONLY_TUNNEL_KEYS, "remove it (docs/docker-host.md, 'Tunnel')"),
+        (tunnel.images, "stockade:tunnel.images", _AWS_ONLY_TUNNEL_IMAGES, "remove it"),
+    )
+    for section, prefix, reasons, fix in aws_only:
+        for name, why in reasons.items():
+            if _is_set(section, name):
+                key = f"{prefix}.{_alias(section, name)}"
+                add(key, _shown(getattr(section, name)), f"not available on the docker target: {why}", fix)
     if sandboxes.mode is WorkerMode.POOL and _is_set(sandboxes.resources, "pids_limit"):
         add(
             "stockade:sandboxes.resources.pidsLimit",
@@ -156,23 +151,6 @@ def target_problems(settings: StackSettings) -> list[ConfigProblem]:
             "pool workers on the docker target get no pids limit: pulumi-docker cannot set one",
             "remove it, or use mode: per-session, where each sandbox gets this limit",
         )
-    tunnel = settings.tunnel
-    for name, why in _AWS_ONLY_TUNNEL_KEYS.items():
-        if _is_set(tunnel, name):
-            add(
-                f"stockade:tunnel.{_alias(tunnel, name)}",
-                _shown(getattr(tunnel, name)),
-                f"not available on the docker target: {why}",
-                "remove it (docs/docker-host.md, 'Tunnel')",
-            )
-    for name, why in _AWS_ONLY_TUNNEL_IMAGES.items():
-        if _is_set(tunnel.images, name):
-            add(
-                f"stockade:tunnel.images.{_alias(tunnel.images, name)}",
-                getattr(tunnel.images, name),
-                f"not available on the docker target: {why}",
-                "remove it",
-            )
 
     for key, path in _SECRET_FIELDS:
         node: object = settings

@@ -1,6 +1,6 @@
 """The tunnel's inner-TLS certificates: what Stockade generates meets contract 2.3.
 
-The PEMs come from the offline emulation of pulumi-tls (stockade.engine.tls_emulation),
+The PEMs come from the offline emulation of pulumi-tls (stockade.emulators.tls),
 which builds real certificates from the inputs Stockade passes; the tests parse them
 with `cryptography`. They check Stockade's inputs and the emulation's fidelity to the
 provider's documented semantics, not pulumi-tls itself.
@@ -17,10 +17,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from stockade.engine.context import OfflineContext
-from stockade.engine.emulators import emulate
-from stockade.engine.redact import is_secret, unwrap
-from stockade.engine.tls_emulation import (
+from stockade.emulators import emulate
+from stockade.emulators.tls import (
     CERT_REQUEST,
     LOCALLY_SIGNED_CERT,
     OFFLINE_NOT_BEFORE,
@@ -28,6 +26,8 @@ from stockade.engine.tls_emulation import (
     SELF_SIGNED_CERT,
     TlsEmulationError,
 )
+from stockade.engine.context import OfflineContext
+from stockade.engine.redact import is_secret, unwrap
 from stockade.tunnel.certificate_rules import ca_problems, hostname_covered, main, server_problems
 
 DOMAIN = "a0b1c2d3.tunnel.anthropic.com"

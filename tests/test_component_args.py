@@ -24,7 +24,7 @@ NOT_YET_CONVERTED: dict[str, str] = {
     # render_proxy_config (shared with the Docker gateway), tunnel_setup, tunnel_monitoring and
     # gateway_egress_rules, so converting it means a nested TypedDict of the fields those read,
     # built from TunnelSettings in the perimeter layer, and those helpers taking it.
-    "stockade.aws.tunnel_gateway.TunnelGatewayArgs": "tunnel: TunnelSettings",
+    "stockade.aws.gateway.tunnel_gateway.TunnelGatewayArgs": "tunnel: TunnelSettings",
 }
 
 
@@ -78,8 +78,8 @@ ARGS = _args_classes()
 
 def test_every_component_args_class_is_found() -> None:
     names = {name for name, _ in ARGS}
-    assert "stockade.aws.sandbox_fleet.SandboxFleetArgs" in names
-    assert "stockade.aws.provider_bridge.ProviderBridgeArgs" in names
+    assert "stockade.aws.fleet.sandbox_fleet.SandboxFleetArgs" in names
+    assert "stockade.aws.bridge.provider_bridge.ProviderBridgeArgs" in names
     assert set(NOT_YET_CONVERTED) <= names, "an allowlisted Args class no longer exists"
 
 
@@ -103,7 +103,7 @@ def test_the_check_catches_settings_classes() -> None:
 
 
 def test_a_secret_arg_needs_exactly_one_of_arn_and_value() -> None:
-    from stockade.aws.secrets import provided_secret_arn
+    from stockade.aws.shared.secrets import provided_secret_arn
 
     for secret in ({}, {"arn": "arn:aws:secretsmanager:us-east-1:1:secret:x", "value": "v"}):
         with pytest.raises(ValueError, match="exactly one"):
@@ -118,7 +118,7 @@ def test_a_secret_arg_needs_exactly_one_of_arn_and_value() -> None:
 
 
 def test_secret_settings_become_plain_secret_args() -> None:
-    from stockade.aws.secrets import secret_args
+    from stockade.aws.shared.secrets import secret_args
     from stockade.settings.secrets import PulumiSecret, SecretReference
 
     arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:stockade/key-AbCdEf"

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from stockade.aws.egress_policy import public_internet_cidrs
-from stockade.aws.subnet_layout import subnet_layout
+from stockade.emulators import resource_id, stable_suffix
 from stockade.engine import SynthResource, SynthResult
-from stockade.engine.emulators import resource_id, stable_suffix
+from stockade.netplan.egress_policy import public_internet_cidrs
+from stockade.netplan.subnet_layout import subnet_layout
 
 SUBNET = "aws:ec2/subnet:Subnet"
 ROUTE = "aws:ec2/route:Route"

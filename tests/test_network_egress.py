@@ -10,7 +10,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from stockade.aws.egress_policy import (
+from stockade.aws.network.endpoint_policies import (
+    ENDPOINT_ACTIONS,
+    interface_endpoint_policy,
+    s3_gateway_policy,
+)
+from stockade.aws.shared.iam import WildcardPolicyError, check_statements
+from stockade.netplan.egress_policy import (
     PRIVATE_RANGES,
     aws_service_domains,
     dedupe,
@@ -18,9 +24,7 @@ from stockade.aws.egress_policy import (
     public_internet_cidrs,
     registry_domains,
 )
-from stockade.aws.endpoint_policies import ENDPOINT_ACTIONS, interface_endpoint_policy, s3_gateway_policy
-from stockade.aws.iam import WildcardPolicyError, check_statements
-from stockade.aws.subnet_layout import RESERVED_PER_SUBNET, LayoutError, max_zones, subnet_layout
+from stockade.netplan.subnet_layout import RESERVED_PER_SUBNET, LayoutError, max_zones, subnet_layout
 
 PUBLIC = [ipaddress.IPv4Network(c) for c in public_internet_cidrs()]
 PRIVATE = [ipaddress.IPv4Network(c) for c in PRIVATE_RANGES]

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from stockade.aws.iam import check_statements
+from stockade.aws.shared.iam import check_statements
 from stockade.engine import SynthResult
 from stockade.engine.synth import PLACEHOLDER_PREFIX
 
@@ -28,7 +28,7 @@ def bridge_program(internet_prefix_list_id: str | None = None) -> Callable[[], N
     """The bridge alone, wired to literal network IDs, from the stack's own settings."""
 
     def program() -> None:
-        from stockade.aws.provider_bridge import ProviderBridge, bridge_args
+        from stockade.aws.bridge.provider_bridge import ProviderBridge, bridge_args
         from stockade.program import load_settings
         from stockade.tags import stack_tags
 
@@ -225,7 +225,7 @@ def test_modal_gets_its_own_names_and_no_ecr_grant_for_another_registry(
 
 
 @pytest.mark.skipif(
-    importlib.util.find_spec("stockade.aws.network") is None,
+    importlib.util.find_spec("stockade.aws.network.vpc") is None,
     reason="the whole daytona-dev stack needs stockade:aws:Network (the network block of aws/perimeter.py)",
 )
 def test_daytona_dev_stack_wires_the_bridge_into_the_network(

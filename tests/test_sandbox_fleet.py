@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from stockade.emulators import stable_suffix
 from stockade.engine import SynthResource, SynthResult
-from stockade.engine.emulators import stable_suffix
 from stockade.engine.synth import PLACEHOLDER_PREFIX
 
 TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
@@ -435,7 +435,7 @@ def test_the_pollers_queue_stats_container_can_sweep_work_secrets(synth_stack) -
     """The timed sweep needs the dispatcher's cluster and prefix, and ListSecrets in IAM and the endpoint."""
     import json as _json
 
-    from stockade.aws.fleet_tasks import SWEEP_VARIABLES
+    from stockade.aws.fleet.tasks import SWEEP_VARIABLES
 
     result = synth_stack("prod-use1")
     pollers = [

@@ -8,9 +8,9 @@ from typing import Any
 
 import pulumi
 
-from stockade.aws.fleet_settings import fleet_args, fleet_images, network_args
-from stockade.aws.network import Network
-from stockade.aws.sandbox_fleet import SandboxFleet
+from stockade.aws.fleet.from_settings import fleet_args, fleet_images, network_args
+from stockade.aws.fleet.sandbox_fleet import SandboxFleet
+from stockade.aws.network.vpc import Network
 from stockade.engine import SynthResult
 from stockade.program import load_settings
 

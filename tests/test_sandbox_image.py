@@ -8,7 +8,7 @@ from typing import Any
 import pulumi
 import pytest
 
-from stockade.aws.fleet_iam import ecr_repository_arn
+from stockade.aws.fleet.iam import ecr_repository_arn
 
 from .test_sandbox_fleet import TASK_DEFINITION, container, named
 
@@ -30,7 +30,7 @@ OFFLINE = {
 
 
 def _component_alone() -> None:
-    from stockade.aws.sandbox_image import SandboxImage
+    from stockade.aws.fleet.sandbox_image import SandboxImage
 
     image = SandboxImage(
         "probe",

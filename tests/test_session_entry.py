@@ -27,7 +27,7 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from stockade.aws import fleet_tasks
+from stockade.aws.fleet import tasks as fleet_tasks
 from stockade.dispatcher import artifact_upload
 from stockade.dispatcher.artifact_upload import Limits, UploadTarget, upload_workspace
 from stockade.dispatcher.errors import EXIT_INVALID

@@ -16,7 +16,7 @@ import pulumi
 import pytest
 import yaml
 
-from stockade.aws.tunnel_gateway import TunnelGateway
+from stockade.aws.gateway.tunnel_gateway import TunnelGateway
 from stockade.engine import SynthResource, SynthResult, synthesize_config
 from stockade.program import load_settings
 from stockade.settings.load import read_stack_file

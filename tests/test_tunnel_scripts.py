@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from stockade.aws import tunnel_setup
-from stockade.aws.tunnel_files import FILE_VARIABLES, init_script
+from stockade.aws.gateway import setup as tunnel_setup
+from stockade.aws.gateway.files import FILE_VARIABLES, init_script
 
 SH = shutil.which("sh")
 pytestmark = pytest.mark.skipif(SH is None or shutil.which("base64") is None, reason="needs sh and coreutils")

@@ -10,7 +10,7 @@ from typing import Any
 
 import pulumi
 
-from stockade.aws.arns import partition_for
+from stockade.aws.shared.arns import partition_for
 from stockade.settings import StackSettings
 from stockade.settings.providers import BRIDGED_PROVIDERS
 from stockade.settings.sandboxes import SandboxProvider
@@ -20,7 +20,7 @@ BASE_NAME = "stockade"
 
 
 def build_aws_perimeter(settings: StackSettings) -> dict[str, Any]:
-    from stockade.aws.encryption_key import EncryptionKey
+    from stockade.aws.shared.encryption_key import EncryptionKey
 
     assert settings.aws is not None and settings.aws_region is not None  # enforced by validation
     account = settings.aws
@@ -42,8 +42,8 @@ def build_aws_perimeter(settings: StackSettings) -> dict[str, Any]:
     outputs["kmsKeyArn"] = key_arn
 
     # --- network (stockade:aws:Network) ---
-    from stockade.aws.fleet_settings import network_args
-    from stockade.aws.network import Network
+    from stockade.aws.fleet.from_settings import network_args
+    from stockade.aws.network.vpc import Network
 
     network = Network(
         f"{BASE_NAME}-network", network_args(settings, kms_key_arn=key_arn, partition=partition, tags=tags)
@@ -51,7 +51,7 @@ def build_aws_perimeter(settings: StackSettings) -> dict[str, Any]:
     outputs.update(network.stack_outputs())
 
     # --- alarms (stockade:aws:AlarmTopic): one topic for every component's alarms ---
-    from stockade.aws.alarm_topic import AlarmTopic, stack_alarm_subscriptions
+    from stockade.aws.shared.alarm_topic import AlarmTopic, stack_alarm_subscriptions
 
     alarm_topic_arn: pulumi.Input[str] | None = None
     subscriptions = stack_alarm_subscriptions(settings)
@@ -71,8 +71,8 @@ def build_aws_perimeter(settings: StackSettings) -> dict[str, Any]:
 
     # --- sandboxes (stockade:aws:SandboxFleet / stockade:aws:ProviderBridge) ---
     if settings.sandboxes.provider is SandboxProvider.SELF_HOSTED:
-        from stockade.aws.fleet_settings import fleet_args, fleet_images
-        from stockade.aws.sandbox_fleet import SandboxFleet
+        from stockade.aws.fleet.from_settings import fleet_args, fleet_images
+        from stockade.aws.fleet.sandbox_fleet import SandboxFleet
 
         session, worker = fleet_images(settings, kms_key_arn=key_arn, partition=partition, tags=tags)
         fleet = SandboxFleet(
@@ -90,7 +90,7 @@ def build_aws_perimeter(settings: StackSettings) -> dict[str, Any]:
         )
         outputs.update(fleet.stack_outputs())
     if settings.sandboxes.provider.value in BRIDGED_PROVIDERS:
-        from stockade.aws.provider_bridge import ProviderBridge, bridge_args
+        from stockade.aws.bridge.provider_bridge import ProviderBridge, bridge_args
 
         bridge = ProviderBridge(
             f"{BASE_NAME}-{settings.sandboxes.provider.value}-bridge",
@@ -110,7 +110,7 @@ def build_aws_perimeter(settings: StackSettings) -> dict[str, Any]:
 
     # --- tunnel (stockade:aws:TunnelGateway) ---
     if settings.tunnel.enabled:
-        from stockade.aws.tunnel_gateway import TunnelGateway
+        from stockade.aws.gateway.tunnel_gateway import TunnelGateway
 
         gateway = TunnelGateway(
             f"{BASE_NAME}-tunnel",

@@ -9,8 +9,8 @@ import pulumi
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
 
+from stockade.emulators import emulate, resource_id
 from stockade.engine.context import OfflineContext
-from stockade.engine.emulators import emulate, resource_id
 from stockade.engine.invokes import OfflineInvokeError, answer
 from stockade.engine.redact import Redactor, is_secret, unwrap
 

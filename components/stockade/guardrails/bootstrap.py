@@ -19,7 +19,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from stockade.aws.arns import partition_for
+from stockade.aws.shared.arns import partition_for
 
 DEFAULT_KEY_ALIAS = "alias/stockade-state"
 TLS_SID = "DenyInsecureTransport"

@@ -33,8 +33,8 @@ from pulumi_policy import (
 from pulumi_policy.policy import _NotApplicableError
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, unknown_checking_proxy
 
+from stockade.emulators import emulate
 from stockade.engine.context import OFFLINE_ACCOUNT_ID, OFFLINE_REGION, OfflineContext
-from stockade.engine.emulators import emulate
 from stockade.engine.model import SynthResource, SynthResult
 from stockade.guardrails.pack import build_policies, policy_config, policy_levels
 from stockade.guardrails.report import Finding, FindingKind, PolicyReport, RuleOutcome, Status

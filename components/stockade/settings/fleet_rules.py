@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from stockade.aws.egress_policy import interface_services
-from stockade.aws.subnet_layout import subnet_layout
+from stockade.netplan.egress_policy import interface_services
+from stockade.netplan.subnet_layout import subnet_layout
 from stockade.settings.network import EgressEnforcement, EgressMode
 from stockade.settings.problems import ConfigProblem, describe_value
 from stockade.settings.sandboxes import SandboxProvider, WorkerMode

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import Field, model_validator
 
-from stockade.aws.subnet_layout import LayoutError, subnet_layout
+from stockade.netplan.subnet_layout import LayoutError, subnet_layout
 from stockade.settings.base import SettingsModel
 from stockade.settings.problems import invalid
 from stockade.settings.types import DomainName, Ipv4Cidr, LogRetentionDays

@@ -61,7 +61,7 @@ def _registry_hosts(image: str | None, region: str | None) -> list[str]:
     The Network already admits ECR in the stack's own region (its endpoint names);
     any other registry must be listed like the provider's API.
     """
-    from stockade.aws.egress_policy import registry_domains
+    from stockade.netplan.egress_policy import registry_domains
 
     if image is None or region is None:
         return []  # without a region the stack is already refused (aws:region)

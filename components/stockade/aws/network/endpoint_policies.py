@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from stockade.aws.iam import Statement, check_statements
+from stockade.aws.shared.iam import Statement, check_statements
 
 ENDPOINT_ACTIONS: dict[str, tuple[str, ...]] = {
     "ecr.api": (

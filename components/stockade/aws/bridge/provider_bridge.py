@@ -23,14 +23,20 @@ from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 
 import pulumi
 
-from stockade.aws.arns import partition_for
-from stockade.aws.containers import Container, Mount
-from stockade.aws.ecs_iam import ecr_repository_arn, execution_statements
-from stockade.aws.fargate import TaskRuntime, TaskSpec, insights_cluster, private_service, task_definition
-from stockade.aws.iam import ecs_tasks_trust_policy, role_with_policy
-from stockade.aws.logs import encrypted_log_group
-from stockade.aws.secrets import SecretArgs, provided_secret_arn, secret_args
-from stockade.aws.security_groups import aws_service_egress, egress_only_security_group, internet_https
+from stockade.aws.shared.arns import partition_for
+from stockade.aws.shared.containers import Container, Mount
+from stockade.aws.shared.ecs_iam import ecr_repository_arn, execution_statements
+from stockade.aws.shared.fargate import (
+    TaskRuntime,
+    TaskSpec,
+    insights_cluster,
+    private_service,
+    task_definition,
+)
+from stockade.aws.shared.iam import ecs_tasks_trust_policy, role_with_policy
+from stockade.aws.shared.logs import encrypted_log_group
+from stockade.aws.shared.secrets import SecretArgs, provided_secret_arn, secret_args
+from stockade.aws.shared.security_groups import aws_service_egress, egress_only_security_group, internet_https
 from stockade.settings.providers import bridge_settings
 from stockade.tags import with_component
 

@@ -15,7 +15,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from stockade.aws.containers import Container, container_definitions
+from stockade.aws.shared.containers import Container, container_definitions
 
 
 def insights_cluster(

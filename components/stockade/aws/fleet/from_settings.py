@@ -11,9 +11,12 @@ from dataclasses import dataclass
 
 import pulumi
 
-from stockade.aws.alarm_topic import subscription_args
-from stockade.aws.ecs_iam import ecr_repository_arn
-from stockade.aws.egress_policy import (
+from stockade.aws.fleet.sandbox_fleet import SandboxFleetArgs
+from stockade.aws.network.vpc import Network, NetworkArgs
+from stockade.aws.shared.alarm_topic import subscription_args
+from stockade.aws.shared.ecs_iam import ecr_repository_arn
+from stockade.aws.shared.secrets import secret_args
+from stockade.netplan.egress_policy import (
     CLOUDFLARED_DOMAINS,
     VENDOR_API_DOMAIN,
     FirewallFlow,
@@ -23,9 +26,6 @@ from stockade.aws.egress_policy import (
     is_private,
     registry_domains,
 )
-from stockade.aws.network import Network, NetworkArgs
-from stockade.aws.sandbox_fleet import SandboxFleetArgs
-from stockade.aws.secrets import secret_args
 from stockade.settings import StackSettings
 from stockade.settings.sandboxes import ImageBuild, SandboxProvider
 from stockade.settings.secrets import PulumiSecret, SecretReference
@@ -147,7 +147,7 @@ def _image(
         return FleetImage(reference, ecr_repository_arn(reference, partition))
     if build is None:
         return None
-    from stockade.aws.sandbox_image import SandboxImage
+    from stockade.aws.fleet.sandbox_image import SandboxImage
 
     stack = pulumi.get_stack()
     image = SandboxImage(

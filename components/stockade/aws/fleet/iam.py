@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import pulumi
 
-from stockade.aws.ecs_iam import ecr_repository_arn as ecr_repository_arn  # re-exported
-from stockade.aws.ecs_iam import via_service
-from stockade.aws.iam import Statement
+from stockade.aws.shared.ecs_iam import ecr_repository_arn as ecr_repository_arn  # re-exported
+from stockade.aws.shared.ecs_iam import via_service
+from stockade.aws.shared.iam import Statement
 
 METRICS_NAMESPACE = "Stockade/Sandboxes"
 ARTIFACTS_PREFIX = "sessions/"

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import pulumi
 
-from stockade.aws.alarms import AlarmSpec, no_running_tasks
-from stockade.aws.fleet_iam import METRICS_NAMESPACE
+from stockade.aws.fleet.iam import METRICS_NAMESPACE
+from stockade.aws.shared.alarms import AlarmSpec, no_running_tasks
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import pulumi
 
-from stockade.aws.iam import Statement
+from stockade.aws.shared.iam import Statement
 
 _ECR_IMAGE = re.compile(
     r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/"

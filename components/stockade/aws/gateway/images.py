@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from stockade.aws.ecs_iam import ecr_repository_arn
+from stockade.aws.shared.ecs_iam import ecr_repository_arn
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from stockade.aws.alarm_topic import AlarmSubscriptionArgs, AlarmTopic
+from stockade.aws.shared.alarm_topic import AlarmSubscriptionArgs, AlarmTopic
 
 CONTAINER_INSIGHTS = "ECS/ContainerInsights"
 

@@ -20,22 +20,7 @@ from typing import Any, NotRequired, TypedDict
 
 import pulumi
 
-from stockade.aws.alarm_topic import subscription_args
-from stockade.aws.alarms import topic_for
-from stockade.aws.arns import partition_for
-from stockade.aws.containers import Container
-from stockade.aws.ecs_iam import execution_statements
-from stockade.aws.fargate import TaskRuntime, TaskSpec, insights_cluster, private_service, task_definition
-from stockade.aws.iam import ecs_tasks_trust_policy, role_with_policy
-from stockade.aws.logs import encrypted_log_group
-from stockade.aws.secrets import secret_arn, stored_secret
-from stockade.aws.security_groups import (
-    EgressRule,
-    aws_service_egress,
-    egress_only_security_group,
-    internet_https,
-)
-from stockade.aws.tunnel_files import (
+from stockade.aws.gateway.files import (
     CONFIG_VOLUME,
     DATA_VOLUME,
     INIT_CONTAINER,
@@ -44,8 +29,29 @@ from stockade.aws.tunnel_files import (
     init_container,
     proxy_mounts,
 )
-from stockade.aws.tunnel_images import resolve_images
-from stockade.aws.tunnel_monitoring import gateway_monitoring
+from stockade.aws.gateway.images import resolve_images
+from stockade.aws.gateway.monitoring import gateway_monitoring
+from stockade.aws.shared.alarm_topic import subscription_args
+from stockade.aws.shared.alarms import topic_for
+from stockade.aws.shared.arns import partition_for
+from stockade.aws.shared.containers import Container
+from stockade.aws.shared.ecs_iam import execution_statements
+from stockade.aws.shared.fargate import (
+    TaskRuntime,
+    TaskSpec,
+    insights_cluster,
+    private_service,
+    task_definition,
+)
+from stockade.aws.shared.iam import ecs_tasks_trust_policy, role_with_policy
+from stockade.aws.shared.logs import encrypted_log_group
+from stockade.aws.shared.secrets import secret_arn, stored_secret
+from stockade.aws.shared.security_groups import (
+    EgressRule,
+    aws_service_egress,
+    egress_only_security_group,
+    internet_https,
+)
 from stockade.settings.tunnel import (
     CLOUDFLARED_EDGE_CIDRS,
     CLOUDFLARED_EDGE_PORT,
@@ -309,7 +315,7 @@ class TunnelGateway(pulumi.ComponentResource):
         self.setup_run_task_command = None
         self.setup_role_arn = None
         if tunnel.setup.enabled:
-            from stockade.aws.tunnel_setup import SetupContext, setup_tasks
+            from stockade.aws.gateway.setup import SetupContext, setup_tasks
 
             setup = setup_tasks(
                 f"{name}-setup",

@@ -23,19 +23,26 @@ from typing import Any, Literal, NotRequired, TypedDict
 import pulumi
 import pulumi_aws as aws
 
-from stockade.aws import fleet_iam, fleet_tasks
-from stockade.aws.alarm_topic import AlarmSubscriptionArgs
-from stockade.aws.alarms import metric_alarms, topic_for
-from stockade.aws.artifacts import artifacts_bucket
-from stockade.aws.ecs_iam import execution_statements
-from stockade.aws.fargate import TaskRuntime, TaskSpec, insights_cluster, private_service, task_definition
-from stockade.aws.fleet_alarms import AlarmTargets, fleet_alarm_specs
-from stockade.aws.fleet_iam import FleetScope
-from stockade.aws.fleet_tasks import FleetEnvironment, TaskSize
-from stockade.aws.iam import Statement, ecs_tasks_trust_policy, role_with_policy
-from stockade.aws.logs import encrypted_log_group
-from stockade.aws.secrets import SecretArgs, provided_secret_arn
-from stockade.aws.security_groups import (
+from stockade.aws.fleet import iam as fleet_iam
+from stockade.aws.fleet import tasks as fleet_tasks
+from stockade.aws.fleet.alarms import AlarmTargets, fleet_alarm_specs
+from stockade.aws.fleet.artifacts import artifacts_bucket
+from stockade.aws.fleet.iam import FleetScope
+from stockade.aws.fleet.tasks import FleetEnvironment, TaskSize
+from stockade.aws.shared.alarm_topic import AlarmSubscriptionArgs
+from stockade.aws.shared.alarms import metric_alarms, topic_for
+from stockade.aws.shared.ecs_iam import execution_statements
+from stockade.aws.shared.fargate import (
+    TaskRuntime,
+    TaskSpec,
+    insights_cluster,
+    private_service,
+    task_definition,
+)
+from stockade.aws.shared.iam import Statement, ecs_tasks_trust_policy, role_with_policy
+from stockade.aws.shared.logs import encrypted_log_group
+from stockade.aws.shared.secrets import SecretArgs, provided_secret_arn
+from stockade.aws.shared.security_groups import (
     EgressRule,
     aws_service_egress,
     egress_only_security_group,

@@ -27,13 +27,13 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from stockade.aws.containers import Container, Mount
-from stockade.aws.ecs_iam import execution_statements
-from stockade.aws.fargate import TaskRuntime, TaskSpec, task_definition
-from stockade.aws.iam import ecs_tasks_trust_policy, role_with_policy, service_trust_policy
-from stockade.aws.secrets import stored_secret
-from stockade.aws.security_groups import EgressRule, aws_service_egress, egress_only_security_group
-from stockade.aws.tunnel_images import ImageSources
+from stockade.aws.gateway.images import ImageSources
+from stockade.aws.shared.containers import Container, Mount
+from stockade.aws.shared.ecs_iam import execution_statements
+from stockade.aws.shared.fargate import TaskRuntime, TaskSpec, task_definition
+from stockade.aws.shared.iam import ecs_tasks_trust_policy, role_with_policy, service_trust_policy
+from stockade.aws.shared.secrets import stored_secret
+from stockade.aws.shared.security_groups import EgressRule, aws_service_egress, egress_only_security_group
 from stockade.settings.tunnel import TunnelSettings
 
 API_URL = "https://api.anthropic.com"
@@ -147,7 +147,7 @@ def setup_egress_rules(ctx: SetupContext) -> list[EgressRule]:
             )
         )
     if ctx.endpoints_security_group_id is None or ctx.images.needs_internet:
-        from stockade.aws.tunnel_gateway import https_to_internet_rule
+        from stockade.aws.gateway.tunnel_gateway import https_to_internet_rule
 
         rules.append(https_to_internet_rule(ctx.internet_prefix_list_id))
     return rules

@@ -187,4 +187,4 @@ def _remote_image(name: str, inputs: dict[str, Any], ctx: OfflineContext) -> dic
 
 # Emulators that need their own module register themselves when imported; importing them here
 # means every user of `emulate` gets them, not only the synth path.
-from stockade.engine import tls_emulation as _tls_emulation  # noqa: E402, F401
+from stockade.emulators import tls as _tls_emulation  # noqa: E402, F401

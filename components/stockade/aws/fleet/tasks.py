@@ -24,9 +24,9 @@ from typing import TypedDict
 
 import pulumi
 
-from stockade.aws.containers import Container, Mount
-from stockade.aws.fargate import TaskSpec
-from stockade.aws.fleet_iam import METRICS_NAMESPACE
+from stockade.aws.fleet.iam import METRICS_NAMESPACE
+from stockade.aws.shared.containers import Container, Mount
+from stockade.aws.shared.fargate import TaskSpec
 
 SESSION_CONTAINER = "session"
 QUEUE_STATS_CONTAINER = "queue-stats"

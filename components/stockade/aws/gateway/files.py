@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import pulumi
 
-from stockade.aws.containers import Container, Mount
+from stockade.aws.shared.containers import Container, Mount
 
 CONFIG_VOLUME = "mcp-gateway-config"
 DATA_VOLUME = "mcp-gateway-data"

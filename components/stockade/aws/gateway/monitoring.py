@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from stockade.aws.alarms import AlarmSpec, metric_alarms, no_running_tasks
+from stockade.aws.shared.alarms import AlarmSpec, metric_alarms, no_running_tasks
 from stockade.settings.tunnel import TunnelAlarmSettings
 
 

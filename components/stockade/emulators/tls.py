@@ -40,8 +40,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
+from stockade.emulators import register
 from stockade.engine.context import OfflineContext
-from stockade.engine.emulators import register
 from stockade.engine.redact import SECRET_SIG, SECRET_SIG_KEY
 
 PRIVATE_KEY = "tls:index/privateKey:PrivateKey"

@@ -21,7 +21,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from stockade.aws.egress_policy import FirewallFlow, network_firewall_domain
+from stockade.netplan.egress_policy import FirewallFlow, network_firewall_domain
 
 # Rule-group capacity cannot change after creation; size it for the largest allowlist
 # settings accept (1000 domains plus the fleet's own names), so growing the list never

@@ -74,3 +74,14 @@ def is_secret(value: Any) -> bool:
 def unwrap(value: Any) -> Any:
     """The plain value inside a secret wrapper (for emulators, never for output)."""
     return value.get("value") if is_secret(value) else value
+
+
+def reveal(value: Any) -> Any:
+    """`value` with every secret wrapper removed, recursively: for the test applier only."""
+    if is_secret(value):
+        return reveal(value.get("value"))
+    if isinstance(value, dict):
+        return {str(k): reveal(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(value, list | tuple):
+        return [reveal(v) for v in value]
+    return value

@@ -11,7 +11,7 @@ import asyncio
 import json
 import runpy
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ from pulumi.runtime import settings as runtime_settings
 
 from stockade.engine.context import OFFLINE_ACCOUNT_ID, OFFLINE_REGION, OfflineContext
 from stockade.engine.model import ResourceOptions, SynthResource, SynthResult
-from stockade.engine.redact import REDACTED, Redactor
+from stockade.engine.redact import REDACTED, Redactor, reveal
 from stockade.engine.runtime import OfflineMocks, RecordingMonitor, Registration
 from stockade.settings.load import read_stack_file, validate
 
@@ -42,13 +42,19 @@ def find_project_dir(start: Path | None = None) -> Path:
     raise SynthError(f"no Pulumi.yaml at or above {here}; run from a Stockade project checkout")
 
 
-def _engine_config(raw: dict[str, Any]) -> tuple[dict[str, str], list[str], list[str]]:
-    """Stack-file config as the engine passes it: strings, JSON for objects, secrets flagged."""
+def _engine_config(
+    raw: dict[str, Any], secret_values: Mapping[str, str] | None = None
+) -> tuple[dict[str, str], list[str], list[str]]:
+    """Stack-file config as the engine passes it: strings, JSON for objects, secrets flagged.
+
+    A `secure:` value becomes a placeholder named after its key path, or the value
+    `secret_values` gives for that path (the Docker end-to-end tests plant canaries this way).
+    """
     placeholders: list[str] = []
 
     def replace(node: Any, path: str) -> tuple[Any, bool]:
         if isinstance(node, dict) and set(node) == {"secure"}:
-            token = f"{PLACEHOLDER_PREFIX}{path}"
+            token = (secret_values or {}).get(path, f"{PLACEHOLDER_PREFIX}{path}")
             placeholders.append(token)
             return token, True
         if isinstance(node, dict):
@@ -100,15 +106,24 @@ def synthesize(stack: str, project_dir: Path | None = None) -> SynthResult:
 
 
 def synthesize_config(
-    stack: str, raw_config: dict[str, Any], program: Callable[[], None] | None = None
+    stack: str,
+    raw_config: dict[str, Any],
+    program: Callable[[], None] | None = None,
+    *,
+    secret_values: Mapping[str, str] | None = None,
+    reveal_secrets: bool = False,
 ) -> SynthResult:
     """Synthesize from namespaced config (as in a stack file's `config:`), in-process.
 
     `program` defaults to Stockade's own program; tests pass a smaller one to
     exercise a single component under the same engine.
+
+    `secret_values` and `reveal_secrets` exist for one caller, the Docker end-to-end tests'
+    applier, which must create the desired state with real values: secrets planted by key
+    path, and left in the result instead of `[secret]`. No command exposes them.
     """
     settings = validate(stack, raw_config)
-    config, secret_keys, placeholders = _engine_config(raw_config)
+    config, secret_keys, placeholders = _engine_config(raw_config, secret_values)
     context = OfflineContext(
         project=PROJECT,
         stack=stack,
@@ -147,7 +162,8 @@ def synthesize_config(
         asyncio.set_event_loop(None)
         loop.close()
 
-    resources = tuple(sorted((_resource(r, redactor) for r in monitor.registrations), key=lambda r: r.urn))
+    clean: Callable[[Any], Any] = reveal if reveal_secrets else redactor.clean
+    resources = tuple(sorted((_resource(r, clean) for r in monitor.registrations), key=lambda r: r.urn))
     return SynthResult(
         project=PROJECT,
         stack=stack,
@@ -180,7 +196,7 @@ def _provider_urn(reference: str) -> str | None:
     return reference.rsplit("::", 1)[0] if reference else None
 
 
-def _resource(reg: Registration, redactor: Redactor) -> SynthResource:
+def _resource(reg: Registration, clean: Callable[[Any], Any]) -> SynthResource:
     return SynthResource(
         urn=reg.urn,
         type=reg.type,
@@ -188,7 +204,7 @@ def _resource(reg: Registration, redactor: Redactor) -> SynthResource:
         parent=reg.parent or None,
         provider=_provider_urn(reg.provider),
         custom=reg.custom,
-        inputs=redactor.clean(reg.inputs),
+        inputs=clean(reg.inputs),
         depends_on=reg.dependencies,
         options=ResourceOptions(
             protect=reg.protect,

@@ -1,0 +1,282 @@
+"""The `local` stack on a real Docker engine: sessions, redelivery, egress, tunnel, secrets, stop.
+
+Every vendor binary here is a stand-in (tests/e2e/standins, docs/testing.md); everything of
+Stockade's is the real code, unchanged: the dispatch broker, the on-work handler, the
+workqueue package, the container and network definitions the stack synthesizes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from typing import Any
+
+import docker
+import pytest
+
+from .harness import ALLOWED_HOST, BLOCKED_HOST, LocalStack, container_address, environment_id, wait_for
+
+MAX_CONCURRENT = 3  # stacks/Pulumi.local.yaml: sandboxes.maxConcurrentSessions
+
+PROBE = r"""
+python3 - <<'PY'
+import json, os, pathlib
+status = pathlib.Path("/proc/self/status").read_text().splitlines()
+field = lambda name: next(line.split()[1] for line in status if line.startswith(name))
+names = ("ANTHROPIC_SESSION_ID", "ANTHROPIC_WORK_ID", "ANTHROPIC_ENVIRONMENT_ID")
+def writable(path):
+    try:
+        pathlib.Path(path).write_text("e2e")
+        return True
+    except OSError:
+        return False
+print(json.dumps({
+    "uid": os.getuid(), "gid": os.getgid(),
+    "cap_eff": field("CapEff:"), "cap_bnd": field("CapBnd:"), "no_new_privs": field("NoNewPrivs:"),
+    "env": {k: os.environ.get(k) for k in
+            ("ANTHROPIC_SESSION_ID", "ANTHROPIC_WORK_ID", "ANTHROPIC_ENVIRONMENT_ID")},
+    "workspace_writable": writable("/workspace/e2e-output.txt"),
+    "memory_writable": writable("/mnt/memory/e2e-probe"),
+    "root_writable": writable("/e2e-root-probe"),
+    "usr_writable": writable("/usr/local/e2e-probe"),
+}))
+PY
+sleep HOLD
+"""
+
+
+def probe(hold: int) -> str:
+    return PROBE.replace("HOLD", str(hold))
+
+
+def report_json(report: dict[str, Any]) -> dict[str, Any]:
+    assert report["exit_code"] == 0, report["stderr"]
+    return json.loads(report["stdout"].strip().splitlines()[0])
+
+
+def test_sessions_each_get_their_own_hardened_sandbox_within_the_cap(local_stack: LocalStack) -> None:
+    stack = local_stack
+    queued = [stack.api.enqueue(probe(hold=6)) for _ in range(5)]
+    reports = {item["work_id"]: stack.wait_result(item["work_id"], timeout=300) for item in queued}
+
+    hostnames = {report["hostname"] for report in reports.values()}
+    assert len(hostnames) == 5, "every session ran in a sandbox of its own"
+    for item in queued:
+        report = reports[item["work_id"]]
+        seen = report_json(report)
+        assert seen["env"] == {
+            "ANTHROPIC_SESSION_ID": item["session_id"],
+            "ANTHROPIC_WORK_ID": item["work_id"],
+            "ANTHROPIC_ENVIRONMENT_ID": environment_id(stack.synth),
+        }
+        assert report["work_secret_sha256"] == hashlib.sha256(item["secret"].encode()).hexdigest()
+        assert seen["uid"] == 65532 and seen["gid"] == 65532
+        assert int(seen["cap_eff"], 16) == 0 and int(seen["cap_bnd"], 16) == 0
+        assert seen["no_new_privs"] == "1"
+        assert seen["workspace_writable"] and seen["memory_writable"]
+        assert not seen["root_writable"] and not seen["usr_writable"]
+
+    # The broker's cap: at no instant did more than MAX_CONCURRENT sessions run.
+    edges = sorted(
+        [(r["started"], 1) for r in reports.values()] + [(r["ended"], -1) for r in reports.values()]
+    )
+    running = peak = 0
+    for _, step in edges:
+        running += step
+        peak = max(peak, running)
+    assert 1 <= peak <= MAX_CONCURRENT
+
+    # Afterwards the reaper leaves no sandbox and no anonymous volume (secrets, /mnt/memory);
+    # the named workspace volumes stay, with the sessions' outputs, as keepWorkspaces says.
+    wait_for("the reaper to remove every sandbox", lambda: not stack.sandboxes(), 90, 2)
+    workspaces = {
+        v.name
+        for v in stack.client.volumes.list(filters={"label": "stockade:managed-by=stockade-docker-dispatch"})
+    }
+    assert {f"stockade-local-{item['work_id']}-workspace" for item in queued} <= workspaces
+    leftover = {v.name for v in stack.client.volumes.list()} - stack.volumes_before - workspaces
+    assert not leftover, f"volumes left behind: {sorted(leftover)}"
+    output = stack.client.containers.run(
+        stack.images.session,
+        entrypoint=["/bin/cat", "/workspace/e2e-output.txt"],
+        volumes={f"stockade-local-{queued[0]['work_id']}-workspace": {"bind": "/workspace", "mode": "ro"}},
+        network_mode="none",
+        remove=True,
+    )
+    assert output == b"e2e"
+
+
+def test_a_redelivered_work_item_starts_no_second_sandbox(local_stack: LocalStack) -> None:
+    stack = local_stack
+    item = stack.api.enqueue(probe(hold=15))
+    work_id = item["work_id"]
+    wait_for(
+        "the sandbox to start", lambda: [c for c in stack.sandboxes(work_id) if c.status == "running"], 120
+    )
+    stack.api.redeliver(work_id)
+    wait_for("the second claim", lambda: stack.api.item(work_id)["claims"] >= 2, 60)
+    time.sleep(5)  # the second on-work handler's request has reached the broker by now
+    assert len(stack.sandboxes(work_id)) == 1
+    stack.wait_result(work_id)
+    assert len(stack.api.reports(work_id, "result")) == 1
+
+
+def test_egress_reaches_only_allowlisted_names_through_the_proxy(local_stack: LocalStack) -> None:
+    stack = local_stack
+    egress = stack.deployment.networks["stockade-network-egress"]
+    allowed_ip = container_address(stack.client, stack.extras["allowed"], egress)
+    script = (
+        "python3 - <<'PY'\n"
+        "import json, ssl, urllib.request\n"
+        f"ctx = ssl.create_default_context(cadata={stack.pki.ca_pem!r})\n"
+        "def get(url, proxied=True):\n"
+        "    handlers = [urllib.request.HTTPSHandler(context=ctx)]\n"
+        "    if not proxied:\n"
+        "        handlers.append(urllib.request.ProxyHandler({}))\n"
+        "    try:\n"
+        "        with urllib.request.build_opener(*handlers).open(url, timeout=8) as r:\n"
+        "            return {'status': r.status, 'body': json.loads(r.read())}\n"
+        "    except Exception as e:\n"
+        "        return {'error': type(e).__name__ + ': ' + str(e)}\n"
+        "print(json.dumps({\n"
+        f"    'allowed': get('https://{ALLOWED_HOST}/simple/'),\n"
+        f"    'blocked': get('https://{BLOCKED_HOST}/'),\n"
+        f"    'direct': get('https://{allowed_ip}/', proxied=False),\n"
+        "}))\n"
+        "PY\n"
+    )
+    item = stack.api.enqueue(script)
+    seen = report_json(stack.wait_result(item["work_id"]))
+    assert seen["allowed"] == {"status": 200, "body": {"host": ALLOWED_HOST, "path": "/simple/"}}
+    assert "403" in seen["blocked"]["error"], seen["blocked"]
+    assert "error" in seen["direct"], "a connection that bypasses the proxy must fail"
+
+
+def test_tunnel_pair_shares_one_namespace_publishes_nothing_and_finds_its_files(
+    local_stack: LocalStack,
+) -> None:
+    stack = local_stack
+    proxy = stack.container("stockade-tunnel-proxy-0")
+    connector = stack.container("stockade-tunnel-cloudflared-0")
+    assert (
+        connector.attrs["HostConfig"]["NetworkMode"] == f"container:{proxy.name}"
+        or connector.attrs["HostConfig"]["NetworkMode"] == f"container:{proxy.id}"
+    )
+    wait_for("four connections", lambda: connector.logs().count(b"Registered tunnel connection") >= 4, 90)
+    assert b"route configured" in proxy.logs()
+    for container_id in [*stack.deployment.containers.values(), *stack.extras.values()]:
+        details = stack.client.api.inspect_container(container_id)
+        assert not details["HostConfig"].get("PortBindings"), details["Name"]
+        assert not any(details["NetworkSettings"].get("Ports", {}).values() or []), details["Name"]
+    listing = proxy.exec_run(
+        ["/usr/bin/stat", "-c", "%n %u %a", "/etc/mcp-gateway/config.yaml", "/data/tls.crt", "/data/tls.key"]
+    )
+    assert listing.exit_code == 0, listing.output
+    readable = proxy.exec_run(
+        [
+            "/bin/bash",
+            "-c",
+            "test -r /data/tls.key && test -r /data/tls.crt && test -r /etc/mcp-gateway/config.yaml",
+        ]
+    )
+    assert readable.exit_code == 0, listing.output
+
+
+def test_no_secret_in_any_container_definition_or_log(local_stack: LocalStack) -> None:
+    stack = local_stack
+    item = stack.api.enqueue(probe(hold=10))
+    wait_for(
+        "a running sandbox",
+        lambda: [c for c in stack.sandboxes(item["work_id"]) if c.status == "running"],
+        120,
+    )
+    inspected = [
+        *stack.deployment.containers.values(),
+        *(c.id for c in stack.sandboxes()),
+    ]
+    cloudflared = stack.deployment.containers["stockade-tunnel-cloudflared-0"]
+    for container_id in inspected:
+        details = stack.client.api.inspect_container(container_id)
+        env = details["Config"].get("Env") or []
+        allowed = [f"TUNNEL_TOKEN={stack.canaries.tunnel_token}"] if container_id == cloudflared else []
+        text = json.dumps({k: v for k, v in details.items()})
+        for entry in allowed:
+            assert entry in env
+            text = text.replace(entry, "")
+        for canary in stack.canaries.all():
+            assert canary not in text, f"a secret is visible in docker inspect of {details['Name']}"
+        logs = stack.client.api.logs(container_id)
+        for canary in stack.canaries.all():
+            assert canary.encode() not in logs, f"a secret is in the logs of {details['Name']}"
+    stack.wait_result(item["work_id"])
+
+
+def test_the_engine_refuses_uploads_into_a_read_only_stager(local_stack: LocalStack) -> None:
+    """Why the four file stagers keep a writable root: pulumi-docker uploads a tar at `/`.
+
+    The Engine refuses to extract at a path outside a volume when the root filesystem is
+    read-only, even when every member lands in a writable volume.
+    """
+    from .applier import upload_archive
+
+    stack = local_stack
+    archive = upload_archive([{"file": "/run/stockade/probe", "content": "x"}])[0]
+    volume = stack.client.volumes.create()
+    try:
+        for read_only in (True, False):
+            created = stack.client.api.create_container(
+                stack.images.poller,
+                entrypoint=["/stockade-stager-is-never-started"],
+                user="65532:65532",
+                host_config=stack.client.api.create_host_config(
+                    read_only=read_only,
+                    network_mode="none",
+                    mounts=[docker.types.Mount("/run/stockade", volume.name)],
+                ),
+            )
+            try:
+                if read_only:
+                    with pytest.raises(docker.errors.APIError, match="read-only"):
+                        stack.client.api.put_archive(created["Id"], "/", archive)
+                else:
+                    assert stack.client.api.put_archive(created["Id"], "/", archive)
+            finally:
+                stack.client.api.remove_container(created["Id"], force=True)
+    finally:
+        volume.remove(force=True)
+
+
+def test_stopping_a_sandbox_gives_sigterm_and_its_grace_and_releases_the_item(
+    local_stack: LocalStack,
+) -> None:
+    stack = local_stack
+    item = stack.api.enqueue("sleep 120", standin_flush_seconds=5)
+    work_id = item["work_id"]
+    sandbox = wait_for(
+        "a running sandbox",
+        lambda: next((c for c in stack.sandboxes(work_id) if c.status == "running"), None),
+        120,
+    )
+    grace = sandbox.attrs["Config"]["StopTimeout"]
+    assert grace >= 30, "the contract asks for at least 30 s before SIGKILL"
+
+    # Stopping the poller hands over nothing: the session runs on, in its own container.
+    poller = stack.container("stockade-sandboxes-poller")
+    poller.stop(timeout=30)
+    sandbox.reload()
+    assert sandbox.status == "running"
+
+    started = time.monotonic()
+    sandbox.stop(timeout=grace)
+    elapsed = time.monotonic() - started
+    sandbox.reload()
+    assert sandbox.attrs["State"]["ExitCode"] == 0, "the worker exited on SIGTERM, not on SIGKILL"
+    assert 5 <= elapsed < grace, (
+        f"the memory flush had its time and the stop did not run out ({elapsed:.1f} s)"
+    )
+    result = stack.api.reports(work_id, "result")[0]
+    assert result["signal_received"] and result["error"] == "cancelled"
+    assert stack.api.reports(work_id, "released")
+    assert stack.api.item(work_id)["state"] in {"stopping", "stopped"}
+    poller.start()

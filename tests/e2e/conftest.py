@@ -1,8 +1,9 @@
 """The Docker end-to-end tests: skip, saying why, where no Docker engine can run them.
 
-All of them share one deployment of the `local` stack and run in one xdist worker
-(`xdist_group`), in file order. They never pass silently: without an engine each one is
-reported as skipped with the reason.
+All of them share one deployment of the `local` stack, so they live in one module, which
+`scripts/check` (`--dist loadfile`) keeps on one xdist worker, in file order. A lock around
+the deployment makes a second worker wait rather than collide, should that ever change.
+They never pass silently: without an engine each one is reported as skipped with the reason.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from collections.abc import Iterator
 import pytest
 
 from .build import BuildUnavailableError
+
+E2E = [pytest.mark.e2e]
 
 
 def _engine_or_reason() -> tuple[object | None, str]:
@@ -30,13 +33,6 @@ def _engine_or_reason() -> tuple[object | None, str]:
     return client, ""
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if "tests/e2e/" in str(item.fspath).replace(os.sep, "/"):
-            item.add_marker(pytest.mark.e2e)
-            item.add_marker(pytest.mark.xdist_group("docker-e2e"))
-
-
 @pytest.fixture(scope="session")
 def docker_client() -> object:
     client, reason = _engine_or_reason()
@@ -47,10 +43,15 @@ def docker_client() -> object:
 
 @pytest.fixture(scope="session")
 def local_stack(docker_client: object) -> Iterator[object]:
-    from .harness import deploy
+    import fcntl
 
-    try:
-        with deploy(docker_client) as stack:  # type: ignore[arg-type]
-            yield stack
-    except BuildUnavailableError as exc:
-        pytest.skip(str(exc))
+    from .harness import CACHE, deploy
+
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with (CACHE / "deploy.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            with deploy(docker_client) as stack:  # type: ignore[arg-type]
+                yield stack
+        except BuildUnavailableError as exc:
+            pytest.skip(str(exc))

@@ -15,7 +15,10 @@ from typing import Any
 import docker
 import pytest
 
+from .conftest import E2E
 from .harness import ALLOWED_HOST, BLOCKED_HOST, LocalStack, container_address, environment_id, wait_for
+
+pytestmark = E2E
 
 MAX_CONCURRENT = 3  # stacks/Pulumi.local.yaml: sandboxes.maxConcurrentSessions
 

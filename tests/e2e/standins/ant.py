@@ -61,7 +61,7 @@ class Api:
     def call(
         self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
     ) -> tuple[int, Any]:
-        timeout = 10.0
+        timeout = 15.0
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(self.base.rstrip("/") + path, data=data, method=method)  # noqa: S310
         request.add_header("Authorization", f"Bearer {self.key}")
@@ -72,16 +72,23 @@ class Api:
             request.add_header("Content-Type", "application/json")
         for name, value in (headers or {}).items():
             request.add_header(name, value)
-        try:
-            with self.opener.open(request, timeout=timeout) as response:
-                raw = response.read()
-                return response.status, json.loads(raw) if raw else None
-        except urllib.error.HTTPError as exc:
-            raw = exc.read()
+        # A loaded test machine can stall the proxy path for a while: retry transport errors a
+        # few times, then report status 0 rather than crash (the real worker retries too).
+        for attempt in range(4):
             try:
-                return exc.code, json.loads(raw) if raw else None
-            except ValueError:
-                return exc.code, None
+                with self.opener.open(request, timeout=timeout) as response:
+                    raw = response.read()
+                    return response.status, json.loads(raw) if raw else None
+            except urllib.error.HTTPError as exc:
+                raw = exc.read()
+                try:
+                    return exc.code, json.loads(raw) if raw else None
+                except ValueError:
+                    return exc.code, None
+            except OSError as exc:
+                log("api.retry", path=path.split("?")[0], attempt=attempt, error=type(exc).__name__)
+                time.sleep(1 + attempt)
+        return 0, None
 
     def work(self, suffix: str) -> str:
         return f"/v1/environments/{self.env_id}/work{suffix}"
@@ -97,11 +104,10 @@ def poll(argv: list[str]) -> int:
     log("poll.started")
     backoff = 0.5
     while not stopping.is_set():
-        try:
-            worker = {"Anthropic-Worker-ID": api.client}
-            status, item = api.call("GET", api.work("/poll?block_ms=999"), headers=worker)
-        except OSError as exc:
-            log("poll.unreachable", error=type(exc).__name__)
+        worker = {"Anthropic-Worker-ID": api.client}
+        status, item = api.call("GET", api.work("/poll?block_ms=999"), headers=worker)
+        if status == 0:
+            log("poll.unreachable")
             stopping.wait(backoff)
             backoff = min(backoff * 2, 5.0)
             continue

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Iterator
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BeforeValidator, Field, WithJsonSchema, model_validator
+from pydantic_core import PydanticCustomError
 
+from stockade.netplan.aws_limits import MAX_UPSTREAM_TARGETS, SECURITY_GROUP_RULE_QUOTA
 from stockade.settings.base import SettingsModel
 from stockade.settings.problems import invalid
 from stockade.settings.sandboxes import AlarmSubscription
@@ -443,7 +446,7 @@ class TunnelSettings(SettingsModel):
     """The tunnel token (`TUNNEL_TOKEN`), a secret. Not set with certificates.source: setup,
     where the setup task publishes it."""
 
-    token_version: Annotated[int, Field(ge=1)] = 1
+    token_version: Annotated[int, Field(ge=1, le=1_000_000)] = 1
     """Bump to roll the service onto a rotated token (and, with setup, to rotate it)."""
 
     certificates: CertificateSettings = Field(default_factory=CertificateSettings)
@@ -467,18 +470,21 @@ class TunnelSettings(SettingsModel):
     alarms: TunnelAlarmSettings = Field(default_factory=TunnelAlarmSettings)
     """Alarms on the gateway."""
 
-    @model_validator(mode="after")
-    def _contract_rules(self) -> TunnelSettings:
+    allow_plain_http_to_public_targets: bool = False
+    """Accept `http://` routes whose targetCidr is a public network: the MCP traffic then
+    crosses the internet unencrypted after the proxy. Reported as a weakening."""
+
+    def rule_errors(self) -> Iterator[PydanticCustomError]:
         for name in self.routes:
             if not _ROUTE_KEY.match(name):
-                raise invalid(
+                yield invalid(
                     f"route name '{name}' is not a subdomain or hostname",
                     "use lowercase letters, digits and hyphens, e.g. wiki or wiki.example.com",
                     field=f"routes.{name}",
                 )
         if self.task_memory_mib not in FARGATE_MEMORY[self.task_cpu]:
             allowed = FARGATE_MEMORY[self.task_cpu]
-            raise invalid(
+            yield invalid(
                 f"this size does not exist on Fargate: {self.task_cpu} CPU units with "
                 f"{self.task_memory_mib} MiB",
                 f"pick {allowed.start}-{allowed.stop - 1} MiB in steps of {allowed.step}",
@@ -487,20 +493,34 @@ class TunnelSettings(SettingsModel):
         if not self.allow_wide_targets:
             for name, route in sorted(self.routes.items()):
                 if route.target_cidr.prefixlen < WIDEST_TARGET_PREFIX:
-                    raise invalid(
+                    yield invalid(
                         f"the target {route.target_cidr} is wider than /{WIDEST_TARGET_PREFIX}; it becomes "
                         "the proxy's allowed_ips, so the SSRF check would pass almost anything",
                         "narrow targetCidr to the network the MCP server's name resolves into, or set "
                         "tunnel.allowWideTargets: true (reported as a weakening)",
                         field=f"routes.{name}.targetCidr",
                     )
+        yield from self._public_plain_http_errors()
+        targets = len(self.upstream_targets)
+        if targets > MAX_UPSTREAM_TARGETS:
+            yield invalid(
+                f"the routes name {targets} distinct (targetCidr, port) pairs; each is one outbound rule "
+                f"of the gateway's security group, which AWS caps at {SECURITY_GROUP_RULE_QUOTA} rules by "
+                f"default (quota 'Inbound or outbound rules per security group', L-0EA8095F), and "
+                f"{SECURITY_GROUP_RULE_QUOTA - MAX_UPSTREAM_TARGETS} are taken by the edge and AWS APIs",
+                f"group routes onto shared targetCidrs and ports (at most {MAX_UPSTREAM_TARGETS} pairs), "
+                "or split them across stacks",
+                field="routes",
+            )
         if not self.enabled:
-            return self
+            return
         if not self.routes:
-            raise invalid("an enabled tunnel needs at least one route", "add tunnel.routes", field="routes")
-        self._route_names_fit_the_domain()
+            yield invalid(
+                "an enabled tunnel needs at least one route", "add stockade:tunnel.routes", field="routes"
+            )
+        yield from self._route_name_errors()
         if self.allowed_ips is not None and self.disable_ip_validation:
-            raise invalid(
+            yield invalid(
                 "allowedIps and disableIpValidation are mutually exclusive",
                 "remove disableIpValidation (recommended) or allowedIps",
                 field="disableIpValidation",
@@ -512,7 +532,7 @@ class TunnelSettings(SettingsModel):
                 if not any(route.target_cidr.subnet_of(allowed) for allowed in self.allowed_ips)
             ]
             if outside:
-                raise invalid(
+                yield invalid(
                     "allowedIps leaves out route targets, so the proxy would refuse them "
                     f"('IP validation failed'): {', '.join(outside)}",
                     "remove allowedIps (it defaults to exactly the route targets) or add those CIDRs",
@@ -521,19 +541,31 @@ class TunnelSettings(SettingsModel):
         https = [n for n, r in self.routes.items() if r.upstream.scheme == "https"]
         tls = self.upstream_tls
         if https and not (tls.ca_certificate_pem or tls.include_system_cas):
-            raise invalid(
+            yield invalid(
                 f"routes to HTTPS upstreams ({', '.join(sorted(https))}) need a CA to verify them",
                 "set tunnel.upstreamTls.caCertificatePem or includeSystemCas: true",
                 field="upstreamTls",
             )
-        self._credentials_are_complete()
-        return self
+        yield from self._credential_errors()
 
-    def _route_names_fit_the_domain(self) -> None:
+    def _public_plain_http_errors(self) -> Iterator[PydanticCustomError]:
+        if self.allow_plain_http_to_public_targets:
+            return
+        for name, route in sorted(self.routes.items()):
+            if route.upstream.scheme == "http" and route.target_cidr.is_global:
+                yield invalid(
+                    f"the route sends plain HTTP to a public network ({route.target_cidr}): anyone on the "
+                    "path reads and changes the MCP traffic",
+                    f"use https:// for stockade:tunnel.routes.{name}, or spell out "
+                    "stockade:tunnel.allowPlainHttpToPublicTargets: true (reported as a weakening)",
+                    field=f"routes.{name}",
+                )
+
+    def _route_name_errors(self) -> Iterator[PydanticCustomError]:
         domain = self.tunnel_domain
         if domain is None:
             if any("." not in name for name in self.routes):
-                raise invalid(
+                yield invalid(
                     "bare route names need the tunnel domain",
                     "set tunnel.tunnelDomain to the domain the Console shows (xxxx.tunnel.anthropic.com)",
                     field="tunnelDomain",
@@ -541,43 +573,43 @@ class TunnelSettings(SettingsModel):
             return
         for name in self.routes:
             if "." in name and (not name.endswith(f".{domain}") or "." in name[: -len(domain) - 1]):
-                raise invalid(
+                yield invalid(
                     f"route '{name}' is not one label under the tunnel domain {domain}; Anthropic "
                     f"only sends <route>.{domain}, and the certificate covers exactly one label",
                     f"use a bare name such as '{name.split('.')[0]}'",
                     field=f"routes.{name}",
                 )
 
-    def _credentials_are_complete(self) -> None:
+    def _credential_errors(self) -> Iterator[PydanticCustomError]:
         source = self.certificates.source
         if source is CertificateSource.SETUP:
             if not self.setup.enabled:
-                raise invalid(
+                yield invalid(
                     "certificates.source: setup needs the setup task",
                     "set tunnel.setup.enabled: true with its WIF settings, or use source: generated",
                     field="certificates.source",
                 )
             if self.token is not None:
-                raise invalid(
+                yield invalid(
                     "with certificates.source: setup the setup task publishes the token",
                     "remove tunnel.token",
                     field="token",
                 )
         elif self.setup.enabled:
-            raise invalid(
+            yield invalid(
                 "the setup task generates and registers its own CA and certificate, so the gateway "
                 "must use what it publishes",
                 "set tunnel.certificates.source: setup (and remove tunnel.token), or disable setup",
                 field="certificates.source",
             )
         elif self.token is None:
-            raise invalid(
+            yield invalid(
                 "an enabled tunnel needs its token",
                 "run `pulumi config set --secret --path 'stockade:tunnel.token' <token>`",
                 field="token",
             )
         if self.setup.enabled and self.images.aws_cli is None:
-            raise invalid(
+            yield invalid(
                 "the setup task needs an AWS CLI image to fetch its WIF token and publish its output",
                 "set tunnel.images.awsCli to an AWS CLI v2 (2.31+) image pinned by digest",
                 field="images.awsCli",
@@ -585,10 +617,10 @@ class TunnelSettings(SettingsModel):
         if source is CertificateSource.PROVIDED and self.certificates.server_certificate_pem:
             from stockade.tunnel.certificate_rules import server_problems
 
-            problems = server_problems(self.certificates.server_certificate_pem, hostnames=self.hostnames)
-            if problems:
-                raise invalid(
-                    "the provided server certificate would be refused: " + "; ".join(problems),
+            found = server_problems(self.certificates.server_certificate_pem, hostnames=self.hostnames)
+            if found:
+                yield invalid(
+                    "the provided server certificate would be refused: " + "; ".join(found),
                     "issue it for *.<tunnelDomain> (or each <route>.<tunnelDomain>) with serverAuth",
                     field="certificates.serverCertificatePem",
                 )
@@ -615,6 +647,16 @@ class TunnelSettings(SettingsModel):
             found.append(
                 f"tunnel routes target networks wider than /{REPORTED_TARGET_PREFIX}, all of which the proxy "
                 "may dial: " + ", ".join(wide)
+            )
+        if self.enabled and self.allow_plain_http_to_public_targets:
+            plain = [
+                f"{name} ({route.target_cidr})"
+                for name, route in sorted(self.routes.items())
+                if route.upstream.scheme == "http" and route.target_cidr.is_global
+            ]
+            found.append(
+                "tunnel.allowPlainHttpToPublicTargets is true: routes may send unencrypted HTTP across "
+                "the internet" + (": " + ", ".join(plain) if plain else "")
             )
         if self.enabled and not self.alarms.enabled:
             found.append("tunnel.alarms.enabled is false: nobody is told when the gateway stops or is probed")

@@ -98,6 +98,12 @@ def egress_weakenings(settings: StackSettings) -> list[str]:
     wide = [str(c) for c in egress.allowed_cidrs if c.prefixlen < 8]
     if wide:
         found.append("network.egress.allowedCidrs includes networks wider than a /8: " + ", ".join(wide))
+    public = [str(c) for c in egress.allowed_cidrs if not c.is_private]
+    if public:
+        found.append(
+            "network.egress.allowedCidrs includes public networks, which sandboxes reach by IP address "
+            "without the domain (SNI) allowlist: " + ", ".join(public)
+        )
     return found
 
 

@@ -121,7 +121,7 @@ def parse_yaml(text: str) -> Any:
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             raise YamlInputError(
-                _at(mark), f"not valid YAML ({exc.problem})", "fix the syntax at that position"
+                _at(mark), "not valid YAML", f"fix the syntax at that position ({exc.problem})"
             ) from None
         except yaml.reader.ReaderError as exc:
             line = text.count("\n", 0, max(exc.position, 0)) + 1
@@ -148,7 +148,7 @@ def parse_yaml(text: str) -> Any:
             return loader.construct_document(node)
         except yaml.constructor.ConstructorError as exc:
             raise YamlInputError(
-                _at(exc.problem_mark), f"not valid YAML ({exc.problem})", "fix the value"
+                _at(exc.problem_mark), "not valid YAML", f"fix the value ({exc.problem})"
             ) from None
     finally:
         loader.dispose()

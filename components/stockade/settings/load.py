@@ -213,6 +213,10 @@ class _OnePass:
                 return None
         return None
 
+    @property
+    def stand_ins_keys(self) -> set[str]:
+        return {_key_for((name,)) for name in self.stand_ins}
+
     def _covered(self, key: str) -> bool:
         return any(_related(key, aside) for aside in self.set_aside)
 
@@ -245,7 +249,8 @@ class _OnePass:
         for problem in problems:
             hit = [aside for aside in self.set_aside if _related(problem.key, aside)]
             if hit:
-                self.skipped.update(hit)
+                # The field problem of a value the rule would have read says the rule was skipped.
+                self.skipped.update(a for a in hit if len(a) <= len(problem.key))
             else:
                 kept.append(problem)
         return kept
@@ -268,16 +273,20 @@ def _not_checked(stand_ins: dict[str, Any], data: dict[str, Any]) -> ConfigProbl
 
 
 def _annotated(problems: list[ConfigProblem], check: _OnePass) -> list[ConfigProblem]:
-    """Say on each set-aside value's problem that rules reading it were skipped."""
+    """Say on each set-aside value's problem that the rules reading it could not check it.
+
+    Those rules ran against the default instead, so whatever they would say about the
+    value written is unknown until it is valid; a rule they skipped outright is named.
+    """
     out = []
     for problem in problems:
-        if problem.key in check.skipped:
-            problem = ConfigProblem(
-                problem.key,
-                problem.value,
-                problem.message + " (rules that read this key were not checked until it is valid)",
-                problem.fix,
+        if problem.key in check.set_aside and problem.key not in check.stand_ins_keys:
+            note = (
+                "a rule that reads it was skipped"
+                if problem.key in check.skipped
+                else "rules that read it check it once it is valid"
             )
+            problem = ConfigProblem(problem.key, problem.value, f"{problem.message} ({note})", problem.fix)
         out.append(problem)
     return sorted(set(out))
 
@@ -422,9 +431,25 @@ def _problem(error: Any, data: dict[str, Any], *, loc: tuple[str | int, ...] | N
     return ConfigProblem(
         key=key,
         value=(MASK if value is not None else describe_value(None)) if secret else describe_value(value),
-        message=message[0].lower() + message[1:] if message else message,
-        fix=fix.replace("{key}", key),
+        message=sentence_case(message),
+        fix=full_key_paths(fix.replace("{key}", key)),
     )
+
+
+_SECTION_PATH = re.compile(r"(?<![\w:./'-])(aws|docker|network|sandboxes|tunnel|policy|tags)\.(?=[a-z])")
+
+
+def full_key_paths(text: str) -> str:
+    """Write section-relative key paths (`tunnel.token`) as the full config key (`stockade:tunnel.token`)."""
+    return _SECTION_PATH.sub(lambda m: f"{NAMESPACE}:{m[1]}.", text)
+
+
+def sentence_case(message: str) -> str:
+    """Lower-case a message's first letter unless its first word is a name (CloudWatch, IPv6)."""
+    first = message.split(" ", 1)[0]
+    if not first or any(ch.isupper() for ch in first[1:]):
+        return message
+    return first[0].lower() + message[1:]
 
 
 def _without_input_echo(message: str, error: Any, kind: str) -> str:

@@ -114,7 +114,7 @@ class Wave(SettingsModel):
     max_concurrency: int | None = Field(default=None, ge=1, le=MAX_CONCURRENCY)
     """At most this many stacks of the wave at once (never more than the plan's maxConcurrency)."""
 
-    failure_tolerance: int = Field(default=0, ge=0)
+    failure_tolerance: int = Field(default=0, ge=0, le=10_000)
     """How many stacks may fail before the wave stops starting new ones and the rollout stops."""
 
     bake_time: Duration = 0.0

@@ -19,7 +19,7 @@ MAX_SHOWN = 120
 # (except none: newlines inside a value are escaped too) and the bidi overrides and
 # isolates that reorder what a reviewer reads (Trojan Source).
 _BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
-_PLAIN = re.compile(r"^[A-Za-z0-9_./:@+-][A-Za-z0-9_./:@+ -]*$")
+_PLAIN = re.compile(r"^[A-Za-z0-9_./@+-][A-Za-z0-9_./:@+-]*$")
 
 
 def escape_text(text: str) -> str:

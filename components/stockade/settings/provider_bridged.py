@@ -76,10 +76,10 @@ class BridgeSettings(SettingsModel, ABC):
     mode: BridgeMode = BridgeMode.POLLING
     """Only `polling` runs behind the bridge; see BridgeMode."""
 
-    cpu: int = 512
+    cpu: Annotated[int, Field(ge=256, le=16384)] = 512
     """Fargate CPU units of the orchestrator task."""
 
-    memory_mib: int = 1024
+    memory_mib: Annotated[int, Field(ge=512, le=122880)] = 1024
     """Fargate memory of the orchestrator task; must fit the CPU size."""
 
     cpu_architecture: BridgeCpuArchitecture = BridgeCpuArchitecture.X86_64

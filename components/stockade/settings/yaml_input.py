@@ -112,7 +112,10 @@ def _expanded_size(root: Node) -> int:
 
 def parse_yaml(text: str) -> Any:
     """Parse one YAML document from text, within the bounds above; raise `YamlInputError`."""
-    loader = _BoundedLoader(text)
+    try:
+        loader = _BoundedLoader(text)
+    except yaml.reader.ReaderError as exc:
+        raise _reader_problem(exc, text) from None
     try:
         try:
             node = loader.get_single_node()
@@ -124,12 +127,7 @@ def parse_yaml(text: str) -> Any:
                 _at(mark), "not valid YAML", f"fix the syntax at that position ({exc.problem})"
             ) from None
         except yaml.reader.ReaderError as exc:
-            line = text.count("\n", 0, max(exc.position, 0)) + 1
-            raise YamlInputError(
-                f"line {line}",
-                f"control character {exc.character!r} is not allowed in YAML".replace("'", ""),
-                "remove it (binary data does not belong in a stack file)",
-            ) from None
+            raise _reader_problem(exc, text) from None
         except yaml.YAMLError as exc:
             raise YamlInputError("unknown position", "not valid YAML", "check the file's syntax") from exc
         except RecursionError:
@@ -152,6 +150,16 @@ def parse_yaml(text: str) -> Any:
             ) from None
     finally:
         loader.dispose()
+
+
+def _reader_problem(exc: yaml.reader.ReaderError, text: str) -> YamlInputError:
+    line = text.count("\n", 0, max(exc.position, 0)) + 1
+    code = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or "\0")
+    return YamlInputError(
+        f"line {line}",
+        f"control character U+{code:04X} is not allowed in YAML",
+        "remove it (binary data does not belong in a configuration file)",
+    )
 
 
 def read_yaml(path: Path) -> Any:

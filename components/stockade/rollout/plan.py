@@ -18,8 +18,23 @@ import yaml
 from pydantic import BeforeValidator, Field, TypeAdapter, ValidationError, WithJsonSchema, model_validator
 
 from stockade.settings.base import SettingsModel
-from stockade.settings.load import _GENERIC_FIXES, REGION_KEY, StackFile, read_stack_file
-from stockade.settings.problems import ConfigProblem, SettingsError, describe_value, invalid
+from stockade.settings.load import (
+    GENERIC_FIXES as _GENERIC_FIXES,
+)
+from stockade.settings.load import (
+    REGION_KEY,
+    StackFile,
+    read_stack_file,
+    sentence_case,
+)
+from stockade.settings.problems import (
+    MASK,
+    ConfigProblem,
+    SettingsError,
+    clean_text,
+    describe_value,
+    invalid,
+)
 from stockade.settings.types import AwsAccountId, AwsRegion
 from stockade.settings.yaml_input import YamlInputError, read_yaml
 
@@ -185,7 +200,7 @@ class PlanError(SettingsError):
         count = len(self.problems)
         noun = "problem" if count == 1 else "problems"
         body = "\n".join(f"  - {p.render()}" for p in self.problems)
-        return f"rollout plan '{self.plan_path}' has {count} {noun}:\n{body}"
+        return f"rollout plan '{clean_text(str(self.plan_path))}' has {count} {noun}:\n{body}"
 
 
 @dataclass(frozen=True)
@@ -414,9 +429,13 @@ def _problem(error: Any, document: dict[str, Any]) -> ConfigProblem:
         loc = (*loc, *str(ctx["field"]).split("."))
     message = str(error["msg"])
     fix = ctx.get("fix") or _PLAN_FIXES.get(error["type"]) or _GENERIC_FIXES.get(error["type"], _SEE_DOCS)
+    key = _key(loc)
+    value = _lookup(document, loc)
+    # An unknown key may be a misplaced secret: its value is never shown.
+    shown = MASK if error["type"] == "extra_forbidden" and value is not None else describe_value(value)
     return ConfigProblem(
-        key=_key(loc),
-        value=describe_value(_lookup(document, loc)),
-        message=message[0].lower() + message[1:] if message else message,
-        fix=str(fix),
+        key=key,
+        value=shown,
+        message=sentence_case(message),
+        fix=str(fix).replace("{key}", key),
     )

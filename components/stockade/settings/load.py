@@ -183,6 +183,11 @@ def validate(stack: str, config: dict[str, Any]) -> StackSettings:
 # and the rules that read it are reported as not checked.
 _STAND_INS = {"target": "aws", "environment": "dev"}
 _MAX_ROUNDS = 8
+_SECTIONS_WITH_DEFAULTS = frozenset(
+    (info.alias or name)
+    for name, info in StackSettings.model_fields.items()
+    if info.default_factory is not None
+)
 
 
 class _OnePass:
@@ -232,6 +237,10 @@ class _OnePass:
                         return False
                     self.stand_ins[str(head)] = parent[head]
                     parent[head] = _STAND_INS[str(head)]
+                elif len(loc) == 1 and head in _SECTIONS_WITH_DEFAULTS:
+                    if parent[head] == {}:
+                        return False
+                    parent[head] = {}  # validated with deferred rules, unlike a default factory
                 else:
                     del parent[head]
                 self.set_aside.add(_key_for(loc))

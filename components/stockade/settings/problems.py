@@ -80,7 +80,7 @@ class SettingsError(Exception):
         count = len(self.problems)
         noun = "problem" if count == 1 else "problems"
         body = "\n".join(f"  - {p.render()}" for p in self.problems)
-        return f"stack '{self.stack}' has {count} configuration {noun}:\n{body}"
+        return f"stack '{clean_text(self.stack)}' has {count} configuration {noun}:\n{body}"
 
 
 def invalid(message: str, fix: str, *, field: str | None = None) -> PydanticCustomError:

@@ -67,7 +67,7 @@ class CpuArchitecture(StrEnum):
 class SessionResources(SettingsModel):
     """Size of each sandbox."""
 
-    cpu: Annotated[int, Field(ge=256, le=16384, description="Fargate CPU units.")] = 1024
+    cpu: Annotated[int, Field(le=16384, description="Fargate CPU units.")] = 1024
     """CPU units per sandbox (Fargate values: 256, 512, 1024, 2048, 4096, 8192, 16384)."""
 
     memory_mib: Annotated[int, Field(ge=512, le=122880)] = 4096

@@ -253,36 +253,34 @@ class CertificateSettings(SettingsModel):
     server_key: SecretInput | None = None
     """Provided source: the server private key, as a secret."""
 
-    @model_validator(mode="after")
-    def _source_inputs(self) -> CertificateSettings:
+    def rule_errors(self) -> Iterator[PydanticCustomError]:
         if self.renew_before_hours >= self.validity_hours:
-            raise invalid(
+            yield invalid(
                 "renewBeforeHours must be shorter than validityHours",
                 "e.g. validityHours: 2160 with renewBeforeHours: 720",
                 field="renewBeforeHours",
             )
         if self.source is CertificateSource.PROVIDED:
             if not self.server_certificate_pem or self.server_key is None:
-                raise invalid(
+                yield invalid(
                     "a provided certificate needs serverCertificatePem and serverKey",
                     "set both, or use source: generated",
                     field="serverKey" if self.server_certificate_pem else "serverCertificatePem",
                 )
+            if not self.server_certificate_pem:
+                return
             from stockade.tunnel.certificate_rules import load_certificates
 
             try:
                 load_certificates(self.server_certificate_pem)
             except ValueError as exc:
-                raise invalid(
-                    str(exc), "paste the server certificate PEM", field="serverCertificatePem"
-                ) from None
+                yield invalid(str(exc), "paste the server certificate PEM", field="serverCertificatePem")
         elif self.server_certificate_pem or self.server_key is not None:
-            raise invalid(
+            yield invalid(
                 "serverCertificatePem/serverKey are only read with source: provided",
                 "remove them, or set source: provided",
                 field="source",
             )
-        return self
 
 
 class SetupSettings(SettingsModel):
@@ -316,27 +314,25 @@ class SetupSettings(SettingsModel):
     renew_schedule: Annotated[str, Field(pattern=r"^(rate|cron)\(.+\)$")] = "rate(1 day)"
     """EventBridge Scheduler expression for `renew-cert --renew-before <renewBeforeHours>h`."""
 
-    @model_validator(mode="after")
-    def _wif_inputs(self) -> SetupSettings:
+    def rule_errors(self) -> Iterator[PydanticCustomError]:
         if self.enabled:
             for name, value in (
                 ("federationRuleId", self.federation_rule_id),
                 ("organizationId", self.organization_id),
             ):
                 if value is None:
-                    raise invalid(
+                    yield invalid(
                         "the setup task needs WIF settings",
                         f"set tunnel.setup.{name} (see docs/tunnel-gateway.md, WIF steps)",
                         field=name,
                     )
         if self.audience != self.audience.strip():
-            raise invalid(
+            yield invalid(
                 "the audience has leading or trailing spaces; it must match the federation rule "
                 "byte for byte",
                 "write it exactly as the rule has it, e.g. https://api.anthropic.com",
                 field="audience",
             )
-        return self
 
 
 class TunnelImages(SettingsModel):
@@ -360,19 +356,17 @@ class TunnelImages(SettingsModel):
     endpoints. Images already in a private ECR registry are used as they are. `false` pulls from
     the public registries, which opens HTTPS to any address from the gateway; reported."""
 
-    @model_validator(mode="after")
-    def _pinned(self) -> TunnelImages:
+    def rule_errors(self) -> Iterator[PydanticCustomError]:
         for name in ("proxy", "cloudflared", "init", "aws_cli"):
             image = getattr(self, name)
             if image is not None and not is_pinned(image):
                 alias = "awsCli" if name == "aws_cli" else name
-                raise invalid(
+                yield invalid(
                     "tunnel images must be pinned by digest (the vendor publishes no tags, and a tag "
                     "can change under a running tunnel)",
                     "append @sha256:<digest>, e.g. `crane digest <image>` tells you the current one",
                     field=alias,
                 )
-        return self
 
 
 class TunnelAlarmSettings(SettingsModel):

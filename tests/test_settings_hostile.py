@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from stockade.cli.app import app
 from stockade.engine import synthesize_config
 from stockade.settings import SettingsError
-from stockade.settings.load import read_stack_file, validate
+from stockade.settings.load import read_stack_file, settings_from_engine, validate
 from stockade.settings.problems import MASK, ConfigProblem, describe_value
 from stockade.settings.secrets import looks_like_ciphertext
 from stockade.settings.stack import StackSettings
@@ -370,3 +370,22 @@ def test_enum_problems_list_values_without_python_reprs() -> None:
 def test_generic_fixes_name_the_exact_key() -> None:
     problems, _ = _problems(_with(tunnel={**TUNNEL, "replicas": "two"}))
     assert "stockade:tunnel.replicas" in problems["stockade:tunnel.replicas"].fix
+
+
+def test_under_the_engine_decrypted_secret_keys_are_not_mistaken_for_pasted_credentials() -> None:
+    engine = {
+        "aws:region": "us-east-1",
+        "stockade:target": "aws",
+        "stockade:environment": "dev",
+        "stockade:aws": json.dumps({"accountId": "123456789012"}),
+        "stockade:sandboxes": json.dumps(
+            {**BASE["stockade:sandboxes"], "environmentKey": CREDENTIALS["anthropic"]}
+        ),
+        "github:token": CREDENTIALS["github"],
+    }
+    secret_keys = {"stockade:sandboxes", "github:token"}
+    settings = settings_from_engine("t", engine, secret_keys)
+    assert settings.sandboxes.environment_key is not None
+    with pytest.raises(SettingsError) as caught:
+        settings_from_engine("t", engine, {"stockade:sandboxes"})  # github:token set in clear
+    assert [p.key for p in caught.value.problems] == ["github:token"]

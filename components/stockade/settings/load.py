@@ -139,10 +139,14 @@ def settings_from_engine(stack: str, config: dict[str, str], secret_keys: set[st
             section = key.split(":", 1)[1]
             value = wrap_runtime_secrets(section, value, StackSettings)
         decoded[key] = value
-    return validate(stack, decoded)
+    # Under the engine, secret keys (any provider's) arrive decrypted: they are secrets by
+    # construction, not credentials pasted in clear.
+    return validate(stack, decoded, decrypted_keys=frozenset(secret_keys))
 
 
-def validate(stack: str, config: dict[str, Any]) -> StackSettings:
+def validate(
+    stack: str, config: dict[str, Any], *, decrypted_keys: frozenset[str] = frozenset()
+) -> StackSettings:
     """Validate namespaced config; raise `SettingsError` listing every problem at once.
 
     One pass finds everything: field errors, every section's rules, and the rules across
@@ -150,7 +154,9 @@ def validate(stack: str, config: dict[str, Any]) -> StackSettings:
     stands in) so the other rules still run; a rule that reads a set-aside value is
     skipped, and the field's problem says so.
     """
-    credential_problems = _credential_problems(config)
+    credential_problems = _credential_problems(
+        {key: value for key, value in config.items() if key not in decrypted_keys}
+    )
     data: dict[str, Any] = {
         key.split(":", 1)[1]: value for key, value in config.items() if key.startswith(f"{NAMESPACE}:")
     }

@@ -389,3 +389,15 @@ def test_under_the_engine_decrypted_secret_keys_are_not_mistaken_for_pasted_cred
     with pytest.raises(SettingsError) as caught:
         settings_from_engine("t", engine, {"stockade:sandboxes"})  # github:token set in clear
     assert [p.key for p in caught.value.problems] == ["github:token"]
+
+
+def test_the_diff_reads_stack_files_through_the_bounded_reader(tmp_path: Path) -> None:
+    from stockade.review.errors import ReviewInputError
+    from stockade.review.stackfiles import secret_fingerprints
+
+    anchors = "".join(f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9) if i else 'x'}]\n" for i in range(9))
+    _stack(tmp_path, anchors + "config:\n  stockade:tags: *a8\n", "bomb")
+    started = time.monotonic()
+    with pytest.raises(ReviewInputError, match="expands to more than"):
+        secret_fingerprints(tmp_path, "bomb")
+    assert time.monotonic() - started < 5

@@ -260,7 +260,7 @@ def test_a_provided_certificate_the_vendor_would_refuse_fails_validation(example
         "serverCertificatePem": _self_signed(
             ca=False, eku=[ExtendedKeyUsageOID.CLIENT_AUTH], names=["x.test"]
         ),
-        "serverKey": {"secure": "v1:abc"},
+        "serverKey": {"secure": "v1:NbctXl//cauiW66M:djE6YWJj433PDNu/F/xk4dALQWatcQ=="},
     }
     with pytest.raises(SettingsError) as caught:
         validate("t", config)

@@ -205,7 +205,10 @@ def two_commits(tmp_path_factory: pytest.TempPathFactory) -> TwoCommits:
     commit(repo, "v1")
 
     (repo / "__main__.py").write_text(program(PROGRAM_V2, config_key))
-    new_ciphertext = "v1:" + base64.b64encode(NEW_SECRET_PLAINTEXT.encode()).decode()
+    # The passphrase provider's shape (v1:<nonce>:<ciphertext+tag>), with the plaintext inside so
+    # the test can check that neither is ever shown.
+    body = base64.b64encode(NEW_SECRET_PLAINTEXT.encode() + bytes(16)).decode()
+    new_ciphertext = f"v1:AAAAAAAAAAAAAAAA:{body}"
     stack_file.write_text(stack_file.read_text().replace(old_ciphertext, new_ciphertext))
     (repo / "stacks" / "Pulumi.qa.yaml").write_text(stack_file.read_text())
     commit(repo, "v2")
@@ -213,7 +216,8 @@ def two_commits(tmp_path_factory: pytest.TempPathFactory) -> TwoCommits:
     secret_texts = [old_ciphertext, new_ciphertext, NEW_SECRET_PLAINTEXT, "stockade-offline-secret"]
     if old_ciphertext.startswith("v1:"):
         with contextlib.suppress(ValueError):
-            secret_texts.append(base64.b64decode(old_ciphertext[3:]).decode())
+            # The example stacks' ciphertexts carry their placeholder plaintext before a 16-byte tag.
+            secret_texts.append(base64.b64decode(old_ciphertext.rsplit(":", 1)[-1])[:-16].decode())
     review = diff_revisions("HEAD~1", "HEAD", project_dir=repo)
     return TwoCommits(repo, config_key, tuple(secret_texts), review)
 

@@ -13,7 +13,7 @@ from stockade.settings.load import validate
 from stockade.settings.problems import MASK
 
 PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
-SECURE = {"secure": "v1:c2VjcmV0"}
+SECURE = {"secure": "v1:7ciZ2Kj2Bblmq0s+:djE6YzJWamNtVjBejZ0VqRmSLgFY33uG45vO"}
 ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:stockade/key-AbCdEf"
 
 Config = dict[str, Any]

@@ -369,7 +369,7 @@ def _minimal() -> Config:
         "stockade:docker": {"socketGroupId": 998},
         "stockade:sandboxes": {
             "environmentId": "env_01Minimal",
-            "environmentKey": {"secure": "v1:a2V5"},
+            "environmentKey": {"secure": "v1:3YbY+V7eKIk2g4tq:djE6YTJWNcjx/T0xtpSQ6Iq6JF6cq2w="},
             "sessionImage": "stockade-session:local",
             "workerImage": "stockade-poller:local",
         },
@@ -442,7 +442,11 @@ def test_tcp_tls_material_reaches_the_provider_as_a_secret(synth_config: Callabl
     config["stockade:docker"].update(
         {
             "host": "tcp://docker.internal:2376",
-            "tls": {"caCertificatePem": pem, "clientCertificatePem": pem, "clientKey": {"secure": "v1:a2V5"}},
+            "tls": {
+                "caCertificatePem": pem,
+                "clientCertificatePem": pem,
+                "clientKey": {"secure": "v1:3YbY+V7eKIk2g4tq:djE6YTJWNcjx/T0xtpSQ6Iq6JF6cq2w="},
+            },
         }
     )
     (provider,) = synth_config("tls", config).by_type(PROVIDER)
@@ -456,13 +460,13 @@ def test_provided_certificates_skip_generation(synth_config: Callable[..., Synth
         "enabled": True,
         "tunnelDomain": "e5f6a7b8.tunnel.anthropic.com",
         "routes": {"wiki": "http://172.30.10.10:8080"},
-        "token": {"secure": "v1:dG9r"},
+        "token": {"secure": "v1:7BGRONnhRsWX7Ry2:djE6ZEc5ciwUKTSHvFgPsRVOgABEUVU="},
         "replicas": 2,
         "healthCheck": True,
         "certificates": {
             "source": "provided",
             "serverCertificatePem": _server_pem(),
-            "serverKey": {"secure": "v1:a2V5"},
+            "serverKey": {"secure": "v1:3YbY+V7eKIk2g4tq:djE6YTJWNcjx/T0xtpSQ6Iq6JF6cq2w="},
         },
     }
     result = synth_config("provided", config)

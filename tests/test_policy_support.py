@@ -39,7 +39,7 @@ BASE_CONFIG: dict[str, Any] = {
     "stockade:aws": {"accountId": ACCOUNT, "permissionsBoundaryArn": BOUNDARY},
     "stockade:sandboxes": {
         "environmentId": "env_01PolicyTest",
-        "environmentKey": {"secure": "v1:a2V5"},
+        "environmentKey": {"secure": "v1:3YbY+V7eKIk2g4tq:djE6YTJWNcjx/T0xtpSQ6Iq6JF6cq2w="},
         "sessionImage": f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/session{DIGEST}",
         "workerImage": f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/poller{DIGEST}",
         "pollerReplicas": 2,
@@ -49,7 +49,7 @@ BASE_CONFIG: dict[str, Any] = {
         "replicas": 2,
         "tunnelDomain": "a1b2c3d4.tunnel.anthropic.com",
         "routes": {"wiki": "http://10.20.100.10:8080"},
-        "token": {"secure": "v1:dG9rZW4="},
+        "token": {"secure": "v1:QngG5h65SBkXAwmp:djE6ZEc5clpXND0OjlAL1rWK0NiCE6yig8bs"},
     },
     "stockade:policy": {"requiredTags": ["stockade:stack", "stockade:environment", "owner"]},
     "stockade:tags": {"owner": "platform"},

@@ -58,7 +58,9 @@ def modal_config(example_config: Callable[[str], dict[str, Any]]) -> dict[str, A
     sandboxes["modal"] = {
         "image": daytona["image"].replace("daytona-orchestrator", "modal-orchestrator"),
         "tokenId": "ak-0123456789",
-        "tokenSecret": {"secure": "v1:bW9kYWwtdG9rZW4tc2VjcmV0"},
+        "tokenSecret": {
+            "secure": "v1:7J2Sr+qQSfj6W9qh:djE6Ylc5a1lXd3RkRzlyWlc0dGMyVmpjbVYw9ocet+FQMTGMyavjIPLPOw=="
+        },
         "environmentName": "agents",
     }
     config["stockade:network"]["egress"]["allowedDomains"] = ["api.modal.com"]
@@ -182,7 +184,10 @@ def test_no_secret_value_reaches_the_synth(
 ) -> None:
     text = daytona.to_json()
     assert PLACEHOLDER_PREFIX not in text
-    for value in ("ZGF5dG9uYS1kZXYtZW52aXJvbm1lbnQta2V5", "ZGF5dG9uYS1kZXYtYXBpLWtleQ=="):
+    for value in (
+        "v1:2YspfiP/W+bbZfRZ:djE6WkdGNWRHOXVZUzFrWlhZdFpXNTJhWEp2Ym0xbGJuUXRhMlY1nIi573sUhq4RNHeO2pwDyw==",
+        "v1:Cgjx7VrZ2FZQbxNY:djE6WkdGNWRHOXVZUzFrWlhZdFlYQnBMV3RsZVE9PTTGwxY3qcemMcgeCCT06ZA=",
+    ):
         assert value in json.dumps(example_config("daytona-dev"))
         assert value not in text
 

@@ -14,7 +14,7 @@ from stockade.settings.provider_bridged import DaytonaSettings, ModalSettings
 from stockade.settings.providers import provider_weakenings
 from stockade.settings.secrets import PulumiSecret, SecretReference
 
-SECURE = {"secure": "v1:c2VjcmV0"}
+SECURE = {"secure": "v1:7ciZ2Kj2Bblmq0s+:djE6YzJWamNtVjBejZ0VqRmSLgFY33uG45vO"}
 ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:stockade/key-AbCdEf"
 PINNED = "123456789012.dkr.ecr.us-east-1.amazonaws.com/orchestrator@sha256:" + "a" * 64
 ACCESS = {"teamDomain": "acme.cloudflareaccess.com", "aud": "f" * 64}

@@ -84,6 +84,7 @@ def test_three_mistakes_are_all_reported_with_exit_2(tmp_path: Path) -> None:
         "stockade:network.cidr",
         "stockade:sandboxes.environmentKey",
         "stockade:sandboxes.resources.cpu",
+        "stockade:sandboxes.workerImage",  # found in the same pass, not a second round
     }
     assert all(p["fix"] for p in report["problems"])
     assert "plaintext-oops" not in result.output
@@ -134,7 +135,7 @@ def test_prod_rules_need_two_azs_and_two_tunnel_replicas() -> None:
                 "enabled": True,
                 "replicas": 1,
                 "routes": {"wiki.example.com": "http://10.1.2.3:8080"},
-                "token": {"secure": "v1:abc"},
+                "token": {"secure": "v1:NbctXl//cauiW66M:djE6YWJj433PDNu/F/xk4dALQWatcQ=="},
             },
         }
     )

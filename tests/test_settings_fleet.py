@@ -20,7 +20,7 @@ BASE: dict[str, Any] = {
     "stockade:aws": {"accountId": "111111111111"},
     "stockade:sandboxes": {
         "environmentId": "env_01Example",
-        "environmentKey": {"secure": "v1:abc"},
+        "environmentKey": {"secure": "v1:NbctXl//cauiW66M:djE6YWJj433PDNu/F/xk4dALQWatcQ=="},
         "sessionImage": SESSION,
         "workerImage": WORKER,
     },
@@ -311,7 +311,7 @@ def test_image_builds_are_refused_off_aws() -> None:
         "stockade:environment": "dev",
         "stockade:sandboxes": {
             "environmentId": "env_01Example",
-            "environmentKey": {"secure": "v1:abc"},
+            "environmentKey": {"secure": "v1:NbctXl//cauiW66M:djE6YWJj433PDNu/F/xk4dALQWatcQ=="},
             "sessionBuild": {"context": "images", "tag": "1"},
             "workerImage": WORKER,
         },

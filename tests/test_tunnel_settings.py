@@ -185,7 +185,14 @@ def test_setup_audience_must_not_carry_spaces(with_tunnel: Callable[..., Config]
 
 def test_provided_certificate_needs_both_halves(with_tunnel: Callable[..., Config]) -> None:
     problem = _only(
-        _problems(with_tunnel(certificates={"source": "provided", "serverKey": {"secure": "v1:abc"}})),
+        _problems(
+            with_tunnel(
+                certificates={
+                    "source": "provided",
+                    "serverKey": {"secure": "v1:NbctXl//cauiW66M:djE6YWJj433PDNu/F/xk4dALQWatcQ=="},
+                }
+            )
+        ),
         "stockade:tunnel.certificates.serverCertificatePem",
     )
     assert "needs serverCertificatePem and serverKey" in problem.message

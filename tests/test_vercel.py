@@ -26,12 +26,12 @@ def vercel_config(**section: Any) -> dict[str, Any]:
         "stockade:sandboxes": {
             "provider": "vercel",
             "environmentId": "env_01VercelExample",
-            "environmentKey": {"secure": f"v1:{CIPHERTEXTS[0]}"},
+            "environmentKey": {"secure": f"v1:AAAAAAAAAAAAAAAA:{CIPHERTEXTS[0]}"},
             "vercel": {
                 "projectName": "agents-control",
                 "teamId": "team_0123456789",
                 "gitRepository": {"type": "github", "repo": "acme/cma-vercel-sandbox"},
-                "webhookSigningKey": {"secure": f"v1:{CIPHERTEXTS[1]}"},
+                "webhookSigningKey": {"secure": f"v1:AAAAAAAAAAAAAAAA:{CIPHERTEXTS[1]}"},
                 "sandboxAllowedDomains": ["pypi.org", "api.anthropic.com"],
                 **section,
             },

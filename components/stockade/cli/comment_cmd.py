@@ -41,6 +41,8 @@ def read_preview(path: Path) -> Any:
         raise ReviewInputError(
             f"{path}: not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}{hint}"
         ) from None
+    except RecursionError:
+        raise ReviewInputError(f"{path}: nested too deeply for a `pulumi preview --json` document") from None
 
 
 def comment(

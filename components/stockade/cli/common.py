@@ -30,7 +30,9 @@ StackOption = Annotated[str, typer.Option("--stack", "-s", help="Stack name (sta
 
 
 def fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
-    print(f"error: {message}", file=sys.stderr)
+    from stockade.settings.problems import clean_text  # credentials redacted, controls escaped
+
+    print(f"error: {clean_text(message)}", file=sys.stderr)
     raise typer.Exit(code)
 
 

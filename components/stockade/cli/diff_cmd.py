@@ -45,17 +45,18 @@ FailOnRiskOption = Annotated[
 def review_errors() -> Iterator[None]:
     """Bad input exits 2 and a failed synth exits 1, each with one clear message and no traceback."""
     from stockade.review.errors import ReviewInputError, RevisionError
+    from stockade.settings.problems import clean_text  # input quoted back is redacted and escaped
 
     try:
         yield
     except ReviewInputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {clean_text(str(exc))}", file=sys.stderr)
         raise typer.Exit(EXIT_INVALID) from None
     except RevisionError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {clean_text(str(exc))}", file=sys.stderr)
         raise typer.Exit(EXIT_FAILED) from None
     except OSError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {clean_text(str(exc))}", file=sys.stderr)
         raise typer.Exit(EXIT_FAILED) from None
 
 

@@ -24,11 +24,12 @@ _DIGEST_KEY = secrets.token_bytes(32)
 
 
 def _load_yaml(path: Path) -> Any:
-    import yaml
+    # The bounded reader: a fork's stack file must not expand an alias bomb in the walk below.
+    from stockade.settings.yaml_input import YamlInputError, read_yaml
 
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
+        return read_yaml(path)
+    except (OSError, YamlInputError) as exc:
         raise ReviewInputError(f"{path}: cannot read it as YAML: {exc}") from None
 
 

@@ -15,12 +15,28 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import BeforeValidator, Field, ValidationError, WithJsonSchema, model_validator
+from pydantic import BeforeValidator, Field, TypeAdapter, ValidationError, WithJsonSchema, model_validator
 
 from stockade.settings.base import SettingsModel
-from stockade.settings.load import _GENERIC_FIXES, REGION_KEY, StackFile, read_stack_file
-from stockade.settings.problems import ConfigProblem, SettingsError, describe_value, invalid
+from stockade.settings.load import (
+    GENERIC_FIXES as _GENERIC_FIXES,
+)
+from stockade.settings.load import (
+    REGION_KEY,
+    StackFile,
+    read_stack_file,
+    sentence_case,
+)
+from stockade.settings.problems import (
+    MASK,
+    ConfigProblem,
+    SettingsError,
+    clean_text,
+    describe_value,
+    invalid,
+)
 from stockade.settings.types import AwsAccountId, AwsRegion
+from stockade.settings.yaml_input import YamlInputError, read_yaml
 
 MAX_BAKE_SECONDS = 6 * 3600
 """Longer than a working session: a bake that long is a schedule, not a rollout step."""
@@ -113,7 +129,7 @@ class Wave(SettingsModel):
     max_concurrency: int | None = Field(default=None, ge=1, le=MAX_CONCURRENCY)
     """At most this many stacks of the wave at once (never more than the plan's maxConcurrency)."""
 
-    failure_tolerance: int = Field(default=0, ge=0)
+    failure_tolerance: int = Field(default=0, ge=0, le=10_000)
     """How many stacks may fail before the wave stops starting new ones and the rollout stops."""
 
     bake_time: Duration = 0.0
@@ -184,7 +200,7 @@ class PlanError(SettingsError):
         count = len(self.problems)
         noun = "problem" if count == 1 else "problems"
         body = "\n".join(f"  - {p.render()}" for p in self.problems)
-        return f"rollout plan '{self.plan_path}' has {count} {noun}:\n{body}"
+        return f"rollout plan '{clean_text(str(self.plan_path))}' has {count} {noun}:\n{body}"
 
 
 @dataclass(frozen=True)
@@ -276,7 +292,7 @@ def _read_document(path: Path) -> dict[str, Any]:
         return PlanError(path, [ConfigProblem(str(path), value, message, fix)])
 
     try:
-        text = path.read_text(encoding="utf-8")
+        document = read_yaml(path)
     except FileNotFoundError:
         raise fail(
             "(missing)", "no such plan file", "pass the path of a rollout plan, e.g. stacks/rollout.yaml"
@@ -285,31 +301,42 @@ def _read_document(path: Path) -> dict[str, Any]:
         raise fail(
             "(unreadable)", f"cannot read the plan: {exc.strerror}", "check the path and permissions"
         ) from None
-    try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
-        raise fail(where, "not valid YAML", "fix the syntax at that position") from None
+    except YamlInputError as exc:
+        raise fail(exc.where, exc.message, exc.fix) from None
     if not isinstance(document, dict):
-        raise fail(type(document).__name__, "a rollout plan is a YAML mapping", "start with `waves:`")
+        shown = "(empty)" if document is None else "(a list)" if isinstance(document, list) else "(a value)"
+        raise fail(shown, "a rollout plan is a YAML mapping", "start with `waves:`")
     return document
 
 
 def _stack_file_problems(document: dict[str, Any], stacks_dir: Path) -> Iterator[ConfigProblem]:
+    # Each field is taken on its own merits, so a typo in one key of an entry (already
+    # reported field by field) never hides a disagreement on the others.
     for w_index, s_index, entry in _raw_entries(document):
-        try:
-            target = StackTarget.model_validate(entry)
-        except ValidationError:
-            continue  # already reported field by field
+        if not isinstance(entry, dict):
+            continue
+        stack = _valid_or_none(StackName, entry.get("stack"))
+        if stack is None:
+            continue
+        account = _valid_or_none(AwsAccountId, entry.get("accountId"))
+        region = _valid_or_none(AwsRegion, entry.get("region"))
         key = f"waves[{w_index}].stacks[{s_index}]"
         try:
-            stack_file = _read_stack(stacks_dir, target.stack)
+            stack_file = _read_stack(stacks_dir, stack)
         except SettingsError as exc:
             for problem in exc.problems:
-                yield ConfigProblem(f"{key}.stack", f"'{target.stack}'", problem.message, problem.fix)
+                yield ConfigProblem(f"{key}.stack", describe_value(stack), problem.message, problem.fix)
             continue
-        yield from _agreement(key, target, stack_file)
+        yield from _agreement(key, account, region, stack_file)
+
+
+def _valid_or_none(kind: Any, value: Any) -> Any:
+    if value is None:
+        return None
+    try:
+        return TypeAdapter(kind).validate_python(value)
+    except ValidationError:
+        return None
 
 
 def _read_stack(stacks_dir: Path, stack: str) -> StackFile:
@@ -319,8 +346,8 @@ def _read_stack(stacks_dir: Path, stack: str) -> StackFile:
         return read_stack_file(stacks_dir.parent, stack)
     path = stacks_dir / f"Pulumi.{stack}.yaml"
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError):
+        document = read_yaml(path) or {}
+    except (OSError, YamlInputError):
         raise SettingsError(
             stack, [ConfigProblem(str(path), "(unreadable)", "no readable stack file", f"create {path}")]
         ) from None
@@ -328,36 +355,42 @@ def _read_stack(stacks_dir: Path, stack: str) -> StackFile:
     return StackFile(stack=stack, path=path, config=config if isinstance(config, dict) else {})
 
 
-def _agreement(key: str, target: StackTarget, stack_file: StackFile) -> Iterator[ConfigProblem]:
+def _agreement(
+    key: str, account: str | None, region: str | None, stack_file: StackFile
+) -> Iterator[ConfigProblem]:
     aws_section = stack_file.config.get("stockade:aws")
     file_account = aws_section.get("accountId") if isinstance(aws_section, dict) else None
     file_region = stack_file.config.get(REGION_KEY)
     where = stack_file.path.name
-    if file_account is None:
+    if account is None:
+        pass  # missing or invalid in the plan: reported field by field
+    elif file_account is None:
         yield ConfigProblem(
             f"{key}.accountId",
-            describe_value(target.account_id),
+            describe_value(account),
             f"{where} sets no stockade:aws.accountId (is it an AWS stack?)",
             "roll out only AWS stacks, or set stockade:aws.accountId in the stack file",
         )
-    elif str(file_account) != target.account_id:
+    elif str(file_account) != account:
         yield ConfigProblem(
             f"{key}.accountId",
-            describe_value(target.account_id),
+            describe_value(account),
             f"{where} deploys into account {file_account}",
             "make the plan and the stack file agree on the account",
         )
-    if file_region is None:
+    if region is None:
+        pass
+    elif file_region is None:
         yield ConfigProblem(
             f"{key}.region",
-            describe_value(target.region),
+            describe_value(region),
             f"{where} sets no aws:region",
             "set aws:region in the stack file",
         )
-    elif str(file_region) != target.region:
+    elif str(file_region) != region:
         yield ConfigProblem(
             f"{key}.region",
-            describe_value(target.region),
+            describe_value(region),
             f"{where} deploys into region {file_region}",
             "make the plan and the stack file agree on the region",
         )
@@ -396,9 +429,13 @@ def _problem(error: Any, document: dict[str, Any]) -> ConfigProblem:
         loc = (*loc, *str(ctx["field"]).split("."))
     message = str(error["msg"])
     fix = ctx.get("fix") or _PLAN_FIXES.get(error["type"]) or _GENERIC_FIXES.get(error["type"], _SEE_DOCS)
+    key = _key(loc)
+    value = _lookup(document, loc)
+    # An unknown key may be a misplaced secret: its value is never shown.
+    shown = MASK if error["type"] == "extra_forbidden" and value is not None else describe_value(value)
     return ConfigProblem(
-        key=_key(loc),
-        value=describe_value(_lookup(document, loc)),
-        message=message[0].lower() + message[1:] if message else message,
-        fix=str(fix),
+        key=key,
+        value=shown,
+        message=sentence_case(message),
+        fix=str(fix).replace("{key}", key),
     )

@@ -1,7 +1,17 @@
 """The base every settings model shares: strict keys, camelCase names, docstrings as docs."""
 
-from pydantic import BaseModel, ConfigDict
+from collections.abc import Iterator
+from typing import Self
+
+from pydantic import BaseModel, ConfigDict, ValidationInfo, model_validator
 from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
+
+DEFER_RULES = "stockade.defer_rules"
+"""Validation-context flag: skip `rule_errors` so the loader can collect them all afterwards."""
+MAX_STRING_CHARS = 65_536
+"""No setting needs more (PEM bundles are the longest); every string is capped, the narrower
+types cap lower."""
 
 
 class SettingsModel(BaseModel):
@@ -20,4 +30,21 @@ class SettingsModel(BaseModel):
         use_attribute_docstrings=True,
         coerce_numbers_to_str=True,
         validate_default=True,
+        str_max_length=MAX_STRING_CHARS,
     )
+
+    def rule_errors(self) -> Iterator[PydanticCustomError]:
+        """Rules across this section's fields: every broken one, not just the first.
+
+        Built directly, a model raises the first; the loader validates with `DEFER_RULES`
+        and collects them all, with their paths, once every field has a value.
+        """
+        return iter(())
+
+    @model_validator(mode="after")
+    def _rules_hold(self, info: ValidationInfo) -> Self:
+        if isinstance(info.context, dict) and info.context.get(DEFER_RULES):
+            return self
+        for error in self.rule_errors():
+            raise error
+        return self

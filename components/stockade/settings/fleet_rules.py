@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from stockade.netplan.egress_policy import interface_services
-from stockade.netplan.subnet_layout import subnet_layout
+from stockade.netplan.subnet_layout import LayoutError, subnet_layout
 from stockade.settings.network import EgressEnforcement, EgressMode
 from stockade.settings.problems import ConfigProblem, describe_value
 from stockade.settings.sandboxes import SandboxProvider, WorkerMode
@@ -49,7 +49,11 @@ def _address_capacity(settings: StackSettings) -> ConfigProblem | None:
     network, sandboxes = settings.network, settings.sandboxes
     if network.bring_your_own:
         return None  # the subnets' sizes are not known offline; docs/sandbox-fleet.md says how to size them
-    zones = subnet_layout(network.cidr, network.availability_zones)
+    try:
+        zones = subnet_layout(network.cidr, network.availability_zones)
+    except LayoutError:
+        return None  # the network's own rule reports the layout
+
     endpoints = len(interface_services(sandboxes.enable_exec)) if network.vpc_endpoints else 0
     capacity = sum(z.private_capacity - endpoints for z in zones)
     if sandboxes.mode is WorkerMode.PER_SESSION:
@@ -94,6 +98,12 @@ def egress_weakenings(settings: StackSettings) -> list[str]:
     wide = [str(c) for c in egress.allowed_cidrs if c.prefixlen < 8]
     if wide:
         found.append("network.egress.allowedCidrs includes networks wider than a /8: " + ", ".join(wide))
+    public = [str(c) for c in egress.allowed_cidrs if not c.is_private]
+    if public:
+        found.append(
+            "network.egress.allowedCidrs includes public networks, which sandboxes reach by IP address "
+            "without the domain (SNI) allowlist: " + ", ".join(public)
+        )
     return found
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from enum import StrEnum
 from ipaddress import IPv4Network
 from typing import Annotated
 
-from pydantic import Field, model_validator
+from pydantic import Field
+from pydantic_core import PydanticCustomError
 
 from stockade.netplan.subnet_layout import LayoutError, subnet_layout
 from stockade.settings.base import SettingsModel
@@ -63,25 +65,23 @@ class EgressSettings(SettingsModel):
     """Extra IPv4 networks sandboxes may reach on 443. Private ranges (RFC 1918 and
     100.64.0.0/10) stay closed unless listed here."""
 
-    @model_validator(mode="after")
-    def _coherent(self) -> EgressSettings:
+    def rule_errors(self) -> Iterator[PydanticCustomError]:
         if self.mode is EgressMode.OPEN:
             if self.allowed_domains or self.allowed_cidrs:
-                raise invalid(
+                yield invalid(
                     "allowlists have no effect when egress mode is 'open'",
                     "remove allowedDomains/allowedCidrs, or set mode: filtered to enforce them",
                 )
             if "enforcement" in self.model_fields_set:
-                raise invalid(
+                yield invalid(
                     "enforcement has no effect when egress mode is 'open'",
                     "remove enforcement, or set mode: filtered",
                     field="enforcement",
                 )
         if len(set(self.allowed_cidrs)) != len(self.allowed_cidrs):
-            raise invalid("allowedCidrs lists a network twice", "remove the duplicate", field="allowedCidrs")
+            yield invalid("allowedCidrs lists a network twice", "remove the duplicate", field="allowedCidrs")
         if len(set(self.allowed_domains)) != len(self.allowed_domains):
-            raise invalid("allowedDomains lists a name twice", "remove the duplicate", field="allowedDomains")
-        return self
+            yield invalid("allowedDomains lists a name twice", "remove the duplicate", field="allowedDomains")
 
 
 class FlowLogSettings(SettingsModel):
@@ -129,10 +129,9 @@ class NetworkSettings(SettingsModel):
     flow_logs: FlowLogSettings = Field(default_factory=FlowLogSettings)
     """Connection record settings."""
 
-    @model_validator(mode="after")
-    def _byo_vpc_is_complete(self) -> NetworkSettings:
+    def rule_errors(self) -> Iterator[PydanticCustomError]:
         if self.vpc_id and not self.private_subnet_ids:
-            raise invalid(
+            yield invalid(
                 "an existing VPC needs its private subnets",
                 "list them under privateSubnetIds, one per availability zone",
                 field="privateSubnetIds",
@@ -144,55 +143,56 @@ class NetworkSettings(SettingsModel):
                 ("endpointsSecurityGroupId", self.endpoints_security_group_id),
             ):
                 if value:
-                    raise invalid(f"{name} needs vpcId", "set vpcId to their VPC, or remove it", field=name)
-            return self._new_vpc_fits()
-        return self._byo_rules()
+                    yield invalid(f"{name} needs vpcId", "set vpcId to their VPC, or remove it", field=name)
+            yield from self._new_vpc_errors()
+        else:
+            yield from self._byo_errors()
 
-    def _new_vpc_fits(self) -> NetworkSettings:
-        if not 16 <= self.cidr.prefixlen <= 24:
-            raise invalid("the VPC CIDR must be between /16 and /24", "use e.g. 10.40.0.0/16", field="cidr")
+    def _new_vpc_errors(self) -> Iterator[PydanticCustomError]:
         if self.egress.mode is EgressMode.FILTERED and self.egress.enforcement is EgressEnforcement.EXTERNAL:
-            raise invalid(
+            yield invalid(
                 "external enforcement relies on the egress path of your own VPC, and a VPC Stockade "
                 "creates has no other filter",
                 "use network-firewall (default) or dns-firewall, or bring your VPC with vpcId",
                 field="egress.enforcement",
             )
+        if not 16 <= self.cidr.prefixlen <= 24:
+            yield invalid("the VPC CIDR must be between /16 and /24", "use e.g. 10.40.0.0/16", field="cidr")
+            return  # the layout rule below reads the CIDR
         try:
             subnet_layout(self.cidr, self.availability_zones)
         except LayoutError as exc:
-            raise invalid(
+            yield invalid(
                 str(exc),
                 "use a larger cidr (a /21 or larger holds 6 AZs) or fewer availabilityZones",
                 field="availabilityZones",
-            ) from None
-        return self
+            )
 
-    def _byo_rules(self) -> NetworkSettings:
+    def _byo_errors(self) -> Iterator[PydanticCustomError]:
         if "cidr" not in self.model_fields_set:
-            raise invalid(
+            yield invalid(
                 "an existing VPC needs its CIDR stated",
                 "set network.cidr to the VPC's primary IPv4 CIDR (the endpoints admit HTTPS from it)",
                 field="cidr",
             )
         if len(set(self.private_subnet_ids)) != len(self.private_subnet_ids):
-            raise invalid(
+            yield invalid(
                 "privateSubnetIds lists a subnet twice", "remove the duplicate", field="privateSubnetIds"
             )
         if "availability_zones" in self.model_fields_set:
-            raise invalid(
+            yield invalid(
                 "availabilityZones is not used with vpcId; the subnets decide",
                 "remove availabilityZones and list one private subnet per AZ",
                 field="availabilityZones",
             )
         if self.vpc_endpoints and not self.private_route_table_ids:
-            raise invalid(
+            yield invalid(
                 "the S3 gateway endpoint needs the private subnets' route tables",
                 "list them under privateRouteTableIds, or set vpcEndpoints: false if the VPC has its own",
                 field="privateRouteTableIds",
             )
         if self.vpc_endpoints and self.endpoints_security_group_id:
-            raise invalid(
+            yield invalid(
                 "endpointsSecurityGroupId names existing endpoints, but vpcEndpoints: true creates new ones",
                 "set vpcEndpoints: false to use the VPC's endpoints, or remove endpointsSecurityGroupId",
                 field="endpointsSecurityGroupId",
@@ -201,14 +201,13 @@ class NetworkSettings(SettingsModel):
             self.egress.mode is EgressMode.FILTERED
             and self.egress.enforcement is EgressEnforcement.NETWORK_FIREWALL
         ):
-            raise invalid(
+            yield invalid(
                 "network-firewall enforcement re-routes the VPC's egress, which Stockade only does "
                 "in a VPC it creates",
                 "set network.egress.enforcement: external if your egress path inspects traffic "
                 "(see docs/sandbox-fleet.md, 'Bring your own VPC'), or dns-firewall",
                 field="egress.enforcement",
             )
-        return self
 
     @property
     def bring_your_own(self) -> bool:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from enum import StrEnum
 from ipaddress import IPv4Network
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, Field
+from pydantic_core import PydanticCustomError
 
 from stockade.settings.base import SettingsModel
 from stockade.settings.problems import invalid
@@ -96,8 +98,7 @@ class DockerTlsSettings(SettingsModel):
     client_key: PulumiSecretInput | None = None
     """The client certificate's private key, a Pulumi secret (instead of `certPath`)."""
 
-    @model_validator(mode="after")
-    def _one_source(self) -> DockerTlsSettings:
+    def rule_errors(self) -> Iterator[PydanticCustomError]:
         material = {
             "caCertificatePem": self.ca_certificate_pem,
             "clientCertificatePem": self.client_certificate_pem,
@@ -105,14 +106,14 @@ class DockerTlsSettings(SettingsModel):
         }
         given = [name for name, value in material.items() if value is not None]
         if self.cert_path is not None and given:
-            raise invalid(
+            yield invalid(
                 "certPath and inline certificates are two ways to say the same thing",
                 "keep certPath, or remove it and keep caCertificatePem, clientCertificatePem and clientKey",
                 field=given[0],
             )
         if self.cert_path is None and len(given) != len(material):
             missing = next(name for name in material if name not in given)
-            raise invalid(
+            yield invalid(
                 "client TLS needs the CA, the client certificate and its key",
                 "set certPath to a directory with ca.pem, cert.pem and key.pem, or all three of "
                 "caCertificatePem, clientCertificatePem and clientKey",
@@ -121,10 +122,9 @@ class DockerTlsSettings(SettingsModel):
         for name in ("caCertificatePem", "clientCertificatePem"):
             value = material[name]
             if isinstance(value, str) and "-----BEGIN CERTIFICATE-----" not in value:
-                raise invalid(
+                yield invalid(
                     "not a PEM certificate", "paste the whole -----BEGIN CERTIFICATE----- block", field=name
                 )
-        return self
 
 
 class DockerImages(SettingsModel):
@@ -181,39 +181,37 @@ class DockerSettings(SettingsModel):
     images: DockerImages = Field(default_factory=DockerImages)
     """Socket proxy and egress proxy images."""
 
-    @model_validator(mode="after")
-    def _transport_rules(self) -> DockerSettings:
+    def rule_errors(self) -> Iterator[PydanticCustomError]:
         scheme = urlsplit(self.host).scheme if self.host else None
         if self.tls is not None and scheme != "tcp":
-            raise invalid(
+            yield invalid(
                 "docker.tls applies to tcp:// hosts only",
                 "remove tls, or set host: tcp://<host>:2376",
                 field="tls",
             )
         if scheme == "tcp" and self.tls is None and not self.allow_insecure_tcp:
-            raise invalid(
+            yield invalid(
                 "a tcp:// Docker host without TLS gives anyone on the network root on the host",
                 "set docker.tls (certPath, or the CA, client certificate and key), use ssh://, or "
                 "spell out allowInsecureTcp: true (reported as a weakening)",
                 field="host",
             )
         if self.allow_insecure_tcp and (scheme != "tcp" or self.tls is not None):
-            raise invalid(
+            yield invalid(
                 "allowInsecureTcp only means something for a tcp:// host without tls",
                 "remove allowInsecureTcp",
                 field="allowInsecureTcp",
             )
         if self.ssh_opts and scheme != "ssh":
-            raise invalid(
+            yield invalid(
                 "sshOpts apply to ssh:// hosts only", "remove sshOpts, or use ssh://", field="sshOpts"
             )
         if not 16 <= self.sandbox_subnet.prefixlen <= 28:
-            raise invalid(
+            yield invalid(
                 "the sandbox subnet must be between /16 and /28",
                 "use e.g. 10.213.0.0/22",
                 field="sandboxSubnet",
             )
-        return self
 
 
 class PolicySettings(SettingsModel):

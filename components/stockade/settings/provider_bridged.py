@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from enum import StrEnum
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, Field
+from pydantic_core import PydanticCustomError
 
 from stockade.settings.base import SettingsModel
 from stockade.settings.problems import invalid
@@ -76,10 +78,10 @@ class BridgeSettings(SettingsModel, ABC):
     mode: BridgeMode = BridgeMode.POLLING
     """Only `polling` runs behind the bridge; see BridgeMode."""
 
-    cpu: int = 512
+    cpu: Annotated[int, Field(le=16384)] = 512
     """Fargate CPU units of the orchestrator task."""
 
-    memory_mib: int = 1024
+    memory_mib: Annotated[int, Field(le=122880)] = 1024
     """Fargate memory of the orchestrator task; must fit the CPU size."""
 
     cpu_architecture: BridgeCpuArchitecture = BridgeCpuArchitecture.X86_64
@@ -93,47 +95,46 @@ class BridgeSettings(SettingsModel, ABC):
     """Hosts the orchestrator reaches besides the provider API and api.anthropic.com (for example
     a regional proxy host the provider's SDK uses). Each must be in the network's allowlist."""
 
-    @model_validator(mode="after")
-    def _bridge_rules(self) -> BridgeSettings:
+    def rule_errors(self) -> Iterator[PydanticCustomError]:
         from stockade.settings.sandboxes import FARGATE_MEMORY_MIB
 
         if self.mode is BridgeMode.WEBHOOK:
-            raise invalid(
+            yield invalid(
                 "webhook mode needs a public HTTPS endpoint, and the provider bridge has no ingress "
                 "(zero-ingress security group, private subnets, no load balancer)",
                 "use mode: polling (same sandboxes, outbound HTTPS only)",
                 field="mode",
             )
         if self.cpu not in FARGATE_MEMORY_MIB:
-            raise invalid(
+            yield invalid(
                 f"{self.cpu} is not a Fargate CPU size",
                 "use one of " + ", ".join(str(c) for c in FARGATE_MEMORY_MIB),
                 field="cpu",
             )
-        low, high = FARGATE_MEMORY_MIB[self.cpu]
-        if not low <= self.memory_mib <= high:
-            raise invalid(
-                f"memoryMib {self.memory_mib} does not fit cpu {self.cpu}",
-                f"with cpu {self.cpu}, use memoryMib between {low} and {high}",
-                field="memoryMib",
-            )
+        else:
+            low, high = FARGATE_MEMORY_MIB[self.cpu]
+            if not low <= self.memory_mib <= high:
+                yield invalid(
+                    f"memoryMib {self.memory_mib} does not fit cpu {self.cpu}",
+                    f"with cpu {self.cpu}, use memoryMib between {low} and {high}",
+                    field="memoryMib",
+                )
         for name in self.environment:
             if _RESERVED_ENV.match(name):
-                raise invalid(
+                yield invalid(
                     f"{name} is set by Stockade (or carries a credential) and cannot be overridden here",
                     "remove it; credentials go in the provider's secret settings",
                     field=f"environment.{name}",
                 )
-        return self
 
     @property
     def api_hosts(self) -> list[str]:
         """Every host besides the vendor API the orchestrator must reach on 443."""
         return sorted({*self._provider_hosts(), *self.extra_api_hosts})
 
-    def _require(self, key: str, value: object, message: str, fix: str) -> None:
+    def _required(self, key: str, value: object, message: str, fix: str) -> Iterator[PydanticCustomError]:
         if value is None:
-            raise invalid(message, fix, field=key)
+            yield invalid(message, fix, field=key)
 
     @abstractmethod
     def _provider_hosts(self) -> list[str]:
@@ -171,23 +172,22 @@ class DaytonaSettings(BridgeSettings):
     """`DEFAULT_SNAPSHOT_NAME`: the per-session sandbox snapshot (default: the reference's
     hash-named `byoc-env-default-<sha8>`)."""
 
-    @model_validator(mode="after")
-    def _daytona_inputs(self) -> DaytonaSettings:
-        self._require(
+    def rule_errors(self) -> Iterator[PydanticCustomError]:
+        yield from super().rule_errors()
+        yield from self._required(
             "image",
             self.image,
             "the Daytona bridge needs the orchestrator image",
             "build daytonaio/daytona guides/python/claude/claude-managed-agents into an image, push it, "
             "and set sandboxes.daytona.image (pinned by digest)",
         )
-        self._require(
+        yield from self._required(
             "apiKey",
             self.api_key,
             "the Daytona bridge needs DAYTONA_API_KEY",
             "run `pulumi config set --secret --path 'stockade:sandboxes.daytona.apiKey' dtn_...` "
             "or give an existing secret's ARN",
         )
-        return self
 
     def _provider_hosts(self) -> list[str]:
         return [urlsplit(self.api_url).hostname or ""]
@@ -219,28 +219,27 @@ class ModalSettings(BridgeSettings):
     environment_name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")] | None = None
     """`MODAL_ENVIRONMENT`: the Modal environment sandboxes are created in."""
 
-    @model_validator(mode="after")
-    def _modal_inputs(self) -> ModalSettings:
-        self._require(
+    def rule_errors(self) -> Iterator[PydanticCustomError]:
+        yield from super().rule_errors()
+        yield from self._required(
             "image",
             self.image,
             "the Modal bridge needs the orchestrator image",
             "build a polling orchestrator (docs/providers.md, Modal) and set sandboxes.modal.image",
         )
-        self._require(
+        yield from self._required(
             "tokenId",
             self.token_id,
             "the Modal bridge needs MODAL_TOKEN_ID",
             "create a token in Modal (Settings -> API Tokens) and set sandboxes.modal.tokenId: ak-...",
         )
-        self._require(
+        yield from self._required(
             "tokenSecret",
             self.token_secret,
             "the Modal bridge needs MODAL_TOKEN_SECRET",
             "run `pulumi config set --secret --path 'stockade:sandboxes.modal.tokenSecret' as-...` "
             "or give an existing secret's ARN",
         )
-        return self
 
     def _provider_hosts(self) -> list[str]:
         return [MODAL_API_HOST]

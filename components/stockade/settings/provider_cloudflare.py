@@ -8,10 +8,12 @@ provisions and what stays manual.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from enum import StrEnum
 from typing import Annotated
 
 from pydantic import AfterValidator, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 from stockade.settings.base import SettingsModel
 from stockade.settings.problems import invalid
@@ -248,8 +250,7 @@ class CloudflareSettings(SettingsModel):
     workers_ai: bool = False
     """Bind Workers AI (`AI`), used by the template's image-generation tool."""
 
-    @model_validator(mode="after")
-    def _required_for_the_template(self) -> CloudflareSettings:
+    def rule_errors(self) -> Iterator[PydanticCustomError]:
         required: list[tuple[str, object, str, str]] = [
             (
                 "accountId",
@@ -287,21 +288,21 @@ class CloudflareSettings(SettingsModel):
         ]
         for key, value, message, fix in required:
             if value is None:
-                raise invalid(message, fix, field=key)
+                yield invalid(message, fix, field=key)
         if not self.workers_dev and self.custom_domain is None:
-            raise invalid(
+            yield invalid(
                 "the webhook needs a URL: workers.dev is off and there is no custom domain",
                 "set workersDev: true, or set customDomain.zoneId and customDomain.hostname",
                 field="workersDev",
             )
-        if self.workers_dev and self.custom_domain is None and self.workers_dev_subdomain is None:
-            raise invalid(
+        elif self.workers_dev and self.custom_domain is None and self.workers_dev_subdomain is None:
+            yield invalid(
                 "the webhook URL on workers.dev needs the account's workers.dev subdomain",
                 "set sandboxes.cloudflare.workersDevSubdomain (Workers & Pages -> Overview)",
                 field="workersDevSubdomain",
             )
         if not _CRON.match(self.cleanup_schedule.strip()):
-            raise invalid("not a five-field cron schedule", "write e.g. '0 4 * * *'", field="cleanupSchedule")
+            yield invalid("not a five-field cron schedule", "write e.g. '0 4 * * *'", field="cleanupSchedule")
         snapshots = self.snapshots
         has_keys = snapshots.access_key_id is not None or snapshots.secret_access_key is not None
         if self.backend is CloudflareBackend.MICROVM:
@@ -310,7 +311,7 @@ class CloudflareSettings(SettingsModel):
                 ("secretAccessKey", snapshots.secret_access_key),
             ):
                 if value is None:
-                    raise invalid(
+                    yield invalid(
                         "the microvm backend needs R2 snapshot credentials (without them /workspace "
                         "is discarded on every container hibernation)",
                         f"mint an R2 token for the bucket, then `pulumi config set --secret --path "
@@ -318,12 +319,11 @@ class CloudflareSettings(SettingsModel):
                         field=f"snapshots.{key}",
                     )
         elif has_keys:
-            raise invalid(
+            yield invalid(
                 "R2 snapshot credentials are only read with backend: microvm",
                 "remove snapshots.accessKeyId/secretAccessKey, or set backend: microvm",
                 field="backend",
             )
-        return self
 
     @property
     def webhook_url(self) -> str:

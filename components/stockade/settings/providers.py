@@ -15,7 +15,10 @@ on, and what the network must allow. Each rule names the key to change and how.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
+
+from pydantic_core import PydanticCustomError
 
 from stockade.settings.problems import ConfigProblem, describe_value, invalid
 from stockade.settings.provider_bridged import BridgeSettings, DaytonaSettings, ModalSettings
@@ -36,8 +39,8 @@ __all__ = [
     "ModalSettings",
     "VercelSettings",
     "bridge_settings",
-    "check_provider_sections",
     "provider_problems",
+    "provider_section_errors",
     "provider_weakenings",
 ]
 
@@ -75,15 +78,15 @@ def _covered(host: str, allowed: list[str]) -> bool:
     return any(host == d or (d.startswith("*.") and host.endswith(d[1:])) for d in allowed)
 
 
-def check_provider_sections(sandboxes: SandboxSettings) -> None:
+def provider_section_errors(sandboxes: SandboxSettings) -> Iterator[PydanticCustomError]:
     """The section matching `provider` is required; the others are refused.
 
-    Called by SandboxSettings' model validator; raises the first problem found.
+    Yields every problem; SandboxSettings' rules call it.
     """
     provider = sandboxes.provider.value
     for section in MANAGED_SECTIONS:
         if section != provider and getattr(sandboxes, section) is not None:
-            raise invalid(
+            yield invalid(
                 f"sandboxes.{section} is only read with provider: {section}",
                 f"remove sandboxes.{section}, or set provider: {section}",
                 field=section,
@@ -91,25 +94,26 @@ def check_provider_sections(sandboxes: SandboxSettings) -> None:
     if provider not in MANAGED_SECTIONS:
         return
     if getattr(sandboxes, provider) is None:
-        raise invalid(
+        yield invalid(
             f"provider {provider} needs its settings section",
             f"add sandboxes.{provider} (see docs/providers.md for the required keys)",
             field=provider,
         )
+        return
     if sandboxes.environment_id is None:
-        raise invalid(
+        yield invalid(
             f"provider {provider} needs the environment ID",
             "set sandboxes.environmentId to the env_... ID of a self_hosted environment",
             field="environmentId",
         )
     if sandboxes.environment_key is None:
-        raise invalid(
+        yield invalid(
             f"provider {provider} needs the environment key",
             "run `pulumi config set --secret --path 'stockade:sandboxes.environmentKey' sk-ant-oat01-...`",
             field="environmentKey",
         )
-    if provider not in BRIDGED_PROVIDERS and isinstance(sandboxes.environment_key, SecretReference):
-        raise invalid(
+    elif provider not in BRIDGED_PROVIDERS and isinstance(sandboxes.environment_key, SecretReference):
+        yield invalid(
             f"{provider} cannot read AWS Secrets Manager, so the key must be a Pulumi secret",
             "run `pulumi config set --secret --path 'stockade:sandboxes.environmentKey' sk-ant-oat01-...`",
             field="environmentKey",
@@ -118,7 +122,7 @@ def check_provider_sections(sandboxes: SandboxSettings) -> None:
     # silently do nothing, so it is an error (names follow the model, whatever it grows).
     for name in sorted(sandboxes.model_fields_set - _MANAGED_KEEPS):
         alias = type(sandboxes).model_fields[name].alias or name
-        raise invalid(
+        yield invalid(
             f"sandboxes.{alias} is only read with provider: self-hosted",
             f"remove it; the {provider} settings live under sandboxes.{provider}",
             field=alias,

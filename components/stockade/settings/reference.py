@@ -131,7 +131,9 @@ def render_reference() -> str:
         "Every key lives under `config:` in `stacks/Pulumi.<stack>.yaml`. Objects are written as YAML",
         "maps (`pulumi config set --path 'stockade:network.cidr' 10.40.0.0/16`). Secrets are written",
         "with `pulumi config set --secret --path ...` or given as an existing Secrets Manager ARN;",
-        "a plaintext secret is refused. Editors can complete stack files with",
+        "a plaintext secret is refused, and so is a `secure:` value that is not Pulumi ciphertext or",
+        "any value shaped like a known credential, in any key. Every problem is reported in one pass",
+        "([validation](validation.md)). Editors can complete stack files with",
         "[`stack-config.schema.json`](stack-config.schema.json).",
         "",
     ]

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from enum import StrEnum
 from typing import Annotated
 
 from pydantic import AfterValidator, Field, model_validator
 from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
 
 from stockade.settings.base import SettingsModel
 from stockade.settings.problems import invalid
@@ -16,7 +18,7 @@ from stockade.settings.providers import (
     DaytonaSettings,
     ModalSettings,
     VercelSettings,
-    check_provider_sections,
+    provider_section_errors,
 )
 from stockade.settings.secrets import SecretInput
 from stockade.settings.types import ImageRef
@@ -65,7 +67,7 @@ class CpuArchitecture(StrEnum):
 class SessionResources(SettingsModel):
     """Size of each sandbox."""
 
-    cpu: Annotated[int, Field(description="Fargate CPU units.")] = 1024
+    cpu: Annotated[int, Field(le=16384, description="Fargate CPU units.")] = 1024
     """CPU units per sandbox (Fargate values: 256, 512, 1024, 2048, 4096, 8192, 16384)."""
 
     memory_mib: Annotated[int, Field(ge=512, le=122880)] = 4096
@@ -255,53 +257,47 @@ class SandboxSettings(SettingsModel):
     vercel: VercelSettings | None = None
     """`provider: vercel` settings (docs/providers.md)."""
 
-    @model_validator(mode="after")
-    def _provider_section_matches(self) -> SandboxSettings:
+    def rule_errors(self) -> Iterator[PydanticCustomError]:
         # The chosen managed provider's section is required; the others are refused.
-        check_provider_sections(self)
-        return self
-
-    @model_validator(mode="after")
-    def _self_hosted_needs_what_it_runs(self) -> SandboxSettings:
+        yield from provider_section_errors(self)
         if self.provider is not SandboxProvider.SELF_HOSTED:
             for name in ("session_build", "worker_build"):
                 if getattr(self, name) is not None:
                     key = to_camel(name)
-                    raise invalid(
+                    yield invalid(
                         f"sandboxes.{key} is only read with provider: self-hosted",
                         f"remove it; the {self.provider.value} images are set under "
                         f"sandboxes.{self.provider.value}",
                         field=key,
                     )
-            return self
+            return
         if self.environment_id is None:
-            raise invalid(
+            yield invalid(
                 "self-hosted sandboxes need the environment ID",
-                "set sandboxes.environmentId to the env_... ID of a self_hosted environment",
+                "set stockade:sandboxes.environmentId to the env_... ID of a self_hosted environment",
                 field="environmentId",
             )
         if self.environment_key is None:
-            raise invalid(
+            yield invalid(
                 "self-hosted sandboxes need the environment key",
                 "run `pulumi config set --secret --path 'stockade:sandboxes.environmentKey' "
                 "sk-ant-oat01-...` or give an existing secret's ARN",
                 field="environmentKey",
             )
-        check_images(self)
-        check_mode_knobs(self)
-        return self
+        yield from image_errors(self)
+        yield from mode_knob_errors(self)
 
 
-def check_images(sandboxes: SandboxSettings) -> None:
+def image_errors(sandboxes: SandboxSettings) -> Iterator[PydanticCustomError]:
     """Each mode names exactly the images it runs, given either by reference or by build."""
     if sandboxes.session_image is not None and sandboxes.session_build is not None:
-        raise invalid(
+        yield invalid(
             "sessionImage and sessionBuild both name the session image",
             "keep one: a pinned reference, or a build Stockade pushes to ECR",
             field="sessionBuild",
         )
     if sandboxes.worker_image is not None and sandboxes.worker_build is not None:
-        raise invalid(
+        yield invalid(
             "workerImage and workerBuild both name the worker image",
             "keep one: a pinned reference, or a build Stockade pushes to ECR",
             field="workerBuild",
@@ -310,26 +306,26 @@ def check_images(sandboxes: SandboxSettings) -> None:
     has_worker = sandboxes.worker_image is not None or sandboxes.worker_build is not None
     if sandboxes.mode is WorkerMode.PER_SESSION:
         if not has_session:
-            raise invalid(
+            yield invalid(
                 "per-session mode needs the session image",
                 "set sandboxes.sessionImage (see images/session/Dockerfile) or sessionBuild, or mode: pool",
                 field="sessionImage",
             )
         if not has_worker:
-            raise invalid(
+            yield invalid(
                 "per-session mode needs the poller image (ant plus the dispatcher)",
                 "set sandboxes.workerImage (see images/poller/Dockerfile) or workerBuild",
                 field="workerImage",
             )
         return
     if has_session:
-        raise invalid(
+        yield invalid(
             "pool workers run sessions in their own image; the session image is not used in pool mode",
             "remove sessionImage/sessionBuild and set workerImage to an image with ant and your tools",
             field="sessionBuild" if sandboxes.session_build is not None else "sessionImage",
         )
     if not has_worker:
-        raise invalid(
+        yield invalid(
             "pool mode needs the workers' image (ant plus the tools sessions use)",
             "set sandboxes.workerImage or workerBuild",
             field="workerImage",
@@ -342,7 +338,7 @@ _PER_SESSION_ONLY = ("max_concurrent_sessions", "poller_replicas")
 _POOL_ONLY = ("pool_size",)
 
 
-def check_mode_knobs(sandboxes: SandboxSettings) -> None:
+def mode_knob_errors(sandboxes: SandboxSettings) -> Iterator[PydanticCustomError]:
     pool = sandboxes.mode is WorkerMode.POOL
     wrong_mode = _PER_SESSION_ONLY if pool else _POOL_ONLY
     for name in wrong_mode:
@@ -354,7 +350,7 @@ def check_mode_knobs(sandboxes: SandboxSettings) -> None:
                 else "in per-session mode, maxConcurrentSessions caps sandboxes and pollerReplicas "
                 "sets the pollers"
             )
-            raise invalid(
+            yield invalid(
                 f"sandboxes.{key} is not read in {sandboxes.mode.value} mode",
                 f"remove it ({hint})",
                 field=key,

@@ -13,6 +13,8 @@ Anything else (a bare string) is refused: it would sit in git in clear.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from dataclasses import dataclass, field
 from typing import Annotated, Any
@@ -21,10 +23,40 @@ from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
 
+from stockade.settings.credentials import credential_kind
+
 SECRET_ARN = re.compile(
     r"^arn:aws[a-z-]*:secretsmanager:[a-z]{2}(-[a-z]+)+-\d:\d{12}:secret:[A-Za-z0-9/_+=.@-]{1,512}$"
 )
 PLAINTEXT_ERROR = "plaintext_secret"
+# What `pulumi config set --secret` writes under `secure:`:
+# * passphrase provider: `v1:<base64 12-byte nonce>:<base64 AES-GCM ciphertext and 16-byte tag>`;
+# * awskms, gcpkms, azurekeyvault, hashivault and the Pulumi Cloud service: the provider's
+#   ciphertext blob in standard base64, no prefix (tens to hundreds of bytes).
+_PASSPHRASE_CIPHERTEXT = re.compile(r"^v1:[A-Za-z0-9+/]{16}:(?P<body>[A-Za-z0-9+/]+={0,2})$")
+_BASE64 = re.compile(r"^[A-Za-z0-9+/]+={0,2}$")
+_MIN_BLOB_BYTES = 24
+MAX_CIPHERTEXT_CHARS = 65_536
+
+
+def looks_like_ciphertext(text: str) -> bool:
+    """True when `text` has the shape of a Pulumi secrets provider's ciphertext.
+
+    It cannot prove the value is encrypted (only the provider can decrypt it), but it
+    refuses what is certainly not: an empty string, a pasted key, a password.
+    """
+    if not text or len(text) > MAX_CIPHERTEXT_CHARS or credential_kind(text) is not None:
+        return False
+    match = _PASSPHRASE_CIPHERTEXT.match(text)
+    body = match["body"] if match else text
+    if not _BASE64.match(body) or len(body) % 4:
+        return False
+    try:
+        decoded = base64.b64decode(body, validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    # AES-GCM output is at least its 16-byte tag; KMS and service blobs are far longer.
+    return len(decoded) >= (16 if match else _MIN_BLOB_BYTES)
 
 
 @dataclass(frozen=True)
@@ -61,7 +93,7 @@ def _plaintext_error(allow_reference: bool) -> PydanticCustomError:
     return PydanticCustomError(
         PLAINTEXT_ERROR,
         "a plaintext secret is not allowed in a stack file",
-        {"fix": f"store it with `pulumi config set --secret --path <key> <value>` {where}"},
+        {"fix": f"store it with `pulumi config set --secret --path '{{key}}' <value>` {where}"},
     )
 
 
@@ -70,8 +102,17 @@ def _coerce(value: Any, allow_reference: bool) -> PulumiSecret | SecretReference
         if isinstance(value, SecretReference) and not allow_reference:
             raise _plaintext_error(allow_reference)
         return value
-    if isinstance(value, dict) and set(value) == {"secure"} and isinstance(value["secure"], str):
-        return PulumiSecret()
+    if isinstance(value, dict) and set(value) == {"secure"}:
+        if isinstance(value["secure"], str) and looks_like_ciphertext(value["secure"]):
+            return PulumiSecret()
+        raise PydanticCustomError(
+            PLAINTEXT_ERROR,
+            "the `secure:` value is not Pulumi ciphertext (it may be the secret itself)",
+            {
+                "fix": "remove it and run `pulumi config set --secret --path '{key}' <value>`, which "
+                "writes v1:<nonce>:<ciphertext> (passphrase) or the KMS/service ciphertext"
+            },
+        )
     if isinstance(value, str):
         if allow_reference and value.startswith("arn:"):
             if not SECRET_ARN.match(value):
@@ -85,7 +126,7 @@ def _coerce(value: Any, allow_reference: bool) -> PulumiSecret | SecretReference
     raise PydanticCustomError(
         "stockade",
         "expected a `secure:` value" + (" or a secret ARN" if allow_reference else ""),
-        {"fix": "set it with `pulumi config set --secret --path <key> <value>`"},
+        {"fix": "set it with `pulumi config set --secret --path '{key}' <value>`"},
     )
 
 

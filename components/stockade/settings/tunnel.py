@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Iterator
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BeforeValidator, Field, WithJsonSchema, model_validator
+from pydantic_core import PydanticCustomError
 
+from stockade.netplan.aws_limits import MAX_UPSTREAM_TARGETS, SECURITY_GROUP_RULE_QUOTA
 from stockade.settings.base import SettingsModel
 from stockade.settings.problems import invalid
 from stockade.settings.sandboxes import AlarmSubscription
@@ -250,36 +253,34 @@ class CertificateSettings(SettingsModel):
     server_key: SecretInput | None = None
     """Provided source: the server private key, as a secret."""
 
-    @model_validator(mode="after")
-    def _source_inputs(self) -> CertificateSettings:
+    def rule_errors(self) -> Iterator[PydanticCustomError]:
         if self.renew_before_hours >= self.validity_hours:
-            raise invalid(
+            yield invalid(
                 "renewBeforeHours must be shorter than validityHours",
                 "e.g. validityHours: 2160 with renewBeforeHours: 720",
                 field="renewBeforeHours",
             )
         if self.source is CertificateSource.PROVIDED:
             if not self.server_certificate_pem or self.server_key is None:
-                raise invalid(
+                yield invalid(
                     "a provided certificate needs serverCertificatePem and serverKey",
                     "set both, or use source: generated",
                     field="serverKey" if self.server_certificate_pem else "serverCertificatePem",
                 )
+            if not self.server_certificate_pem:
+                return
             from stockade.tunnel.certificate_rules import load_certificates
 
             try:
                 load_certificates(self.server_certificate_pem)
             except ValueError as exc:
-                raise invalid(
-                    str(exc), "paste the server certificate PEM", field="serverCertificatePem"
-                ) from None
+                yield invalid(str(exc), "paste the server certificate PEM", field="serverCertificatePem")
         elif self.server_certificate_pem or self.server_key is not None:
-            raise invalid(
+            yield invalid(
                 "serverCertificatePem/serverKey are only read with source: provided",
                 "remove them, or set source: provided",
                 field="source",
             )
-        return self
 
 
 class SetupSettings(SettingsModel):
@@ -313,27 +314,25 @@ class SetupSettings(SettingsModel):
     renew_schedule: Annotated[str, Field(pattern=r"^(rate|cron)\(.+\)$")] = "rate(1 day)"
     """EventBridge Scheduler expression for `renew-cert --renew-before <renewBeforeHours>h`."""
 
-    @model_validator(mode="after")
-    def _wif_inputs(self) -> SetupSettings:
+    def rule_errors(self) -> Iterator[PydanticCustomError]:
         if self.enabled:
             for name, value in (
                 ("federationRuleId", self.federation_rule_id),
                 ("organizationId", self.organization_id),
             ):
                 if value is None:
-                    raise invalid(
+                    yield invalid(
                         "the setup task needs WIF settings",
                         f"set tunnel.setup.{name} (see docs/tunnel-gateway.md, WIF steps)",
                         field=name,
                     )
         if self.audience != self.audience.strip():
-            raise invalid(
+            yield invalid(
                 "the audience has leading or trailing spaces; it must match the federation rule "
                 "byte for byte",
                 "write it exactly as the rule has it, e.g. https://api.anthropic.com",
                 field="audience",
             )
-        return self
 
 
 class TunnelImages(SettingsModel):
@@ -357,19 +356,17 @@ class TunnelImages(SettingsModel):
     endpoints. Images already in a private ECR registry are used as they are. `false` pulls from
     the public registries, which opens HTTPS to any address from the gateway; reported."""
 
-    @model_validator(mode="after")
-    def _pinned(self) -> TunnelImages:
+    def rule_errors(self) -> Iterator[PydanticCustomError]:
         for name in ("proxy", "cloudflared", "init", "aws_cli"):
             image = getattr(self, name)
             if image is not None and not is_pinned(image):
                 alias = "awsCli" if name == "aws_cli" else name
-                raise invalid(
+                yield invalid(
                     "tunnel images must be pinned by digest (the vendor publishes no tags, and a tag "
                     "can change under a running tunnel)",
                     "append @sha256:<digest>, e.g. `crane digest <image>` tells you the current one",
                     field=alias,
                 )
-        return self
 
 
 class TunnelAlarmSettings(SettingsModel):
@@ -443,7 +440,7 @@ class TunnelSettings(SettingsModel):
     """The tunnel token (`TUNNEL_TOKEN`), a secret. Not set with certificates.source: setup,
     where the setup task publishes it."""
 
-    token_version: Annotated[int, Field(ge=1)] = 1
+    token_version: Annotated[int, Field(ge=1, le=1_000_000)] = 1
     """Bump to roll the service onto a rotated token (and, with setup, to rotate it)."""
 
     certificates: CertificateSettings = Field(default_factory=CertificateSettings)
@@ -467,18 +464,21 @@ class TunnelSettings(SettingsModel):
     alarms: TunnelAlarmSettings = Field(default_factory=TunnelAlarmSettings)
     """Alarms on the gateway."""
 
-    @model_validator(mode="after")
-    def _contract_rules(self) -> TunnelSettings:
+    allow_plain_http_to_public_targets: bool = False
+    """Accept `http://` routes whose targetCidr is a public network: the MCP traffic then
+    crosses the internet unencrypted after the proxy. Reported as a weakening."""
+
+    def rule_errors(self) -> Iterator[PydanticCustomError]:
         for name in self.routes:
             if not _ROUTE_KEY.match(name):
-                raise invalid(
+                yield invalid(
                     f"route name '{name}' is not a subdomain or hostname",
                     "use lowercase letters, digits and hyphens, e.g. wiki or wiki.example.com",
                     field=f"routes.{name}",
                 )
         if self.task_memory_mib not in FARGATE_MEMORY[self.task_cpu]:
             allowed = FARGATE_MEMORY[self.task_cpu]
-            raise invalid(
+            yield invalid(
                 f"this size does not exist on Fargate: {self.task_cpu} CPU units with "
                 f"{self.task_memory_mib} MiB",
                 f"pick {allowed.start}-{allowed.stop - 1} MiB in steps of {allowed.step}",
@@ -487,20 +487,34 @@ class TunnelSettings(SettingsModel):
         if not self.allow_wide_targets:
             for name, route in sorted(self.routes.items()):
                 if route.target_cidr.prefixlen < WIDEST_TARGET_PREFIX:
-                    raise invalid(
+                    yield invalid(
                         f"the target {route.target_cidr} is wider than /{WIDEST_TARGET_PREFIX}; it becomes "
                         "the proxy's allowed_ips, so the SSRF check would pass almost anything",
                         "narrow targetCidr to the network the MCP server's name resolves into, or set "
                         "tunnel.allowWideTargets: true (reported as a weakening)",
                         field=f"routes.{name}.targetCidr",
                     )
+        yield from self._public_plain_http_errors()
+        targets = len(self.upstream_targets)
+        if targets > MAX_UPSTREAM_TARGETS:
+            yield invalid(
+                f"the routes name {targets} distinct (targetCidr, port) pairs; each is one outbound rule "
+                f"of the gateway's security group, which AWS caps at {SECURITY_GROUP_RULE_QUOTA} rules by "
+                f"default (quota 'Inbound or outbound rules per security group', L-0EA8095F), and "
+                f"{SECURITY_GROUP_RULE_QUOTA - MAX_UPSTREAM_TARGETS} are taken by the edge and AWS APIs",
+                f"group routes onto shared targetCidrs and ports (at most {MAX_UPSTREAM_TARGETS} pairs), "
+                "or split them across stacks",
+                field="routes",
+            )
         if not self.enabled:
-            return self
+            return
         if not self.routes:
-            raise invalid("an enabled tunnel needs at least one route", "add tunnel.routes", field="routes")
-        self._route_names_fit_the_domain()
+            yield invalid(
+                "an enabled tunnel needs at least one route", "add stockade:tunnel.routes", field="routes"
+            )
+        yield from self._route_name_errors()
         if self.allowed_ips is not None and self.disable_ip_validation:
-            raise invalid(
+            yield invalid(
                 "allowedIps and disableIpValidation are mutually exclusive",
                 "remove disableIpValidation (recommended) or allowedIps",
                 field="disableIpValidation",
@@ -512,7 +526,7 @@ class TunnelSettings(SettingsModel):
                 if not any(route.target_cidr.subnet_of(allowed) for allowed in self.allowed_ips)
             ]
             if outside:
-                raise invalid(
+                yield invalid(
                     "allowedIps leaves out route targets, so the proxy would refuse them "
                     f"('IP validation failed'): {', '.join(outside)}",
                     "remove allowedIps (it defaults to exactly the route targets) or add those CIDRs",
@@ -521,19 +535,31 @@ class TunnelSettings(SettingsModel):
         https = [n for n, r in self.routes.items() if r.upstream.scheme == "https"]
         tls = self.upstream_tls
         if https and not (tls.ca_certificate_pem or tls.include_system_cas):
-            raise invalid(
+            yield invalid(
                 f"routes to HTTPS upstreams ({', '.join(sorted(https))}) need a CA to verify them",
                 "set tunnel.upstreamTls.caCertificatePem or includeSystemCas: true",
                 field="upstreamTls",
             )
-        self._credentials_are_complete()
-        return self
+        yield from self._credential_errors()
 
-    def _route_names_fit_the_domain(self) -> None:
+    def _public_plain_http_errors(self) -> Iterator[PydanticCustomError]:
+        if self.allow_plain_http_to_public_targets:
+            return
+        for name, route in sorted(self.routes.items()):
+            if route.upstream.scheme == "http" and route.target_cidr.is_global:
+                yield invalid(
+                    f"the route sends plain HTTP to a public network ({route.target_cidr}): anyone on the "
+                    "path reads and changes the MCP traffic",
+                    f"use https:// for stockade:tunnel.routes.{name}, or spell out "
+                    "stockade:tunnel.allowPlainHttpToPublicTargets: true (reported as a weakening)",
+                    field=f"routes.{name}",
+                )
+
+    def _route_name_errors(self) -> Iterator[PydanticCustomError]:
         domain = self.tunnel_domain
         if domain is None:
             if any("." not in name for name in self.routes):
-                raise invalid(
+                yield invalid(
                     "bare route names need the tunnel domain",
                     "set tunnel.tunnelDomain to the domain the Console shows (xxxx.tunnel.anthropic.com)",
                     field="tunnelDomain",
@@ -541,43 +567,43 @@ class TunnelSettings(SettingsModel):
             return
         for name in self.routes:
             if "." in name and (not name.endswith(f".{domain}") or "." in name[: -len(domain) - 1]):
-                raise invalid(
+                yield invalid(
                     f"route '{name}' is not one label under the tunnel domain {domain}; Anthropic "
                     f"only sends <route>.{domain}, and the certificate covers exactly one label",
                     f"use a bare name such as '{name.split('.')[0]}'",
                     field=f"routes.{name}",
                 )
 
-    def _credentials_are_complete(self) -> None:
+    def _credential_errors(self) -> Iterator[PydanticCustomError]:
         source = self.certificates.source
         if source is CertificateSource.SETUP:
             if not self.setup.enabled:
-                raise invalid(
+                yield invalid(
                     "certificates.source: setup needs the setup task",
                     "set tunnel.setup.enabled: true with its WIF settings, or use source: generated",
                     field="certificates.source",
                 )
             if self.token is not None:
-                raise invalid(
+                yield invalid(
                     "with certificates.source: setup the setup task publishes the token",
                     "remove tunnel.token",
                     field="token",
                 )
         elif self.setup.enabled:
-            raise invalid(
+            yield invalid(
                 "the setup task generates and registers its own CA and certificate, so the gateway "
                 "must use what it publishes",
                 "set tunnel.certificates.source: setup (and remove tunnel.token), or disable setup",
                 field="certificates.source",
             )
         elif self.token is None:
-            raise invalid(
+            yield invalid(
                 "an enabled tunnel needs its token",
                 "run `pulumi config set --secret --path 'stockade:tunnel.token' <token>`",
                 field="token",
             )
         if self.setup.enabled and self.images.aws_cli is None:
-            raise invalid(
+            yield invalid(
                 "the setup task needs an AWS CLI image to fetch its WIF token and publish its output",
                 "set tunnel.images.awsCli to an AWS CLI v2 (2.31+) image pinned by digest",
                 field="images.awsCli",
@@ -585,10 +611,10 @@ class TunnelSettings(SettingsModel):
         if source is CertificateSource.PROVIDED and self.certificates.server_certificate_pem:
             from stockade.tunnel.certificate_rules import server_problems
 
-            problems = server_problems(self.certificates.server_certificate_pem, hostnames=self.hostnames)
-            if problems:
-                raise invalid(
-                    "the provided server certificate would be refused: " + "; ".join(problems),
+            found = server_problems(self.certificates.server_certificate_pem, hostnames=self.hostnames)
+            if found:
+                yield invalid(
+                    "the provided server certificate would be refused: " + "; ".join(found),
                     "issue it for *.<tunnelDomain> (or each <route>.<tunnelDomain>) with serverAuth",
                     field="certificates.serverCertificatePem",
                 )
@@ -615,6 +641,16 @@ class TunnelSettings(SettingsModel):
             found.append(
                 f"tunnel routes target networks wider than /{REPORTED_TARGET_PREFIX}, all of which the proxy "
                 "may dial: " + ", ".join(wide)
+            )
+        if self.enabled and self.allow_plain_http_to_public_targets:
+            plain = [
+                f"{name} ({route.target_cidr})"
+                for name, route in sorted(self.routes.items())
+                if route.upstream.scheme == "http" and route.target_cidr.is_global
+            ]
+            found.append(
+                "tunnel.allowPlainHttpToPublicTargets is true: routes may send unencrypted HTTP across "
+                "the internet" + (": " + ", ".join(plain) if plain else "")
             )
         if self.enabled and not self.alarms.enabled:
             found.append("tunnel.alarms.enabled is false: nobody is told when the gateway stops or is probed")

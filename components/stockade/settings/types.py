@@ -12,6 +12,14 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
 
+from stockade.netplan.aws_limits import (
+    MAX_TAG_KEY_CHARS,
+    MAX_TAG_VALUE_CHARS,
+    MAX_TAGS_PER_RESOURCE,
+    RESERVED_TAG_PREFIX,
+    aws_regions,
+    suggest_regions,
+)
 from stockade.settings.problems import invalid
 
 _DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
@@ -58,12 +66,21 @@ AwsAccountId = Annotated[
 
 
 def _region(value: str) -> str:
-    if not re.fullmatch(r"[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d", value):
-        raise invalid("not an AWS region name", "use a region code such as us-east-1 or eu-west-1")
-    return value
+    known = aws_regions()
+    # botocore ships with boto3 (a dependency); the pattern only serves a broken install.
+    if value in known or (not known and re.fullmatch(r"[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d", value)):
+        return value
+    close = suggest_regions(value)
+    hint = f"did you mean {' or '.join(close)}? " if close else ""
+    raise invalid(
+        "not an AWS region (it is not in the partition data botocore ships)",
+        f"{hint}use a region code such as us-east-1 or eu-west-1; a region newer than your "
+        "installed boto3 needs `pip install -U boto3`",
+    )
 
 
-AwsRegion = Annotated[str, AfterValidator(_region)]
+AwsRegion = Annotated[str, Field(max_length=32), AfterValidator(_region)]
+"""A region AWS publishes (botocore's endpoints.json), so nothing downstream invents its AZs."""
 
 
 def _image(value: str) -> str:
@@ -75,7 +92,9 @@ def _image(value: str) -> str:
     return value
 
 
-ImageRef = Annotated[str, AfterValidator(_image)]
+# Docker caps a repository name at 255 characters; a tag adds 129 and a digest 72.
+MAX_IMAGE_REF_CHARS = 512
+ImageRef = Annotated[str, Field(max_length=MAX_IMAGE_REF_CHARS), AfterValidator(_image)]
 """A container image reference; pinned when it ends in @sha256:<digest>."""
 
 
@@ -91,7 +110,7 @@ def _domain(value: str) -> str:
     return lowered
 
 
-DomainName = Annotated[str, AfterValidator(_domain)]
+DomainName = Annotated[str, Field(max_length=255), AfterValidator(_domain)]
 
 
 def _role_arn(value: str) -> str:
@@ -100,7 +119,7 @@ def _role_arn(value: str) -> str:
     return value
 
 
-IamArn = Annotated[str, AfterValidator(_role_arn)]
+IamArn = Annotated[str, Field(max_length=2048), AfterValidator(_role_arn)]
 
 
 def _kms_arn(value: str) -> str:
@@ -109,11 +128,32 @@ def _kms_arn(value: str) -> str:
     return value
 
 
-KmsKeyArn = Annotated[str, AfterValidator(_kms_arn)]
+KmsKeyArn = Annotated[str, Field(max_length=2048), AfterValidator(_kms_arn)]
 
-TagKey = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[\w .:/=+@-]+$")]
-TagValue = Annotated[str, Field(max_length=256, pattern=r"^[\w .:/=+@-]*$")]
-Tags = dict[TagKey, TagValue]
+
+def _tag_key(value: str) -> str:
+    if value.lower().startswith(RESERVED_TAG_PREFIX):
+        raise invalid(
+            f"tag keys starting '{RESERVED_TAG_PREFIX}' are reserved for AWS", "pick another prefix"
+        )
+    if value.startswith("stockade:"):
+        raise invalid(
+            "tag keys starting 'stockade:' are Stockade's own (stack, environment, component)",
+            "pick another prefix",
+        )
+    return value
+
+
+TagKey = Annotated[
+    str,
+    Field(min_length=1, max_length=MAX_TAG_KEY_CHARS, pattern=r"^[\w .:/=+@-]+$"),
+    AfterValidator(_tag_key),
+]
+TagValue = Annotated[str, Field(max_length=MAX_TAG_VALUE_CHARS, pattern=r"^[\w .:/=+@-]*$")]
+COMPONENT_TAG_COUNT = 3
+"""Tags Stockade adds to every resource: stockade:stack, stockade:environment, stockade:component."""
+MAX_USER_TAGS = MAX_TAGS_PER_RESOURCE - COMPONENT_TAG_COUNT
+Tags = Annotated[dict[TagKey, TagValue], Field(max_length=MAX_USER_TAGS)]
 
 # CloudWatch Logs accepts only these retention periods; anything else fails at apply time.
 LOG_RETENTION_DAYS = (

@@ -85,12 +85,14 @@ class Orchestrator:
         *,
         clock: Callable[[], float] = time.monotonic,
         on_secret: Callable[[str], None] = lambda _: None,
+        tick: float = _TICK,
     ) -> None:
         self.config = config
         self.queue = queue
         self.provider = provider
         self.clock = clock
         self.on_secret = on_secret
+        self.tick = tick
         self.stopping = threading.Event()
         self.stats = Stats()
         self._lock = threading.Lock()
@@ -139,7 +141,7 @@ class Orchestrator:
             while len(self._sessions) >= self.config.max_concurrent:
                 if self.stopping.is_set():
                     return False
-                self._slot_freed.wait(_TICK)
+                self._slot_freed.wait(self.tick)
             return not self.stopping.is_set()
 
     def _register(self, item_work_id: str, session_id: str) -> _Session | None:
@@ -184,7 +186,7 @@ class Orchestrator:
         except DispatchError as exc:
             self.stats.poll_errors += 1
             emit(log, logging.WARNING, "poll.failed", error=str(exc))
-            self.stopping.wait(_POLL_BACKOFF)
+            self.stopping.wait(max(_POLL_BACKOFF * self.tick, self.tick))
             return False
         if item is None:
             return False
@@ -247,7 +249,6 @@ class Orchestrator:
         assert sandbox is not None
         next_beat = self.clock() + self.config.heartbeat_seconds
         state = lease.state
-        outcome = "exited"
         while True:
             if self.stopping.is_set():
                 return
@@ -263,15 +264,15 @@ class Orchestrator:
                     emit(log, logging.WARNING, "heartbeat.failed", work_id=session.work_id, error=str(exc))
                 else:
                     if state is None or state in ENDED_STATES:
-                        outcome = "stop-requested" if state == "stopping" else "item-ended"
                         emit(log, logging.INFO, "work.stop_requested", work_id=session.work_id, state=state)
                         break
-            self.stopping.wait(_TICK)
+            self.stopping.wait(self.tick)
         self._retire(sandbox, session.work_id)
         if state != "stopped" and state is not None:
-            # The worker is gone either way: end the item rather than leave it to the lease.
+            # The worker is gone, so nothing would move the item on from `stopping`: end it
+            # (force) rather than leave it to the lease.
             try:
-                self.queue.stop(session.work_id, force=outcome != "exited")
+                self.queue.stop(session.work_id, force=True)
             except QueueError as exc:
                 emit(log, logging.WARNING, "work.stop_failed", work_id=session.work_id, error=str(exc))
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from stockade.orchestrators.config import OrchestratorConfig
 from stockade.orchestrators.provider import (
+    LABEL_SESSION,
     WORKDIR,
     Launched,
     ManagedSandbox,
@@ -120,7 +121,7 @@ class ModalProvider:
 
     def _managed(self, sandbox: Any, name: str | None) -> ManagedSandbox:
         tags = dict(sandbox.get_tags() or {})
-        session = tags.get("stockade.session-id", "")
+        session = tags.get(LABEL_SESSION, "")
         return ManagedSandbox(
             handle=sandbox,
             name=name or (f"stockade-{session}" if session else str(getattr(sandbox, "object_id", ""))),

@@ -225,7 +225,7 @@ def daytona_provider(**overrides: str) -> tuple[DaytonaProvider, StandinDaytona,
 
 
 def test_daytona_creates_its_deterministically_named_snapshot_once() -> None:
-    provider, client, calls = daytona_provider()
+    provider, _client, calls = daytona_provider()
     provider.prepare()
     provider.prepare()
     expected = image_name("registry.example.com/stockade/session@sha256:" + "a" * 64)
@@ -292,7 +292,7 @@ def test_daytona_removes_a_sandbox_whose_worker_did_not_start() -> None:
 
 
 def test_daytona_lists_by_labels_and_reports_idle_days() -> None:
-    provider, client, calls = daytona_provider()
+    provider, _client, calls = daytona_provider()
     provider.prepare()
     provider.stop(provider.launch(spec()))
     [managed] = provider.list_managed({"stockade.environment-id": "env_01StandinOrchestrator"})

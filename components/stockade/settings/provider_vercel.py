@@ -40,6 +40,7 @@ class VercelEnvNames(SettingsModel):
     environment_key: EnvName = "ANTHROPIC_ENVIRONMENT_KEY"
     webhook_signing_key: EnvName = "ANTHROPIC_WEBHOOK_SIGNING_KEY"
     sandbox_allowed_domains: EnvName = "SANDBOX_ALLOWED_DOMAINS"
+    sandbox_image: EnvName = "SANDBOX_IMAGE"
 
     @model_validator(mode="after")
     def _distinct(self) -> VercelEnvNames:
@@ -88,6 +89,11 @@ class VercelSettings(SettingsModel):
     sandbox_allowed_domains: list[DomainName] = Field(default_factory=list, max_length=500)
     """Hosts the per-session Sandbox may reach, passed to the Function as a comma-separated
     variable for its `networkPolicy`. Empty is reported as a weakening."""
+
+    sandbox_image: Annotated[str, Field(pattern=r"^[a-z0-9][A-Za-z0-9._/:@-]{0,511}$")] | None = None
+    """The Vercel Container Registry image each session's Sandbox starts from (it must have
+    `ant` on the PATH; docs/providers.md), passed as `SANDBOX_IMAGE`. Stockade's Function
+    (providers/vercel-function) needs it; pin it by digest (`repo@sha256:...`)."""
 
     env_names: VercelEnvNames = Field(default_factory=VercelEnvNames)
     """Variable names, when the Function reads different ones."""

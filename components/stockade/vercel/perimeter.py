@@ -32,6 +32,8 @@ def build_vercel_perimeter(settings: StackSettings) -> dict[str, Any]:
     plain = {names.environment_id: settings.sandboxes.environment_id}
     if vercel.sandbox_allowed_domains:
         plain[names.sandbox_allowed_domains] = ",".join(sorted(vercel.sandbox_allowed_domains))
+    if vercel.sandbox_image:
+        plain[names.sandbox_image] = vercel.sandbox_image
     sensitive = {
         names.environment_key: _secret_value("sandboxes.environmentKey", settings.sandboxes.environment_key),
         names.webhook_signing_key: _secret_value(

@@ -311,3 +311,29 @@ def test_sigterm_ends_the_orchestrator_within_the_grace(tmp_path: Path) -> None:
         assert h.key not in err and item.secret not in err
         events = [json.loads(line)["event"] for line in err.splitlines() if line.startswith("{")]
         assert {"work.claimed", "sandbox.launched", "orchestrator.stopped"} <= set(events)
+
+
+def test_a_stop_during_a_slow_provider_call_is_not_held_up_by_it() -> None:
+    class SlowPrepare(RecordingProvider):
+        def prepare(self) -> None:
+            time.sleep(30)  # a snapshot build that outlives the grace
+
+    with standin_queue(SlowPrepare()) as h:
+        orchestrator = h.orchestrator(STOCKADE_LAUNCH_TIMEOUT_SECONDS="120")
+        with running(orchestrator) as thread:
+            time.sleep(0.3)
+            started = time.monotonic()
+            orchestrator.request_stop()
+            thread.join(10)
+            assert not thread.is_alive()
+            assert time.monotonic() - started < 3
+
+
+def test_bounded_gives_up_after_its_deadline() -> None:
+    from stockade.orchestrators.provider import ProviderTimeoutError, bounded
+
+    started = time.monotonic()
+    with pytest.raises(ProviderTimeoutError, match=r"did not return within 0\.3s"):
+        bounded(lambda: time.sleep(5), 0.3, "stand-in call")
+    assert time.monotonic() - started < 2
+    assert bounded(lambda: 7, 1, "quick") == 7

@@ -128,7 +128,9 @@ class Orchestrator:
         return tuple(sorted({*self.config.allowed_domains, api_host} - {""}))
 
     def _call(self, what: str, call: Callable[[], object], seconds: float | None = None) -> object:
-        return bounded(call, seconds or self.config.call_timeout, f"{self.provider.name} {what}")
+        return bounded(
+            call, seconds or self.config.call_timeout, f"{self.provider.name} {what}", self.stopping
+        )
 
     # -- slots --------------------------------------------------------------------------------
     @property
@@ -167,7 +169,13 @@ class Orchestrator:
             cap=self.config.max_concurrent,
             retention=self.config.retention.value,
         )
-        self._call("prepare", self.provider.prepare, self.config.launch_timeout)
+        try:
+            self._call("prepare", self.provider.prepare, self.config.launch_timeout)
+        except DispatchError:
+            if self.stopping.is_set():  # SIGTERM while preparing: a clean stop, not a failure
+                self.shutdown()
+                return
+            raise
         self.sweep()
         next_sweep = self.clock() + self.config.janitor_seconds
         while not self.stopping.is_set():
@@ -197,7 +205,10 @@ class Orchestrator:
             emit(log, logging.INFO, "work.duplicate", work_id=item.work_id, session_id=item.session_id)
             return False
         emit(log, logging.INFO, "work.claimed", work_id=item.work_id, session_id=item.session_id)
-        thread = threading.Thread(target=self._serve, args=(session, item), name=f"session-{item.work_id}")
+        # Daemon threads: a launch still running at the end of the grace must not hold the exit.
+        thread = threading.Thread(
+            target=self._serve, args=(session, item), name=f"session-{item.work_id}", daemon=True
+        )
         session.thread = thread
         thread.start()
         return True
@@ -342,7 +353,9 @@ class Orchestrator:
         emit(log, logging.INFO, "sandbox.adopted", sandbox=managed.name, work_id=work_id)
         lease = Lease(self.queue, work_id, self.config.lease_ttl_seconds)
         lease.held = False
-        thread = threading.Thread(target=self._follow, args=(session, lease), name=f"adopted-{work_id}")
+        thread = threading.Thread(
+            target=self._follow, args=(session, lease), name=f"adopted-{work_id}", daemon=True
+        )
         session.thread = thread
         thread.start()
 

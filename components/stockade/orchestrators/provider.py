@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -129,9 +130,12 @@ class ProviderTimeoutError(LaunchError, event="provider.timeout"):
     """A provider call did not return within its bound."""
 
 
-def bounded(call: Callable[[], _T], seconds: float, what: str) -> _T:
-    """Run `call` with a deadline. A call past it is abandoned on a daemon thread (Python
-    cannot kill a thread), and the orchestrator carries on with a ProviderTimeoutError."""
+def bounded(
+    call: Callable[[], _T], seconds: float, what: str, interrupt: threading.Event | None = None
+) -> _T:
+    """Run `call` with a deadline. A call past it, or still running when `interrupt` is set
+    (a SIGTERM), is abandoned on a daemon thread (Python cannot kill a thread), and the
+    orchestrator carries on with a ProviderTimeoutError."""
     outcome: dict[str, Any] = {}
 
     def run() -> None:
@@ -142,7 +146,11 @@ def bounded(call: Callable[[], _T], seconds: float, what: str) -> _T:
 
     worker = threading.Thread(target=run, name=f"provider-{what}", daemon=True)
     worker.start()
-    worker.join(seconds)
+    deadline = time.monotonic() + seconds
+    while worker.is_alive() and time.monotonic() < deadline:
+        worker.join(min(0.2, max(deadline - time.monotonic(), 0.0)))
+        if interrupt is not None and interrupt.is_set() and worker.is_alive():
+            raise ProviderTimeoutError(f"{what} was abandoned: the orchestrator is stopping")
     if worker.is_alive():
         raise ProviderTimeoutError(f"{what} did not return within {seconds:g}s")
     if "error" in outcome:

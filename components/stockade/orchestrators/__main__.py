@@ -1,5 +1,6 @@
-"""`python -m stockade.orchestrators --provider daytona|modal`."""
+"""`python -m stockade.orchestrators --provider daytona|modal` (the orchestrator image's entry point)."""
 
 from stockade.orchestrators.main import main
 
-raise SystemExit(main())
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -18,6 +18,7 @@ SUBNETS = ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"]
 ENDPOINTS_SG = "sg-0123456789abcdef0"
 S3_PL = "pl-0123456789abcdef0"
 KEY = "arn:aws:kms:us-east-2:555555555555:key/11111111-2222-4333-8444-555555555555"
+SESSION_IMAGE = "ghcr.io/acme/stockade-session@sha256:" + "8" * 64
 REFERENCE = "arn:aws:secretsmanager:us-east-2:555555555555:secret:daytona/api-key-AbCdEf"
 TASK = "aws:ecs/taskDefinition:TaskDefinition"
 SERVICE = "aws:ecs/service:Service"
@@ -56,7 +57,8 @@ def modal_config(example_config: Callable[[str], dict[str, Any]]) -> dict[str, A
     daytona = sandboxes.pop("daytona")
     sandboxes["provider"] = "modal"
     sandboxes["modal"] = {
-        "image": daytona["image"].replace("daytona-orchestrator", "modal-orchestrator"),
+        "image": daytona["image"].replace("stockade-orchestrator", "modal-orchestrator"),
+        "sessionImage": daytona["sessionImage"],
         "tokenId": "ak-0123456789",
         "tokenSecret": {
             "secure": "v1:7J2Sr+qQSfj6W9qh:djE6Ylc5a1lXd3RkRzlyWlc0dGMyVmpjbVYw9ocet+FQMTGMyavjIPLPOw=="
@@ -127,8 +129,12 @@ def test_the_container_is_hardened_and_gets_secrets_only_as_ecs_secrets(daytona:
         "ENVIRONMENT_ID": "env_01DaytonaDevExample",
         "DAYTONA_API_URL": "https://app.daytona.io/api",
         "DAYTONA_TARGET": "us",
-        "JANITOR_SECONDS": "60",
+        "JANITOR_SECONDS": "300",
         "MAX_IDLE_DAYS": "7",
+        "STOCKADE_SESSION_IMAGE": SESSION_IMAGE,
+        "STOCKADE_MAX_CONCURRENT_SESSIONS": "20",
+        "STOCKADE_RETENTION": "keep",
+        "STOCKADE_SANDBOX_ALLOWED_DOMAINS": "pypi.org,files.pythonhosted.org",
     }
     secrets = {s["name"]: s["valueFrom"] for s in container["secrets"]}
     assert set(secrets) == {"ANTHROPIC_ENVIRONMENT_KEY", "DAYTONA_API_KEY"}
@@ -142,7 +148,7 @@ def test_the_container_is_hardened_and_gets_secrets_only_as_ecs_secrets(daytona:
     for version in daytona.by_type("aws:secretsmanager/secretVersion:SecretVersion"):
         assert version.inputs["secretString"] == "[secret]"
     assert "ANTHROPIC_API_KEY" not in json.dumps(container)
-    assert container["command"] == ["python", "host_orchestrator_polling.py"]
+    assert container["command"] == ["--provider", "daytona"]
 
 
 def test_the_task_holds_no_aws_credentials_and_a_least_privilege_execution_role(daytona: SynthResult) -> None:
@@ -162,7 +168,7 @@ def test_the_task_holds_no_aws_credentials_and_a_least_privilege_execution_role(
         "DecryptTaskSecrets",
     }
     assert by_sid["PullTheImage"]["Resource"] == [
-        "arn:aws:ecr:us-east-2:555555555555:repository/daytona-orchestrator"
+        "arn:aws:ecr:us-east-2:555555555555:repository/stockade-orchestrator"
     ]
     secrets = {s["valueFrom"] for s in _container(daytona)["secrets"]}
     assert set(by_sid["ReadTaskSecrets"]["Resource"]) == secrets
@@ -217,7 +223,11 @@ def test_modal_gets_its_own_names_and_no_ecr_grant_for_another_registry(
         "ANTHROPIC_ENVIRONMENT_ID": "env_01DaytonaDevExample",
         "MODAL_TOKEN_ID": "ak-0123456789",
         "MODAL_ENVIRONMENT": "agents",
+        "STOCKADE_SESSION_IMAGE": SESSION_IMAGE,
+        "STOCKADE_MAX_CONCURRENT_SESSIONS": "10",
+        "STOCKADE_RETENTION": "delete",
     }
+    assert container["command"] == ["--provider", "modal"]
     assert {s["name"] for s in container["secrets"]} == {"ANTHROPIC_ENVIRONMENT_KEY", "MODAL_TOKEN_SECRET"}
     sids = {
         s["Sid"]

@@ -44,9 +44,9 @@ def cloudflare_stack(**section: Any) -> dict[str, Any]:
 
 def bridged_stack(provider: str, **section: Any) -> dict[str, Any]:
     base: dict[str, Any] = (
-        {"image": PINNED, "apiKey": SECURE}
+        {"image": PINNED, "sessionImage": PINNED, "apiKey": SECURE}
         if provider == "daytona"
-        else {"image": PINNED, "tokenId": "ak-1234abcd", "tokenSecret": SECURE}
+        else {"image": PINNED, "sessionImage": PINNED, "tokenId": "ak-1234abcd", "tokenSecret": SECURE}
     )
     host = "app.daytona.io" if provider == "daytona" else "api.modal.com"
     return {
@@ -151,7 +151,7 @@ def test_every_provider_needs_the_environment_and_its_section(provider: str, fie
 
 def test_another_providers_section_is_refused() -> None:
     config = cloudflare_stack()
-    config["stockade:sandboxes"]["daytona"] = {"image": PINNED, "apiKey": SECURE}
+    config["stockade:sandboxes"]["daytona"] = {"image": PINNED, "sessionImage": PINNED, "apiKey": SECURE}
     found = problems(config)
     assert list(found) == ["stockade:sandboxes.daytona"]
     assert "only read with provider: daytona" in found["stockade:sandboxes.daytona"].message
@@ -362,16 +362,43 @@ def test_custom_domain_gives_the_webhook_url_without_workers_dev() -> None:
         ({"environment": {"DAYTONA_API_KEY": "x"}}, "environment.DAYTONA_API_KEY"),
         ({"environment": {"ANTHROPIC_API_KEY": "x"}}, "environment.ANTHROPIC_API_KEY"),
         ({"apiUrl": "http://app.daytona.io/api"}, "apiUrl"),
+        ({"sessionImage": None}, "sessionImage"),
+        ({"command": ["python", "x.py"]}, "command"),
+        ({"maxIdleDays": 3}, "maxIdleDays"),
+        ({"retention": "forever"}, "retention"),
+        ({"maxConcurrentSessions": 0}, "maxConcurrentSessions"),
+        ({"sandboxAllowedDomains": ["not a domain"]}, "sandboxAllowedDomains[0]"),
+        ({"environment": {"STOCKADE_RETENTION": "keep"}}, "environment.STOCKADE_RETENTION"),
+        ({"environment": {"MAX_IDLE_DAYS": "3"}}, "environment.MAX_IDLE_DAYS"),
+        ({"orchestrator": "custom"}, "sessionImage"),
     ],
 )
 def test_bridge_settings_are_checked(section: dict[str, Any], key: str) -> None:
     assert f"stockade:sandboxes.daytona.{key}" in problems(bridged_stack("daytona", **section))
 
 
+def test_modal_cannot_keep_sandboxes() -> None:
+    found = problems(bridged_stack("modal", retention="keep"))
+    assert "cannot be stopped and kept" in found["stockade:sandboxes.modal.retention"].message
+
+
+def test_prod_requires_a_pinned_session_image() -> None:
+    config = bridged_stack("daytona", sessionImage="ghcr.io/acme/session:1.0")
+    config["stockade:environment"] = "prod"
+    found = problems(config)
+    assert "a prod session image must be pinned" in found["stockade:sandboxes.daytona.sessionImage"].message
+
+
 def test_orchestrator_environment_follows_the_reference_names() -> None:
     key = PulumiSecret("sk-ant-oat01-x")
     daytona = DaytonaSettings.model_validate(
-        {"image": PINNED, "apiKey": SECURE, "target": "eu", "environment": {"JANITOR_SECONDS": "30"}}
+        {
+            "orchestrator": "custom",
+            "image": PINNED,
+            "apiKey": SECURE,
+            "target": "eu",
+            "environment": {"JANITOR_SECONDS": "30"},
+        }
     )
     assert daytona.plain_environment("env_01A") == {
         "ENVIRONMENT_ID": "env_01A",
@@ -381,7 +408,9 @@ def test_orchestrator_environment_follows_the_reference_names() -> None:
     }
     assert set(daytona.secret_environment(key)) == {"ANTHROPIC_ENVIRONMENT_KEY", "DAYTONA_API_KEY"}
     assert daytona.api_hosts == ["app.daytona.io"]
-    modal = ModalSettings.model_validate({"image": PINNED, "tokenId": "ak-1", "tokenSecret": SECURE})
+    modal = ModalSettings.model_validate(
+        {"orchestrator": "custom", "image": PINNED, "tokenId": "ak-1", "tokenSecret": SECURE}
+    )
     assert modal.plain_environment("env_01A") == {
         "ANTHROPIC_ENVIRONMENT_ID": "env_01A",
         "MODAL_TOKEN_ID": "ak-1",
@@ -420,9 +449,18 @@ def test_vercel_and_bridged_providers_report_where_trust_moves() -> None:
     assert "environment key is stored in the Vercel project" in only
     for section in ("daytona", "modal"):
         found = provider_weakenings(validate("t", bridged_stack(section)))
+        name = section.capitalize()
         assert found == [
-            f"sandboxes.provider is '{section}': session sandboxes and their files live in "
-            f"{section.capitalize()}'s "
-            "cloud, outside network.egress and the stack's KMS key; their egress is whatever the "
-            "orchestrator asks the provider for"
+            f"sandboxes.provider is '{section}': session sandboxes and their files live in {name}'s "
+            "cloud, outside network.egress and the stack's KMS key; their egress is limited only by "
+            f"sandboxes.{section}.sandboxAllowedDomains, enforced by {name}",
+            f"sandboxes.{section}.sandboxAllowedDomains is empty: session sandboxes reach any host "
+            f"{name}'s network allows",
         ]
+        allowlisted = provider_weakenings(
+            validate("t", bridged_stack(section, sandboxAllowedDomains=["pypi.org"]))
+        )
+        assert allowlisted == found[:1]
+        custom = bridged_stack(section, orchestrator="custom")
+        custom["stockade:sandboxes"][section].pop("sessionImage")
+        assert "orchestrator is 'custom'" in provider_weakenings(validate("t", custom))[1]

@@ -114,3 +114,44 @@ def test_the_extra_is_not_imported_by_other_stacks() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120, cwd=PROJECT_DIR
     )
     assert out.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_the_function_is_deployed_from_its_directory_by_path_size_and_sha1(
+    synth_config: Callable[..., SynthResult],
+) -> None:
+    import hashlib
+
+    result = synth_config("vercel-dev", vercel_config(functionDirectory="providers/vercel-function"))
+    deployment = result.one("vercel:index/deployment:Deployment")
+    inputs = deployment.inputs
+    assert inputs["production"] is True and inputs["pathPrefix"] == "providers/vercel-function"
+    files = inputs["files"]
+    assert "providers/vercel-function/api/webhook.ts" in files
+    assert "providers/vercel-function/package-lock.json" in files
+    assert not [f for f in files if "/node_modules/" in f or "/dist/" in f]
+    content = (PROJECT_DIR / "providers/vercel-function/src/handler.ts").read_bytes()
+    expected = f"{len(content)}~{hashlib.sha1(content, usedforsecurity=False).hexdigest()}"
+    assert files["providers/vercel-function/src/handler.ts"] == expected
+    # The first build must see the variables: the deployment waits for every one of them.
+    variables = {r.urn for r in result.by_type(ENV_VAR)}
+    assert variables and variables <= set(deployment.depends_on)
+
+
+def test_without_a_function_directory_nothing_is_deployed(vercel: SynthResult) -> None:
+    assert vercel.by_type("vercel:index/deployment:Deployment") == []
+
+
+def test_a_function_directory_without_package_json_stops_the_program_with_the_key() -> None:
+    with pytest.raises(SynthError) as caught:
+        synthesize_config("vercel-missing", vercel_config(functionDirectory="docs"))
+    assert "stockade:sandboxes.vercel.functionDirectory = 'docs': no package.json" in str(caught.value)
+
+
+@pytest.mark.parametrize("value", ["/abs/path", "../outside", "a/../../b", "has space"])
+def test_a_function_directory_outside_the_project_is_refused(value: str) -> None:
+    from stockade.settings.load import validate
+    from stockade.settings.problems import SettingsError
+
+    with pytest.raises(SettingsError) as caught:
+        validate("t", vercel_config(functionDirectory=value))
+    assert "functionDirectory" in str(caught.value)

@@ -11,7 +11,7 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, ClassVar
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field
@@ -50,6 +50,26 @@ class BridgeMode(StrEnum):
     which has no ingress by design."""
 
 
+class OrchestratorKind(StrEnum):
+    """Which program the bridge runs."""
+
+    STOCKADE = "stockade"
+    """Stockade's orchestrator (`stockade-orchestrator`, images/orchestrator): one provider
+    sandbox per work item from `sessionImage`, with a cap, retention and an egress allowlist."""
+    CUSTOM = "custom"
+    """Your own image (for example the provider's reference orchestrator), run with `command`
+    and `environment` as given; Stockade cannot check what it does."""
+
+
+class SessionRetention(StrEnum):
+    """What Stockade's orchestrator does with a session's sandbox when the session ends."""
+
+    DELETE = "delete"
+    """Delete it (nothing of the session stays at the provider)."""
+    KEEP = "keep"
+    """Stop it and keep its filesystem for `maxIdleDays`, then delete it (Daytona only)."""
+
+
 class BridgeCpuArchitecture(StrEnum):
     """Spelled like `sandboxes.cpuArchitecture`, so one stack file uses one vocabulary."""
 
@@ -63,17 +83,49 @@ class BridgeCpuArchitecture(StrEnum):
 
 
 _RESERVED_ENV = re.compile(r"^(ANTHROPIC_|ENVIRONMENT_ID$|DAYTONA_API_KEY$|MODAL_TOKEN_)")
+# Set by Stockade for its own orchestrator, from the typed keys below.
+_ORCHESTRATOR_ENV = re.compile(r"^(STOCKADE_|MAX_IDLE_DAYS$)")
+_STOCKADE_ONLY = {
+    "session_image": "sessionImage",
+    "max_concurrent_sessions": "maxConcurrentSessions",
+    "retention": "retention",
+    "max_idle_days": "maxIdleDays",
+    "sandbox_allowed_domains": "sandboxAllowedDomains",
+}
 
 
 class BridgeSettings(SettingsModel, ABC):
     """What every bridged orchestrator shares: its image, size and extra environment."""
 
+    orchestrator: OrchestratorKind = OrchestratorKind.STOCKADE
+    """`stockade` (Stockade's orchestrator, built from images/orchestrator) or `custom`."""
+
     image: ImageRef | None = None
-    """The orchestrator image (built from the provider's reference code); pin it by digest,
-    which prod requires."""
+    """The orchestrator image: Stockade's (images/orchestrator) or, with `orchestrator: custom`,
+    your own. Pin it by digest, which prod requires."""
 
     command: list[str] | None = None
-    """Override the image's command, e.g. `["python", "host_orchestrator_polling.py"]`."""
+    """`orchestrator: custom` only: override the image's command, e.g.
+    `["python", "host_orchestrator_polling.py"]`. Stockade's orchestrator gets `--provider <name>`."""
+
+    session_image: ImageRef | None = None
+    """Stockade's orchestrator: the per-session image each provider sandbox is created from
+    (Linux, `/bin/bash`, `ant` on the PATH; docs/providers.md). The provider must be able to
+    pull it. Daytona gets it as the snapshot `stockade-session-<sha12 of the reference>`."""
+
+    max_concurrent_sessions: Annotated[int, Field(ge=1, le=1000)] = 10
+    """Stockade's orchestrator: sandboxes running at once; further work stays queued."""
+
+    retention: SessionRetention = SessionRetention.DELETE
+    """Stockade's orchestrator: `delete` a session's sandbox when it ends, or `keep` it stopped
+    for `maxIdleDays` (Daytona only)."""
+
+    max_idle_days: Annotated[int, Field(ge=1, le=365)] = 7
+    """`retention: keep`: days a stopped sandbox is kept before it is deleted."""
+
+    sandbox_allowed_domains: list[DomainName] = Field(default_factory=list, max_length=100)
+    """Stockade's orchestrator: hosts session sandboxes may reach (the provider's domain
+    allowlist; the API host is added). Empty leaves their egress open, reported as a weakening."""
 
     mode: BridgeMode = BridgeMode.POLLING
     """Only `polling` runs behind the bridge; see BridgeMode."""
@@ -119,13 +171,73 @@ class BridgeSettings(SettingsModel, ABC):
                     f"with cpu {self.cpu}, use memoryMib between {low} and {high}",
                     field="memoryMib",
                 )
+        stockade = self.orchestrator is OrchestratorKind.STOCKADE
+        if stockade:
+            yield from self._required(
+                "sessionImage",
+                self.session_image,
+                "Stockade's orchestrator needs the per-session image its sandboxes run",
+                "set sessionImage to an image with /bin/bash and `ant` (docs/providers.md, "
+                "'The session image'), pinned by digest",
+            )
+            if self.command is not None:
+                yield invalid(
+                    "Stockade's orchestrator takes no command override (the bridge passes --provider)",
+                    "remove command, or set orchestrator: custom to run your own image",
+                    field="command",
+                )
+        else:
+            for name in sorted(self.model_fields_set & set(_STOCKADE_ONLY)):
+                yield invalid(
+                    f"{_STOCKADE_ONLY[name]} is only read by Stockade's orchestrator",
+                    "remove it, or set orchestrator: stockade",
+                    field=_STOCKADE_ONLY[name],
+                )
+        if "max_idle_days" in self.model_fields_set and self.retention is not SessionRetention.KEEP:
+            yield invalid(
+                "maxIdleDays is only read with retention: keep",
+                "remove maxIdleDays, or set retention: keep",
+                field="maxIdleDays",
+            )
         for name in self.environment:
+            if stockade and _ORCHESTRATOR_ENV.match(name):
+                yield invalid(
+                    f"{name} is set by Stockade for its orchestrator",
+                    "use the typed keys instead (maxConcurrentSessions, retention, maxIdleDays, "
+                    "sandboxAllowedDomains)",
+                    field=f"environment.{name}",
+                )
             if _RESERVED_ENV.match(name):
                 yield invalid(
                     f"{name} is set by Stockade (or carries a credential) and cannot be overridden here",
                     "remove it; credentials go in the provider's secret settings",
                     field=f"environment.{name}",
                 )
+
+    @property
+    def container_command(self) -> list[str] | None:
+        """The bridge container's command: `--provider <name>` for Stockade's orchestrator."""
+        if self.orchestrator is OrchestratorKind.STOCKADE:
+            return ["--provider", self.provider_name]
+        return self.command
+
+    def orchestrator_environment(self) -> dict[str, str]:
+        """What Stockade's orchestrator reads (stockade.orchestrators.config); empty for custom."""
+        if self.orchestrator is not OrchestratorKind.STOCKADE:
+            return {}
+        assert self.session_image is not None  # enforced by validation
+        env = {
+            "STOCKADE_SESSION_IMAGE": self.session_image,
+            "STOCKADE_MAX_CONCURRENT_SESSIONS": str(self.max_concurrent_sessions),
+            "STOCKADE_RETENTION": self.retention.value,
+        }
+        if self.retention is SessionRetention.KEEP:
+            env["MAX_IDLE_DAYS"] = str(self.max_idle_days)
+        if self.sandbox_allowed_domains:
+            env["STOCKADE_SANDBOX_ALLOWED_DOMAINS"] = ",".join(self.sandbox_allowed_domains)
+        return env
+
+    provider_name: ClassVar[str]
 
     @property
     def api_hosts(self) -> list[str]:
@@ -157,7 +269,9 @@ class DaytonaTarget(StrEnum):
 
 
 class DaytonaSettings(BridgeSettings):
-    """`provider: daytona`: Daytona's reference orchestrator (polling) run by the bridge."""
+    """`provider: daytona`: a polling orchestrator that starts Daytona sandboxes, run by the bridge."""
+
+    provider_name: ClassVar[str] = "daytona"
 
     api_key: SecretInput | None = None
     """`DAYTONA_API_KEY`: a Pulumi secret or an existing Secrets Manager secret's ARN."""
@@ -178,8 +292,8 @@ class DaytonaSettings(BridgeSettings):
             "image",
             self.image,
             "the Daytona bridge needs the orchestrator image",
-            "build daytonaio/daytona guides/python/claude/claude-managed-agents into an image, push it, "
-            "and set sandboxes.daytona.image (pinned by digest)",
+            "build images/orchestrator/Dockerfile (docs/providers.md), push it to ECR and set "
+            "sandboxes.daytona.image (pinned by digest)",
         )
         yield from self._required(
             "apiKey",
@@ -193,7 +307,12 @@ class DaytonaSettings(BridgeSettings):
         return [urlsplit(self.api_url).hostname or ""]
 
     def plain_environment(self, environment_id: str) -> dict[str, str]:
-        env = {**self.environment, "ENVIRONMENT_ID": environment_id, "DAYTONA_API_URL": self.api_url}
+        env = {
+            **self.environment,
+            **self.orchestrator_environment(),
+            "ENVIRONMENT_ID": environment_id,
+            "DAYTONA_API_URL": self.api_url,
+        }
         if self.target is not None:
             env["DAYTONA_TARGET"] = self.target.value
         if self.default_snapshot_name is not None:
@@ -210,6 +329,8 @@ class DaytonaSettings(BridgeSettings):
 class ModalSettings(BridgeSettings):
     """`provider: modal`: a polling orchestrator that starts Modal Sandboxes, run by the bridge."""
 
+    provider_name: ClassVar[str] = "modal"
+
     token_id: Annotated[str, Field(pattern=r"^ak-[A-Za-z0-9]+$")] | None = None
     """`MODAL_TOKEN_ID` (`ak-...`): identifies the token; not secret on its own."""
 
@@ -225,8 +346,15 @@ class ModalSettings(BridgeSettings):
             "image",
             self.image,
             "the Modal bridge needs the orchestrator image",
-            "build a polling orchestrator (docs/providers.md, Modal) and set sandboxes.modal.image",
+            "build images/orchestrator/Dockerfile (docs/providers.md), push it to ECR and set "
+            "sandboxes.modal.image (pinned by digest)",
         )
+        if self.retention is SessionRetention.KEEP:
+            yield invalid(
+                "Modal Sandboxes cannot be stopped and kept; a session's files end with its Sandbox",
+                "use retention: delete",
+                field="retention",
+            )
         yield from self._required(
             "tokenId",
             self.token_id,
@@ -248,6 +376,7 @@ class ModalSettings(BridgeSettings):
         assert self.token_id is not None  # enforced by validation
         env = {
             **self.environment,
+            **self.orchestrator_environment(),
             "ANTHROPIC_ENVIRONMENT_ID": environment_id,
             "MODAL_TOKEN_ID": self.token_id,
         }

@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
 from stockade.settings.base import SettingsModel
 from stockade.settings.problems import invalid
@@ -40,6 +40,7 @@ class VercelEnvNames(SettingsModel):
     environment_key: EnvName = "ANTHROPIC_ENVIRONMENT_KEY"
     webhook_signing_key: EnvName = "ANTHROPIC_WEBHOOK_SIGNING_KEY"
     sandbox_allowed_domains: EnvName = "SANDBOX_ALLOWED_DOMAINS"
+    sandbox_image: EnvName = "SANDBOX_IMAGE"
 
     @model_validator(mode="after")
     def _distinct(self) -> VercelEnvNames:
@@ -47,6 +48,22 @@ class VercelEnvNames(SettingsModel):
         if len(set(names)) != len(names):
             raise invalid("two variables share a name", "give each variable its own name")
         return self
+
+
+def _project_directory(value: str) -> str:
+    parts = value.split("/")
+    if (
+        not value
+        or value.startswith("/")
+        or ".." in parts
+        or len(value) > 255
+        or not all(ch.isalnum() or ch in "._/-" for ch in value)
+    ):
+        raise invalid(
+            "not a directory path inside the project",
+            "write a relative path without '..', e.g. providers/vercel-function",
+        )
+    return value.rstrip("/")
 
 
 class VercelSettings(SettingsModel):
@@ -88,6 +105,16 @@ class VercelSettings(SettingsModel):
     sandbox_allowed_domains: list[DomainName] = Field(default_factory=list, max_length=500)
     """Hosts the per-session Sandbox may reach, passed to the Function as a comma-separated
     variable for its `networkPolicy`. Empty is reported as a weakening."""
+
+    sandbox_image: Annotated[str, Field(pattern=r"^[a-z0-9][A-Za-z0-9._/:@-]{0,511}$")] | None = None
+    """The Vercel Container Registry image each session's Sandbox starts from (it must have
+    `ant` on the PATH; docs/providers.md), passed as `SANDBOX_IMAGE`. Stockade's Function
+    (providers/vercel-function) needs it; pin it by digest (`repo@sha256:...`)."""
+
+    function_directory: Annotated[str, AfterValidator(_project_directory)] | None = None
+    """Deploy the Function from this project-relative directory on `pulumi up` (a production
+    deployment of its sources; Vercel installs and builds them), e.g. `providers/vercel-function`,
+    Stockade's Function. Unset: a connected repository or `vercel deploy` deploys it."""
 
     env_names: VercelEnvNames = Field(default_factory=VercelEnvNames)
     """Variable names, when the Function reads different ones."""

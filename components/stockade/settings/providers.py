@@ -21,7 +21,12 @@ from typing import TYPE_CHECKING
 from pydantic_core import PydanticCustomError
 
 from stockade.settings.problems import ConfigProblem, describe_value, invalid
-from stockade.settings.provider_bridged import BridgeSettings, DaytonaSettings, ModalSettings
+from stockade.settings.provider_bridged import (
+    BridgeSettings,
+    DaytonaSettings,
+    ModalSettings,
+    OrchestratorKind,
+)
 from stockade.settings.provider_cloudflare import CloudflareSettings
 from stockade.settings.provider_vercel import VercelSettings
 from stockade.settings.secrets import SecretReference
@@ -207,13 +212,17 @@ def provider_problems(settings: StackSettings) -> list[ConfigProblem]:
                     "image registry hosts), which the network's domain filter would block",
                     f"add {', '.join(missing)} to network.egress.allowedDomains",
                 )
-        if settings.is_production and bridge.image is not None and not is_pinned(bridge.image):
-            add(
-                f"stockade:sandboxes.{provider}.image",
-                bridge.image,
-                "a prod orchestrator image must be pinned by digest",
-                "use <registry>/<repository>@sha256:<digest>",
-            )
+        for key, role, image in (
+            ("image", "orchestrator", bridge.image),
+            ("sessionImage", "session", bridge.session_image),
+        ):
+            if settings.is_production and image is not None and not is_pinned(image):
+                add(
+                    f"stockade:sandboxes.{provider}.{key}",
+                    image,
+                    f"a prod {role} image must be pinned by digest",
+                    "use <registry>/<repository>@sha256:<digest>",
+                )
     return problems
 
 
@@ -241,8 +250,8 @@ def provider_weakenings(settings: StackSettings) -> list[str]:
     if sandboxes.vercel is not None:
         found.append(
             "sandboxes.provider is 'vercel': the environment key is stored in the Vercel project, and "
-            "keeping it out of Sandboxes and applying the egress allowlist depend on your Function's "
-            "code, which Stockade cannot check"
+            "keeping it out of Sandboxes and applying the egress allowlist depend on the deployed "
+            "Function's code (Stockade ships providers/vercel-function but cannot check what is deployed)"
         )
         if not sandboxes.vercel.sandbox_allowed_domains:
             found.append(
@@ -255,7 +264,18 @@ def provider_weakenings(settings: StackSettings) -> list[str]:
         found.append(
             f"sandboxes.provider is '{provider}': session sandboxes and their files live in "
             f"{provider.capitalize()}'s "
-            "cloud, outside network.egress and the stack's KMS key; their egress is whatever the "
-            "orchestrator asks the provider for"
+            "cloud, outside network.egress and the stack's KMS key; their egress is limited only by "
+            f"sandboxes.{provider}.sandboxAllowedDomains, enforced by {provider.capitalize()}"
         )
+        if bridge.orchestrator is OrchestratorKind.CUSTOM:
+            found.append(
+                f"sandboxes.{provider}.orchestrator is 'custom': your own image runs with the environment "
+                "key; one sandbox per session, the concurrency cap, retention and keeping secrets out of "
+                "logs depend on its code, which Stockade cannot check"
+            )
+        elif not bridge.sandbox_allowed_domains:
+            found.append(
+                f"sandboxes.{provider}.sandboxAllowedDomains is empty: session sandboxes reach any host "
+                f"{provider.capitalize()}'s network allows"
+            )
     return found

@@ -4,16 +4,16 @@ Vercel's pattern (vendor contract section 3): a Function receives Anthropic's
 `session.status_run_started` webhook and starts one Vercel Sandbox microVM per
 session; the environment key stays in the Function and reaches the Sandbox only as a
 header injected by the Sandbox's `networkPolicy`. Stockade provisions the project and
-its variables. It does not deploy code (a connected repository or `vercel deploy`
-does) and it cannot subscribe the Anthropic webhook (not a Vercel resource); both are
-manual steps in docs/providers.md.
+its variables and, given the Function's files (stockade.vercel.deployment), a production
+deployment of them (providers/vercel-function is Stockade's Function). It cannot subscribe the
+Anthropic webhook (not a Vercel resource): a manual step in docs/providers.md.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import TypedDict
+from typing import NotRequired, TypedDict
 
 import pulumi
 
@@ -72,6 +72,13 @@ class FunctionProjectArgs(TypedDict):
     sensitive_environment: Mapping[str, pulumi.Input[str]]
     """Secret variables; stored as Vercel *sensitive* variables and wrapped as Pulumi secrets."""
 
+    function_directory: NotRequired[str | None]
+    """Project-relative directory of the Function's sources, deployed to production; None
+    deploys nothing (a connected repository or `vercel deploy` does)."""
+
+    function_files: NotRequired[Mapping[str, str] | None]
+    """`{path: "<size>~<sha1>"}` of the files under `function_directory`."""
+
 
 def _resource_key(variable: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", variable.lower()).strip("-")
@@ -108,8 +115,9 @@ class FunctionProject(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         child = pulumi.ResourceOptions(parent=project)
+        variables = []
         for key, value in sorted(args["plain_environment"].items()):
-            vercel.ProjectEnvironmentVariable(
+            variable = vercel.ProjectEnvironmentVariable(
                 f"{name}-env-{_resource_key(key)}",
                 project_id=project.id,
                 team_id=team,
@@ -119,8 +127,9 @@ class FunctionProject(pulumi.ComponentResource):
                 targets=TARGETS,
                 opts=child,
             )
+            variables.append(variable)
         for key, secret in sorted(args["sensitive_environment"].items()):
-            vercel.ProjectEnvironmentVariable(
+            variable = vercel.ProjectEnvironmentVariable(
                 f"{name}-env-{_resource_key(key)}",
                 project_id=project.id,
                 team_id=team,
@@ -130,6 +139,19 @@ class FunctionProject(pulumi.ComponentResource):
                 sensitive=True,
                 targets=TARGETS,
                 opts=child,
+            )
+            variables.append(variable)
+        directory, files = args.get("function_directory"), args.get("function_files")
+        if directory is not None and files:
+            # After the variables, so the first build already sees them.
+            vercel.Deployment(
+                f"{name}-deployment",
+                project_id=project.id,
+                team_id=team,
+                files=dict(files),
+                path_prefix=directory,
+                production=True,
+                opts=pulumi.ResourceOptions(parent=project, depends_on=variables),
             )
         if args["production_domain"] is not None:
             vercel.ProjectDomain(

@@ -22,6 +22,7 @@ def _secret_value(key: str, setting: PulumiSecret | SecretReference | None) -> s
 
 
 def build_vercel_perimeter(settings: StackSettings) -> dict[str, Any]:
+    from stockade.vercel.deployment import FunctionDirectoryError, function_files
     from stockade.vercel.function_project import FunctionProject
     from stockade.vercel.sdk import VercelExtraMissingError
 
@@ -32,6 +33,8 @@ def build_vercel_perimeter(settings: StackSettings) -> dict[str, Any]:
     plain = {names.environment_id: settings.sandboxes.environment_id}
     if vercel.sandbox_allowed_domains:
         plain[names.sandbox_allowed_domains] = ",".join(sorted(vercel.sandbox_allowed_domains))
+    if vercel.sandbox_image:
+        plain[names.sandbox_image] = vercel.sandbox_image
     sensitive = {
         names.environment_key: _secret_value("sandboxes.environmentKey", settings.sandboxes.environment_key),
         names.webhook_signing_key: _secret_value(
@@ -61,9 +64,13 @@ def build_vercel_perimeter(settings: StackSettings) -> dict[str, Any]:
                 "webhook_url": vercel.webhook_url,
                 "plain_environment": plain,
                 "sensitive_environment": sensitive,
+                "function_directory": vercel.function_directory,
+                "function_files": (
+                    function_files(vercel.function_directory) if vercel.function_directory else None
+                ),
             },
         )
-    except VercelExtraMissingError as exc:
+    except (VercelExtraMissingError, FunctionDirectoryError) as exc:
         raise pulumi.RunError(str(exc)) from None
     return {
         "sandboxProvider": "vercel",

@@ -274,7 +274,7 @@ def bridge_args(
     return {
         "provider": sandboxes.provider.value,
         "image": bridge.image,
-        "command": bridge.command,
+        "command": bridge.container_command,
         "environment": bridge.plain_environment(sandboxes.environment_id),
         "secrets": {
             variable: secret_args(setting, field=f"sandboxes ({variable})")

@@ -211,6 +211,10 @@ def _value_line(prop: PropertyChange, show_values: bool) -> str:
     suffix = " (forces replacement)" if prop.replaces else ""
     if prop.secret:
         return f"{path}: 🔒 secret, value not shown{suffix}"
+    if prop.member:
+        sign = "+" if prop.kind == "add" else "−"  # noqa: RUF001 - a minus sign reads as removal
+        element = code(prop.new if prop.kind == "add" else prop.old) if show_values else "an element"
+        return f"{path}: {sign} {element}{suffix}"
     if not show_values or not prop.has_values:
         word = {"add": "added", "delete": "removed"}.get(prop.kind, "changed")
         return f"{path} ({word}){suffix}"
@@ -236,6 +240,7 @@ def _entry(change: ResourceChange, detail: Detail, risks: _RiskBudget) -> list[s
     if change.note:
         header += f": {change.note}"
     lines = [header, *risk_lines]
+    lines += [f"  - ✅ egress narrowed: {item}" for item in change.narrowed]
     if show_paths:
         if change.old_urn:
             lines.append(f"  - from {code(change.old_urn, 200)}")

@@ -64,11 +64,14 @@ class PropertyChange:
     secret: bool = False
     replaces: bool = False
     has_values: bool = True  # False when the source names the path but not its values
+    member: bool = False  # a whole element added to or removed from a set-valued list at `path`
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"path": self.path, "kind": self.kind, "secret": self.secret}
         if self.replaces:
             out["replaces"] = True
+        if self.member:
+            out["member"] = True
         if not self.secret and self.has_values:
             if self.kind != "add":
                 out["old"] = self.old
@@ -106,6 +109,7 @@ class ResourceChange:
     properties: tuple[PropertyChange, ...] = ()
     note: str = ""
     risks: tuple[Risk, ...] = ()
+    narrowed: tuple[str, ...] = ()  # egress destinations no longer allowed (reported, not risky)
 
     @property
     def before(self) -> Mapping[str, Any] | None:
@@ -127,6 +131,7 @@ class ResourceChange:
             "custom": self.custom,
             "note": self.note,
             "risks": [r.as_json() for r in self.risks],
+            "narrowed": list(self.narrowed),
             "properties": [p.as_json() for p in self.properties],
         }
 

@@ -175,6 +175,16 @@ def _title(review: Review) -> str:
 
 
 def _headline(review: Review) -> str:
+    failed = review.failed_stacks()
+    if failed:
+        rest = _risk_headline(review)
+        return (
+            f"**❌ {len(failed)} of {len(review.stacks)} stacks could not be reviewed** (see below). {rest}"
+        )
+    return _risk_headline(review)
+
+
+def _risk_headline(review: Review) -> str:
     totals = review.totals()
     changed = totals["add"] + totals["change"] + totals["replace"] + totals["remove"]
     risky_stacks = sum(1 for s in review.stacks if s.risk_count())
@@ -199,6 +209,9 @@ def _table(review: Review) -> list[str]:
         risky = f"⚠️ {counts['risky']}" if counts["risky"] else "0"
         name = code(stack.stack).replace("|", "\\|")
         status = {"added": " (new)", "removed": " (removed)"}.get(stack.status, "")
+        if stack.error is not None:
+            lines.append(f"| {name} ❌ failed | ? | ? | ? | ? | ? |")
+            continue
         lines.append(
             f"| {name}{status} | {counts['add']} | {counts['change']} | {counts['replace']} | "
             f"{counts['remove']} | {risky} |"
@@ -263,7 +276,28 @@ def _collapsed(changes: list[ResourceChange]) -> list[str]:
     return [f"- {len(changes)} risk-free changes, collapsed: {by_kind}; by type: {by_type}{more}"]
 
 
+ERROR_LINES = 20
+
+
+def _error_section(stack: StackReview, out: _Lines) -> None:
+    lines = (stack.error or "").splitlines()[-ERROR_LINES:]
+    out.add(
+        "<details open>",
+        f"<summary><b>{html.escape(stack.stack)}</b>: ❌ could not be reviewed</summary>",
+        "",
+        *(f"    {line[:300]}" for line in lines),
+        "",
+        "The other stacks are reviewed as usual; fix this one and run again.",
+        "",
+        "</details>",
+        "",
+    )
+
+
 def _stack_section(stack: StackReview, detail: Detail, risks: _RiskBudget, out: _Lines) -> None:
+    if stack.error is not None:
+        _error_section(stack, out)
+        return
     counts = stack.counts()
     status = {"added": " (new stack)", "removed": " (stack removed)"}.get(stack.status, "")
     summary = (

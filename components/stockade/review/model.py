@@ -138,14 +138,15 @@ class ResourceChange:
 
 @dataclass(frozen=True)
 class StackReview:
-    """One stack's changes. `status` says whether the stack exists on both sides."""
+    """One stack's changes. `status` says whether the stack exists on both sides, or failed to synthesize."""
 
     stack: str
-    status: str  # "present" | "added" | "removed"
+    status: str  # "present" | "added" | "removed" | "error"
     changes: tuple[ResourceChange, ...]
     unchanged: int = 0
     stack_risks: tuple[Risk, ...] = ()
     notes: tuple[str, ...] = ()
+    error: str | None = None  # why the stack could not be reviewed (status "error")
 
     def counts(self) -> dict[str, int]:
         counts = {"add": 0, "change": 0, "replace": 0, "remove": 0}
@@ -170,6 +171,7 @@ class StackReview:
             "counts": self.counts(),
             "risks": [r.as_json() for r in self.stack_risks],
             "notes": list(self.notes),
+            "error": self.error,
             "resources": [c.as_json() for c in self.changes],
         }
 
@@ -202,6 +204,10 @@ class Review:
     def has_risk(self) -> bool:
         return self.risk_count() > 0
 
+    def failed_stacks(self) -> tuple[str, ...]:
+        """Stacks that could not be reviewed; the command exits non-zero when there are any."""
+        return tuple(s.stack for s in self.stacks if s.error is not None)
+
     def totals(self) -> dict[str, int]:
         totals = {"add": 0, "change": 0, "replace": 0, "remove": 0, "same": 0, "risky": 0}
         for stack in self.stacks:
@@ -223,5 +229,5 @@ class Review:
 
 
 def risky_first(stacks: Iterable[StackReview]) -> tuple[StackReview, ...]:
-    """Stacks with risks first, then by name: the order of the table and of the sections."""
-    return tuple(sorted(stacks, key=lambda s: (s.risk_count() == 0, s.stack)))
+    """Failed stacks first, then stacks with risks, then by name: the order of the table and sections."""
+    return tuple(sorted(stacks, key=lambda s: (s.error is None, s.risk_count() == 0, s.stack)))

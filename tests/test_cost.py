@@ -161,3 +161,27 @@ def test_the_cli_prints_json_and_a_table() -> None:
     document = json.loads(done.stdout)
     assert document["monthlyTotal"] == pytest.approx(1177.55, abs=0.005)
     assert document["pricesAsOf"] == price_book().as_of
+
+
+def test_the_diff_shows_the_monthly_delta_and_the_items_behind_it(
+    synth_stack: Callable[[str], SynthResult],
+) -> None:
+    from stockade.review.diff import cost_change
+    from stockade.review.markdown import render_markdown
+    from stockade.review.model import Review, StackReview
+
+    old = synth_stack("dev").as_json()
+    extra_key = {
+        "type": "aws:kms/key:Key",
+        "urn": "urn:pulumi:dev::stockade::aws:kms/key:Key::extra",
+        "inputs": {},
+    }
+    new = {**old, "resources": [*old["resources"], extra_key]}
+    change = cost_change("dev", (PROJECT_DIR, old), (PROJECT_DIR, new))
+    assert not isinstance(change, str) and change is not None
+    assert change.before == pytest.approx(248.46, abs=0.005)
+    assert change.delta == pytest.approx(1.00, abs=0.005)
+    assert change.items == (("KMS keys", 2.0, 3.0),)
+    text = render_markdown(Review(source="diff", stacks=(StackReview("dev", "present", (), cost=change),)))
+    assert "**Monthly estimate**: $248.46 → $249.46 (+$1.00 a month)" in text
+    assert "- KMS keys: $2.00 → $3.00 (+$1.00)" in text

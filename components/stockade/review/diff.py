@@ -6,13 +6,15 @@ pull requests from forks.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from stockade.review.affected import affected_stacks
 from stockade.review.desired import DesiredState, diff_states
 from stockade.review.errors import ReviewInputError
-from stockade.review.model import Review, StackReview, risky_first
+from stockade.review.model import CostChange, Review, StackReview, risky_first
 from stockade.review.revisions import DEFAULT_TIMEOUT, SynthOutcome, Workspace, find_project_dir
 from stockade.review.stackfiles import (
     list_stacks,
@@ -20,7 +22,7 @@ from stockade.review.stackfiles import (
     secret_fingerprints,
     stack_config_dir,
 )
-from stockade.review.text import listing
+from stockade.review.text import code, listing
 
 OFFLINE_NOTE = (
     "Offline desired-state diff: no cloud state was read and no provider was asked, so a property change "
@@ -98,7 +100,17 @@ def diff_revisions(
                     secret_fingerprints(base_checkout.project_dir, stack),
                     secret_fingerprints(head_checkout.project_dir, stack),
                 )
-            reviews.append(diff_states(stack, old_state, new_state, secrets))
+            reviewed = diff_states(stack, old_state, new_state, secrets)
+            cost = cost_change(
+                stack,
+                (base_checkout.project_dir if base_checkout else None, old.documents.get(stack)),
+                (head_checkout.project_dir, new.documents.get(stack)),
+            )
+            if isinstance(cost, str):
+                reviewed = replace(reviewed, notes=(*reviewed.notes, cost))
+            else:
+                reviewed = replace(reviewed, cost=cost)
+            reviews.append(reviewed)
         notes = [OFFLINE_NOTE]
         if skipped:
             notes.append(skipped_note(skipped))
@@ -109,6 +121,47 @@ def diff_revisions(
             head=head_checkout.info,
             notes=tuple(notes),
         )
+
+
+def cost_change(
+    stack: str,
+    old: tuple[Path | None, Mapping[str, Any] | None],
+    new: tuple[Path | None, Mapping[str, Any] | None],
+) -> CostChange | str | None:
+    """The monthly estimate at both revisions, a note saying why there is none, or None (no AWS cost)."""
+    from stockade.cost.estimate import CostError, Estimate, estimate
+    from stockade.settings import SettingsError
+    from stockade.settings.load import read_stack_file, settings_from_stack_file
+
+    def priced(project: Path | None, document: Mapping[str, Any] | None) -> Estimate | None:
+        if project is None or document is None:
+            return None
+        settings = settings_from_stack_file(read_stack_file(project, stack))
+        resources = [r for r in document.get("resources") or () if isinstance(r, Mapping)]
+        return estimate(stack, resources, settings.cost, settings.aws_region)
+
+    try:
+        before, after = priced(*old), priced(*new)
+    except (CostError, SettingsError, OSError) as exc:
+        message = exc.render() if isinstance(exc, SettingsError) else str(exc)
+        return f"monthly cost not estimated: {code(message.splitlines()[0], 300)}"
+    if not (before and before.items) and not (after and after.items):
+        return None
+    old_items, new_items = (before.by_name() if before else {}), (after.by_name() if after else {})
+    changed = tuple(
+        (name, old_items.get(name, 0.0), new_items.get(name, 0.0))
+        for name in dict.fromkeys([*old_items, *new_items])
+        if old_items.get(name, 0.0) != new_items.get(name, 0.0)
+    )
+    book = after or before
+    assert book is not None
+    return CostChange(
+        before=before.total if before else None,
+        after=after.total if after else None,
+        currency=book.currency,
+        prices_as_of=book.as_of,
+        items=changed,
+    )
 
 
 def failed_stack(stack: str, error: str) -> StackReview:

@@ -19,7 +19,15 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from stockade.review.model import ChangeKind, PropertyChange, ResourceChange, Review, Risk, StackReview
+from stockade.review.model import (
+    ChangeKind,
+    CostChange,
+    PropertyChange,
+    ResourceChange,
+    Review,
+    Risk,
+    StackReview,
+)
 from stockade.review.text import code
 
 DEFAULT_MAX_CHARS = 60_000
@@ -294,6 +302,28 @@ def _error_section(stack: StackReview, out: _Lines) -> None:
     )
 
 
+def _money(value: float | None) -> str:
+    return "–" if value is None else f"${value:,.2f}"  # noqa: RUF001 - a dash for "absent"
+
+
+def _signed(value: float) -> str:
+    return f"{'+' if value >= 0 else '-'}${abs(value):,.2f}"
+
+
+def _cost_lines(cost: CostChange, itemized: bool) -> list[str]:
+    head = f"**Monthly estimate**: {_money(cost.before)} → {_money(cost.after)}"
+    if cost.delta:
+        head += f" ({_signed(cost.delta)} a month)"
+    head += f", list prices as of {cost.prices_as_of}; `stockade cost` has the line items"
+    lines = [head]
+    if itemized:
+        lines += [
+            f"- {name}: {_money(before)} → {_money(after)} ({_signed(round(after - before, 2))})"
+            for name, before, after in cost.items
+        ]
+    return lines
+
+
 def _stack_section(stack: StackReview, detail: Detail, risks: _RiskBudget, out: _Lines) -> None:
     if stack.error is not None:
         _error_section(stack, out)
@@ -308,6 +338,8 @@ def _stack_section(stack: StackReview, detail: Detail, risks: _RiskBudget, out: 
         summary += f" · ⚠️ {counts['risky']} risky"
     out.add(f"<details{' open' if stack.risk_count() else ''}>", f"<summary>{summary}</summary>", "")
 
+    if stack.cost is not None:
+        out.add(*_cost_lines(stack.cost, detail.all_notes), "")
     stack_risks = [f"- {_risk_line(r)}" for r in stack.stack_risks if risks.take()]
     notes = list(stack.notes) if detail.all_notes else list(stack.notes[:3])
     if stack_risks or notes:

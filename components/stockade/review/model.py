@@ -137,6 +137,31 @@ class ResourceChange:
 
 
 @dataclass(frozen=True)
+class CostChange:
+    """The stack's estimated monthly cost at each revision (None: the stack is absent there)."""
+
+    before: float | None
+    after: float | None
+    currency: str
+    prices_as_of: str
+    items: tuple[tuple[str, float, float], ...] = ()  # (line item, before, after), changed ones only
+
+    @property
+    def delta(self) -> float:
+        return round((self.after or 0.0) - (self.before or 0.0), 2)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "before": self.before,
+            "after": self.after,
+            "delta": self.delta,
+            "currency": self.currency,
+            "pricesAsOf": self.prices_as_of,
+            "items": [{"name": n, "before": b, "after": a} for n, b, a in self.items],
+        }
+
+
+@dataclass(frozen=True)
 class StackReview:
     """One stack's changes. `status` says whether the stack exists on both sides, or failed to synthesize."""
 
@@ -147,6 +172,7 @@ class StackReview:
     stack_risks: tuple[Risk, ...] = ()
     notes: tuple[str, ...] = ()
     error: str | None = None  # why the stack could not be reviewed (status "error")
+    cost: CostChange | None = None  # monthly estimate at both revisions (diff only)
 
     def counts(self) -> dict[str, int]:
         counts = {"add": 0, "change": 0, "replace": 0, "remove": 0}
@@ -172,6 +198,7 @@ class StackReview:
             "risks": [r.as_json() for r in self.stack_risks],
             "notes": list(self.notes),
             "error": self.error,
+            "cost": self.cost.as_json() if self.cost else None,
             "resources": [c.as_json() for c in self.changes],
         }
 

@@ -110,6 +110,8 @@ def diff_revisions(
                 reviewed = replace(reviewed, notes=(*reviewed.notes, cost))
             else:
                 reviewed = replace(reviewed, cost=cost)
+            perimeter = changed_perimeter(old.documents.get(stack), new.documents.get(stack))
+            reviewed = replace(reviewed, perimeter=perimeter)
             reviews.append(reviewed)
         notes = [OFFLINE_NOTE]
         if skipped:
@@ -162,6 +164,15 @@ def cost_change(
         prices_as_of=book.as_of,
         items=changed,
     )
+
+
+def changed_perimeter(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> str | None:
+    """The head's perimeter diagram (the base's for a removed stack) when the two differ, else None."""
+    from stockade.diagram.perimeter import perimeter_of
+
+    before = perimeter_of(old) if old is not None else None
+    after = perimeter_of(new) if new is not None else None
+    return None if before == after else (after or before)
 
 
 def failed_stack(stack: str, error: str) -> StackReview:

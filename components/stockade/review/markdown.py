@@ -367,6 +367,19 @@ def _stack_section(stack: StackReview, detail: Detail, risks: _RiskBudget, out: 
             for change in safe:
                 out.add(*_entry(change, detail, risks))
         out.add("")
+    if stack.perimeter and detail.all_notes:
+        side = "base" if stack.status == "removed" else "head"
+        out.add(
+            "<details>",
+            f"<summary>Perimeter at the {side} revision (it changed)</summary>",
+            "",
+            "```mermaid",
+            stack.perimeter.rstrip().replace("```", "'''"),
+            "```",
+            "",
+            "</details>",
+            "",
+        )
     if not stack.changes:
         out.add(f"No resource changes ({stack.unchanged} unchanged).", "")
     elif stack.unchanged:

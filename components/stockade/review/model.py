@@ -173,6 +173,7 @@ class StackReview:
     notes: tuple[str, ...] = ()
     error: str | None = None  # why the stack could not be reviewed (status "error")
     cost: CostChange | None = None  # monthly estimate at both revisions (diff only)
+    perimeter: str | None = None  # Mermaid source of the head's perimeter, when it changed (diff only)
 
     def counts(self) -> dict[str, int]:
         counts = {"add": 0, "change": 0, "replace": 0, "remove": 0}
@@ -199,6 +200,7 @@ class StackReview:
             "notes": list(self.notes),
             "error": self.error,
             "cost": self.cost.as_json() if self.cost else None,
+            "perimeter": self.perimeter,
             "resources": [c.as_json() for c in self.changes],
         }
 

@@ -91,7 +91,8 @@ def test_a_replacement_spread_over_three_steps_is_one_change(dev: dict[str, Any]
     assert task.kind is ChangeKind.REPLACE
     assert all(p.replaces for p in task.properties)
     moved = {p.path for p in task.properties if not p.secret}
-    assert "containerDefinitions(json)[0].secrets[0].valueFrom" in moved
+    key = "containerDefinitions(json)[name=poller].secrets[name=ANTHROPIC_ENVIRONMENT_KEY].valueFrom"
+    assert key in moved
 
 
 def test_reads_and_sames_are_counted_not_listed(dev: dict[str, Any]) -> None:

@@ -92,7 +92,8 @@ def test_values_go_before_paths() -> None:
     full = render_markdown(r, max_chars=10**9)
     text = render_markdown(r, max_chars=len(full) - 1)
     assert "left out property values of risk-free changes" in text
-    assert "containerDefinitions(json)[0].environment[0].value" in text  # paths still there
+    # paths still there
+    assert "containerDefinitions(json)[name=app].environment[name=SETTING_0].value" in text
     assert "value-2-0-" not in text  # values gone
 
 

@@ -13,6 +13,7 @@ import base64
 import contextlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -24,7 +25,7 @@ import pytest
 import yaml
 
 from stockade.review.diff import diff_revisions
-from stockade.review.errors import ReviewInputError, RevisionError
+from stockade.review.errors import ReviewInputError
 from stockade.review.markdown import render_json, render_markdown
 from stockade.review.model import ChangeKind, Review
 
@@ -380,9 +381,12 @@ def test_a_base_that_predates_the_engine_is_named(repo_without_engine: Path) -> 
 def test_a_revision_that_fails_to_synth_is_named(repo_without_engine: Path) -> None:
     (repo_without_engine / "__main__.py").write_text("raise RuntimeError('broken on purpose')\n")
     commit(repo_without_engine, "broken program")
-    with pytest.raises(RevisionError, match=r"synth failed at revision HEAD \([0-9a-f]{7}\)") as caught:
-        diff_revisions("HEAD~1", "HEAD", project_dir=repo_without_engine)
-    assert "broken on purpose" in str(caught.value)
+    review = diff_revisions("HEAD~1", "HEAD", project_dir=repo_without_engine)
+    assert review.failed_stacks() == ("dev",)
+    [stack] = review.stacks
+    assert stack.error is not None
+    assert re.search(r"synth failed at revision HEAD \([0-9a-f]{7}\)", stack.error)
+    assert "broken on purpose" in stack.error
     assert git(repo_without_engine, "worktree", "list", "--porcelain").count("worktree ") == 1
 
 

@@ -238,7 +238,7 @@ def test_removing_egress_is_not_widening() -> None:
                 )
             },
             {"containerDefinitions": json.dumps([{"name": "a"}])},
-            "logging configuration removed at `containerDefinitions(json)[0].logConfiguration`",
+            "logging configuration removed at `containerDefinitions(json)[name=a].logConfiguration`",
         ),
     ],
 )

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,9 +34,11 @@ def test_the_pull_request_diff_has_no_secrets_and_a_read_only_token() -> None:
     workflow, text = load("stockade-diff.yml")
     assert set(workflow["on"]) == {"pull_request"}
     assert workflow["permissions"] == {}
-    [job] = workflow["jobs"].values()
-    assert job["permissions"] == {"contents": "read"}
+    assert set(workflow["jobs"]) == {"diff", "guardrails"}
+    for job in workflow["jobs"].values():
+        assert job["permissions"] == {"contents": "read"}
     assert "secrets." not in text and "id-token" not in text
+    job = workflow["jobs"]["diff"]
     [checkout] = steps_using(job, "actions/checkout")
     assert checkout["with"]["persist-credentials"] is False
     assert "stockade diff --base" in text
@@ -67,3 +74,104 @@ def test_credentials_stay_in_the_preview_job() -> None:
     assert "secrets." not in yaml.safe_dump(comment)
     assert "pulumi preview --stack" in text and "--json" in text
     assert f'MARKER: "{marker("preview")}"' in text
+
+
+def _step(job: dict[str, Any], needle: str) -> tuple[int, dict[str, Any]]:
+    for index, step in enumerate(job["steps"]):
+        if needle in str(step.get("run", "")) or needle in str(step.get("name", "")):
+            return index, step
+    raise AssertionError(f"no step with {needle!r}")
+
+
+def test_the_preview_creates_the_virtualenv_and_runs_the_policy_pack() -> None:
+    workflow, _text = load("stockade-preview.yml")
+    preview = workflow["jobs"]["preview"]
+    venv_at, _ = _step(preview, "python -m venv .venv")
+    preview_at, step = _step(preview, "pulumi preview --stack")
+    assert venv_at < preview_at, "Pulumi.yaml's virtualenv must exist before `pulumi preview`"
+    assert "--policy-pack policy" in step["run"] and "--policy-pack-config" in step["run"]
+    assert "stockade policy --stack" in step["run"] and "--emit-config" in step["run"]
+
+
+def test_every_workflow_caches_pip() -> None:
+    for name in ("stockade-diff.yml", "stockade-preview.yml"):
+        workflow, _text = load(name)
+        for job in workflow["jobs"].values():
+            for step in steps_using(job, "actions/setup-python"):
+                assert step["with"]["cache"] == "pip", name
+
+
+def test_the_fork_safe_guardrails_job_checks_every_stack_on_every_pull_request() -> None:
+    workflow, text = load("stockade-diff.yml")
+    assert workflow["on"] == {"pull_request": None}, "no paths filter: every pull request"
+    job = workflow["jobs"]["guardrails"]
+    assert job["permissions"] == {"contents": "read"}
+    assert "secrets." not in text and "environment" not in job
+    _, step = _step(job, "stockade validate")
+    assert "for file in stacks/Pulumi.*.yaml" in step["run"] and "stockade policy --stack" in step["run"]
+
+
+def _run_step(
+    job: dict[str, Any], needle: str, cwd: Path, env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    if shutil.which("bash") is None or shutil.which("jq") is None:
+        pytest.skip("needs bash and jq, as GitHub's runners have")
+    _, step = _step(job, needle)
+    return subprocess.run(
+        ["bash", "-e", "-c", step["run"]],
+        cwd=cwd,
+        env={"PATH": os.environ["PATH"], **env},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+
+def test_the_preview_stack_list_comes_from_the_stack_files(tmp_path: Path) -> None:
+    workflow, _text = load("stockade-preview.yml")
+    assert (
+        workflow["jobs"]["preview"]["strategy"]["matrix"]["stack"]
+        == "${{ fromJSON(needs.stacks.outputs.stacks) }}"
+    )
+    shutil.copytree(PROJECT_DIR / "stacks", tmp_path / "stacks")
+    aws = sorted(
+        p.name[len("Pulumi.") : -len(".yaml")]
+        for p in (tmp_path / "stacks").glob("Pulumi.*.yaml")
+        if (yaml.safe_load(p.read_text())["config"] or {}).get("stockade:target") == "aws"
+    )
+    assert "local" not in aws and "dev" in aws
+    output = tmp_path / "github-output"
+    roles = json.dumps({stack: f"arn:aws:iam::111111111111:role/{stack}" for stack in aws})
+    done = _run_step(
+        workflow["jobs"]["stacks"],
+        "List the AWS stacks",
+        tmp_path,
+        {"ROLES": roles, "GITHUB_OUTPUT": str(output)},
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert output.read_text().strip() == f"stacks={json.dumps(aws, separators=(',', ':'))}"
+
+    # A stack without a role is named, not silently skipped.
+    partial = json.dumps({"dev": "arn:aws:iam::111111111111:role/dev"})
+    done = _run_step(
+        workflow["jobs"]["stacks"],
+        "List the AWS stacks",
+        tmp_path,
+        {"ROLES": partial, "GITHUB_OUTPUT": str(output)},
+    )
+    assert done.returncode == 1
+    assert "::error::stack staging has no role in STOCKADE_PREVIEW_ROLES" in done.stdout
+
+
+def test_an_unset_repository_variable_fails_clearly(tmp_path: Path) -> None:
+    workflow, _text = load("stockade-preview.yml")
+    job = workflow["jobs"]["stacks"]
+    done = _run_step(job, "Check the repository variables", tmp_path, {"ROLES": "", "BACKEND": ""})
+    assert done.returncode == 1
+    assert "::error::repository variable STOCKADE_PREVIEW_ROLES is not set" in done.stdout
+    assert "::error::repository variable PULUMI_BACKEND_URL is not set" in done.stdout
+    done = _run_step(
+        job, "Check the repository variables", tmp_path, {"ROLES": '{"dev": "arn"}', "BACKEND": "s3://x"}
+    )
+    assert done.returncode == 0, done.stdout

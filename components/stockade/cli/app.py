@@ -8,6 +8,7 @@ from stockade.cli.audit_cmd import audit
 from stockade.cli.bootstrap_cmd import bootstrap
 from stockade.cli.comment_cmd import comment
 from stockade.cli.config_docs_cmd import config_docs
+from stockade.cli.cost_cmd import cost
 from stockade.cli.diff_cmd import diff
 from stockade.cli.policy_cmd import policy
 from stockade.cli.rollout_cmd import rollout
@@ -30,6 +31,7 @@ app.command()(comment)
 app.command()(policy)
 app.command()(audit)
 app.command()(bootstrap)
+app.command()(cost)
 
 
 def main() -> None:

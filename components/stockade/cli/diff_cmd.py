@@ -81,6 +81,11 @@ def emit(
         write_output(text, out)
         if json_out is not None:
             write_output(render_json(review), json_out)
+    failed = review.failed_stacks()
+    if failed:
+        # The comment is written (the other stacks are worth reading); the exit code still says it failed.
+        print(f"error: could not review stack {', '.join(failed)}; see its section", file=sys.stderr)
+        raise typer.Exit(EXIT_FAILED)
     if fail_on_risk and review.has_risk():
         raise typer.Exit(EXIT_RISK)
 
@@ -107,18 +112,27 @@ def diff(
     json_out: JsonOutOption = None,
     max_chars: MaxCharsOption = 60_000,
     fail_on_risk: FailOnRiskOption = False,
+    all_stacks: Annotated[
+        bool,
+        typer.Option(
+            "--all-stacks",
+            help="Synthesize every stack, also those whose stack file, code and dependencies are unchanged.",
+        ),
+    ] = False,
     project_dir: ProjectOption = None,
 ) -> None:
     """Synthesize each stack at BASE and HEAD offline and review the difference, risky changes first.
 
+    Only stacks whose inputs changed are synthesized: a stack file change needs that stack,
+    a change to shared code or dependencies needs every stack.
     No cloud credentials and no Pulumi CLI: safe for pull requests from forks.
-    Exit 0 when rendered, 2 for bad input, 1 when a revision fails to synthesize,
-    3 with --fail-on-risk when a risky change is found.
+    Exit 0 when rendered, 2 for bad input, 1 when a stack fails to synthesize (the others
+    are still rendered), 3 with --fail-on-risk when a risky change is found.
     """
 
     def build() -> Review:
         from stockade.review.diff import diff_revisions
 
-        return diff_revisions(base, head, stacks, project_dir)
+        return diff_revisions(base, head, stacks, project_dir, synth_all=all_stacks)
 
     emit(build, output_format, out, json_out, max_chars, fail_on_risk)

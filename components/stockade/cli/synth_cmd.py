@@ -15,13 +15,15 @@ class SynthFormat(StrEnum):
     JSON = "json"
     TREE = "tree"
     SUMMARY = "summary"
+    MERMAID = "mermaid"
 
 
 def synth(
     stack: StackOption,
     project_dir: ProjectOption = None,
     output_format: Annotated[
-        SynthFormat, typer.Option("--format", help="Output format.")
+        SynthFormat,
+        typer.Option("--format", help="Output format; mermaid draws the perimeter (docs/perimeters.md)."),
     ] = SynthFormat.SUMMARY,
     out: Annotated[Path | None, typer.Option("--out", help="Write to FILE instead of stdout.")] = None,
 ) -> None:
@@ -33,6 +35,10 @@ def synth(
         result = synthesize(stack, project_dir)
         if output_format is SynthFormat.JSON:
             text = result.to_json()
+        elif output_format is SynthFormat.MERMAID:
+            from stockade.diagram.perimeter import perimeter_of
+
+            text = perimeter_of(result.as_json())
         elif output_format is SynthFormat.TREE:
             text = render_tree(result)
         else:

@@ -13,9 +13,9 @@ from typing import Any
 
 from stockade.review.matching import Candidate, pair_renames, rename_note
 from stockade.review.model import ChangeKind, PropertyChange, ResourceChange, ResourceFlags, StackReview
-from stockade.review.paths import ABSENT, diff_leaves, format_path
+from stockade.review.paths import ABSENT, diff_leaves, format_path, is_member_leaf
 from stockade.review.risk import classify, ordering_key, secret_config_risks, weakening_risks
-from stockade.review.secrets import REDACTED
+from stockade.review.secrets import contains_secret, path_is_secret_by_name
 from stockade.review.text import code
 
 
@@ -75,10 +75,6 @@ class DesiredState:
         )
 
 
-def _is_secret(value: Any) -> bool:
-    return isinstance(value, str) and REDACTED in value
-
-
 # Registration options worth showing when they change; aliases and dependencies are noise here.
 _SHOWN_OPTIONS = ("protect", "retainOnDelete", "deleteBeforeReplace", "ignoreChanges", "replaceOnChanges")
 
@@ -91,7 +87,12 @@ def property_changes(old: DesiredResource | None, new: DesiredResource | None) -
     changes: list[PropertyChange] = []
     for leaf in diff_leaves(old.inputs if old else None, new.inputs if new else None):
         top = leaf.path[0] if leaf.path else None
-        secret = _is_secret(leaf.old) or _is_secret(leaf.new) or top in secret_keys
+        secret = (
+            contains_secret(leaf.old)
+            or contains_secret(leaf.new)
+            or top in secret_keys
+            or path_is_secret_by_name(leaf.path)
+        )
         changes.append(
             PropertyChange(
                 path=format_path(leaf.path),
@@ -99,6 +100,7 @@ def property_changes(old: DesiredResource | None, new: DesiredResource | None) -
                 old=None if secret or leaf.old is ABSENT else leaf.old,
                 new=None if secret or leaf.new is ABSENT else leaf.new,
                 secret=secret,
+                member=is_member_leaf(leaf.path),
             )
         )
     if old is not None and new is not None:

@@ -19,7 +19,15 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from stockade.review.model import ChangeKind, PropertyChange, ResourceChange, Review, Risk, StackReview
+from stockade.review.model import (
+    ChangeKind,
+    CostChange,
+    PropertyChange,
+    ResourceChange,
+    Review,
+    Risk,
+    StackReview,
+)
 from stockade.review.text import code
 
 DEFAULT_MAX_CHARS = 60_000
@@ -175,6 +183,16 @@ def _title(review: Review) -> str:
 
 
 def _headline(review: Review) -> str:
+    failed = review.failed_stacks()
+    if failed:
+        rest = _risk_headline(review)
+        return (
+            f"**❌ {len(failed)} of {len(review.stacks)} stacks could not be reviewed** (see below). {rest}"
+        )
+    return _risk_headline(review)
+
+
+def _risk_headline(review: Review) -> str:
     totals = review.totals()
     changed = totals["add"] + totals["change"] + totals["replace"] + totals["remove"]
     risky_stacks = sum(1 for s in review.stacks if s.risk_count())
@@ -199,6 +217,9 @@ def _table(review: Review) -> list[str]:
         risky = f"⚠️ {counts['risky']}" if counts["risky"] else "0"
         name = code(stack.stack).replace("|", "\\|")
         status = {"added": " (new)", "removed": " (removed)"}.get(stack.status, "")
+        if stack.error is not None:
+            lines.append(f"| {name} ❌ failed | ? | ? | ? | ? | ? |")
+            continue
         lines.append(
             f"| {name}{status} | {counts['add']} | {counts['change']} | {counts['replace']} | "
             f"{counts['remove']} | {risky} |"
@@ -211,6 +232,10 @@ def _value_line(prop: PropertyChange, show_values: bool) -> str:
     suffix = " (forces replacement)" if prop.replaces else ""
     if prop.secret:
         return f"{path}: 🔒 secret, value not shown{suffix}"
+    if prop.member:
+        sign = "+" if prop.kind == "add" else "−"  # noqa: RUF001 - a minus sign reads as removal
+        element = code(prop.new if prop.kind == "add" else prop.old) if show_values else "an element"
+        return f"{path}: {sign} {element}{suffix}"
     if not show_values or not prop.has_values:
         word = {"add": "added", "delete": "removed"}.get(prop.kind, "changed")
         return f"{path} ({word}){suffix}"
@@ -236,6 +261,7 @@ def _entry(change: ResourceChange, detail: Detail, risks: _RiskBudget) -> list[s
     if change.note:
         header += f": {change.note}"
     lines = [header, *risk_lines]
+    lines += [f"  - ✅ egress narrowed: {item}" for item in change.narrowed]
     if show_paths:
         if change.old_urn:
             lines.append(f"  - from {code(change.old_urn, 200)}")
@@ -258,7 +284,50 @@ def _collapsed(changes: list[ResourceChange]) -> list[str]:
     return [f"- {len(changes)} risk-free changes, collapsed: {by_kind}; by type: {by_type}{more}"]
 
 
+ERROR_LINES = 20
+
+
+def _error_section(stack: StackReview, out: _Lines) -> None:
+    lines = (stack.error or "").splitlines()[-ERROR_LINES:]
+    out.add(
+        "<details open>",
+        f"<summary><b>{html.escape(stack.stack)}</b>: ❌ could not be reviewed</summary>",
+        "",
+        *(f"    {line[:300]}" for line in lines),
+        "",
+        "The other stacks are reviewed as usual; fix this one and run again.",
+        "",
+        "</details>",
+        "",
+    )
+
+
+def _money(value: float | None) -> str:
+    return "–" if value is None else f"${value:,.2f}"  # noqa: RUF001 - a dash for "absent"
+
+
+def _signed(value: float) -> str:
+    return f"{'+' if value >= 0 else '-'}${abs(value):,.2f}"
+
+
+def _cost_lines(cost: CostChange, itemized: bool) -> list[str]:
+    head = f"**Monthly estimate**: {_money(cost.before)} → {_money(cost.after)}"
+    if cost.delta:
+        head += f" ({_signed(cost.delta)} a month)"
+    head += f", list prices as of {cost.prices_as_of}; `stockade cost` has the line items"
+    lines = [head]
+    if itemized:
+        lines += [
+            f"- {name}: {_money(before)} → {_money(after)} ({_signed(round(after - before, 2))})"
+            for name, before, after in cost.items
+        ]
+    return lines
+
+
 def _stack_section(stack: StackReview, detail: Detail, risks: _RiskBudget, out: _Lines) -> None:
+    if stack.error is not None:
+        _error_section(stack, out)
+        return
     counts = stack.counts()
     status = {"added": " (new stack)", "removed": " (stack removed)"}.get(stack.status, "")
     summary = (
@@ -269,6 +338,8 @@ def _stack_section(stack: StackReview, detail: Detail, risks: _RiskBudget, out: 
         summary += f" · ⚠️ {counts['risky']} risky"
     out.add(f"<details{' open' if stack.risk_count() else ''}>", f"<summary>{summary}</summary>", "")
 
+    if stack.cost is not None:
+        out.add(*_cost_lines(stack.cost, detail.all_notes), "")
     stack_risks = [f"- {_risk_line(r)}" for r in stack.stack_risks if risks.take()]
     notes = list(stack.notes) if detail.all_notes else list(stack.notes[:3])
     if stack_risks or notes:
@@ -296,6 +367,19 @@ def _stack_section(stack: StackReview, detail: Detail, risks: _RiskBudget, out: 
             for change in safe:
                 out.add(*_entry(change, detail, risks))
         out.add("")
+    if stack.perimeter and detail.all_notes:
+        side = "base" if stack.status == "removed" else "head"
+        out.add(
+            "<details>",
+            f"<summary>Perimeter at the {side} revision (it changed)</summary>",
+            "",
+            "```mermaid",
+            stack.perimeter.rstrip().replace("```", "'''"),
+            "```",
+            "",
+            "</details>",
+            "",
+        )
     if not stack.changes:
         out.add(f"No resource changes ({stack.unchanged} unchanged).", "")
     elif stack.unchanged:

@@ -64,11 +64,14 @@ class PropertyChange:
     secret: bool = False
     replaces: bool = False
     has_values: bool = True  # False when the source names the path but not its values
+    member: bool = False  # a whole element added to or removed from a set-valued list at `path`
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"path": self.path, "kind": self.kind, "secret": self.secret}
         if self.replaces:
             out["replaces"] = True
+        if self.member:
+            out["member"] = True
         if not self.secret and self.has_values:
             if self.kind != "add":
                 out["old"] = self.old
@@ -106,6 +109,7 @@ class ResourceChange:
     properties: tuple[PropertyChange, ...] = ()
     note: str = ""
     risks: tuple[Risk, ...] = ()
+    narrowed: tuple[str, ...] = ()  # egress destinations no longer allowed (reported, not risky)
 
     @property
     def before(self) -> Mapping[str, Any] | None:
@@ -127,20 +131,49 @@ class ResourceChange:
             "custom": self.custom,
             "note": self.note,
             "risks": [r.as_json() for r in self.risks],
+            "narrowed": list(self.narrowed),
             "properties": [p.as_json() for p in self.properties],
         }
 
 
 @dataclass(frozen=True)
+class CostChange:
+    """The stack's estimated monthly cost at each revision (None: the stack is absent there)."""
+
+    before: float | None
+    after: float | None
+    currency: str
+    prices_as_of: str
+    items: tuple[tuple[str, float, float], ...] = ()  # (line item, before, after), changed ones only
+
+    @property
+    def delta(self) -> float:
+        return round((self.after or 0.0) - (self.before or 0.0), 2)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "before": self.before,
+            "after": self.after,
+            "delta": self.delta,
+            "currency": self.currency,
+            "pricesAsOf": self.prices_as_of,
+            "items": [{"name": n, "before": b, "after": a} for n, b, a in self.items],
+        }
+
+
+@dataclass(frozen=True)
 class StackReview:
-    """One stack's changes. `status` says whether the stack exists on both sides."""
+    """One stack's changes. `status` says whether the stack exists on both sides, or failed to synthesize."""
 
     stack: str
-    status: str  # "present" | "added" | "removed"
+    status: str  # "present" | "added" | "removed" | "error"
     changes: tuple[ResourceChange, ...]
     unchanged: int = 0
     stack_risks: tuple[Risk, ...] = ()
     notes: tuple[str, ...] = ()
+    error: str | None = None  # why the stack could not be reviewed (status "error")
+    cost: CostChange | None = None  # monthly estimate at both revisions (diff only)
+    perimeter: str | None = None  # Mermaid source of the head's perimeter, when it changed (diff only)
 
     def counts(self) -> dict[str, int]:
         counts = {"add": 0, "change": 0, "replace": 0, "remove": 0}
@@ -165,6 +198,9 @@ class StackReview:
             "counts": self.counts(),
             "risks": [r.as_json() for r in self.stack_risks],
             "notes": list(self.notes),
+            "error": self.error,
+            "cost": self.cost.as_json() if self.cost else None,
+            "perimeter": self.perimeter,
             "resources": [c.as_json() for c in self.changes],
         }
 
@@ -197,6 +233,10 @@ class Review:
     def has_risk(self) -> bool:
         return self.risk_count() > 0
 
+    def failed_stacks(self) -> tuple[str, ...]:
+        """Stacks that could not be reviewed; the command exits non-zero when there are any."""
+        return tuple(s.stack for s in self.stacks if s.error is not None)
+
     def totals(self) -> dict[str, int]:
         totals = {"add": 0, "change": 0, "replace": 0, "remove": 0, "same": 0, "risky": 0}
         for stack in self.stacks:
@@ -218,5 +258,5 @@ class Review:
 
 
 def risky_first(stacks: Iterable[StackReview]) -> tuple[StackReview, ...]:
-    """Stacks with risks first, then by name: the order of the table and of the sections."""
-    return tuple(sorted(stacks, key=lambda s: (s.risk_count() == 0, s.stack)))
+    """Failed stacks first, then stacks with risks, then by name: the order of the table and sections."""
+    return tuple(sorted(stacks, key=lambda s: (s.error is None, s.risk_count() == 0, s.stack)))

@@ -1,8 +1,12 @@
 """Property paths: flatten nested inputs into leaves and name each leaf the way Pulumi does.
 
-Paths are tuples of keys (str), list indices (int) and `JSON_TEXT`, which marks a
+Paths are tuples of keys (str), list indices (int), `JSON_TEXT`, which marks a
 step into a string holding JSON (policy documents, container definitions), so a
-reviewer sees `policy(json).Statement[0].Action` instead of one opaque string.
+reviewer sees `policy(json).Statement[0].Action` instead of one opaque string,
+and `Member`s: a list whose order means nothing to its provider (allowlists,
+CIDR lists, rules, statements; see `SET_KEYS`) is keyed by its elements, not by
+their positions, so adding one domain is one `+ pastebin.com` and not every later
+index shifting by one.
 """
 
 from __future__ import annotations
@@ -30,9 +34,128 @@ class _JsonText:
 
 
 JSON_TEXT: Final = _JsonText()
-Segment = str | int | _JsonText
+
+
+@dataclass(frozen=True)
+class Member:
+    """One element of a set-valued list, identified by what it is rather than where it sits.
+
+    `keyed`: the element is an object with an identity field (`name`, `Sid`, `key`);
+    its fields are then diffed one by one under `[name=X]`. Otherwise the element
+    itself is the leaf and `label` is its compact text.
+    """
+
+    label: str
+    keyed: bool = False
+
+
+Segment = str | int | _JsonText | Member
 Path = tuple[Segment, ...]
 ABSENT: Final = object()
+
+
+# Lists whose order means nothing to the provider or to AWS: diffed as sets.
+SET_KEYS: Final = frozenset(
+    {
+        # allowlists and address lists
+        "domains",
+        "targets",
+        "definition",
+        "cidrBlocks",
+        "ipv6CidrBlocks",
+        "entries",
+        "prefixListIds",
+        "allowedIps",
+        "allowedDomains",
+        "sourceRanges",
+        "destinationRanges",
+        # rules and routes
+        "ingress",
+        "egress",
+        "statefulRules",
+        "statelessRulesAndCustomActions",
+        "statefulRuleGroupReferences",
+        "statelessRuleGroupReferences",
+        "ipSets",
+        "routes",
+        "route",
+        # attachments
+        "securityGroupIds",
+        "securityGroups",
+        "subnetIds",
+        "subnets",
+        "routeTableIds",
+        "managedPolicyArns",
+        # tags in list form, container settings ECS treats as sets
+        "tags",
+        "labels",
+        "containerDefinitions",
+        "environment",
+        "secrets",
+        "portMappings",
+        "mountPoints",
+        "volumes",
+        "ulimits",
+        "uploads",
+        "mounts",
+        # policy documents
+        "Statement",
+        "Action",
+        "NotAction",
+        "Resource",
+        "NotResource",
+    }
+)
+# Every list below one of these keys is a set (principal lists, condition values).
+SET_SCOPES: Final = frozenset({"Principal", "NotPrincipal", "Condition"})
+IDENTITY_KEYS: Final = ("name", "Sid", "key", "Key", "label")
+
+
+def is_set_list(path: Path) -> bool:
+    """Whether the list at `path` is a set (order carries no meaning)."""
+    # `containerDefinitions(json)`: the list is the JSON text's document; its key is one step back.
+    key = path[-2] if len(path) > 1 and path[-1] is JSON_TEXT else path[-1] if path else None
+    if isinstance(key, str) and key in SET_KEYS:
+        return True
+    return any(isinstance(s, str) and s in SET_SCOPES for s in path)
+
+
+def _compact(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def member_of(item: Any) -> Member:
+    """The identity of one set element."""
+    if isinstance(item, Mapping):
+        for key in IDENTITY_KEYS:
+            ident = item.get(key)
+            if isinstance(ident, str) and ident:
+                return Member(f"{key}={ident}", keyed=True)
+    return Member(_compact(item))
+
+
+def natural_key(path: Path) -> tuple[tuple[int, Any], ...]:
+    """Sort key that puts `domains[7]` before `domains[10]` and set members in text order."""
+    key: list[tuple[int, Any]] = []
+    for segment in path:
+        if isinstance(segment, int):
+            key.append((0, segment))
+        elif isinstance(segment, str):
+            key.append((1, _natural_text(segment)))
+        elif isinstance(segment, Member):
+            key.append((2, _natural_text(segment.label)))
+        else:
+            key.append((3, ()))
+    return tuple(key)
+
+
+_DIGITS = re.compile(r"(\d+)")
+
+
+def _natural_text(text: str) -> tuple[tuple[int, Any], ...]:
+    return tuple((0, int(part)) if part.isdigit() else (1, part) for part in _DIGITS.split(text) if part)
 
 
 # Pulumi quotes a key unless it is all ASCII letters, digits and underscores.
@@ -46,6 +169,10 @@ def format_path(path: Path) -> str:
     for index, segment in enumerate(path):
         if segment is JSON_TEXT:
             out.append("(json)")
+        elif isinstance(segment, Member):
+            # A keyed member names its element; a plain member is shown as the value (`+ x`).
+            if segment.keyed:
+                out.append(f"[{segment.label}]")
         elif isinstance(segment, int):
             out.append(f"[{segment}]")
         elif isinstance(segment, str):
@@ -147,6 +274,14 @@ def _walk(value: Any, prefix: Path, expand_json: bool) -> Iterator[tuple[Path, A
     if isinstance(value, list | tuple):
         if not value and prefix:
             yield prefix, []
+        if is_set_list(prefix):
+            for item in value:
+                member = member_of(item)
+                if member.keyed:
+                    yield from _walk(item, (*prefix, member), expand_json)
+                else:
+                    yield (*prefix, member), item
+            return
         for index, item in enumerate(value):
             yield from _walk(item, (*prefix, index), expand_json)
         return
@@ -165,6 +300,12 @@ def lookup(value: Any, path: Path) -> Any:
         if segment is JSON_TEXT:
             node = decode_json_text(node) if isinstance(node, str) else None
             if node is None:
+                return ABSENT
+        elif isinstance(segment, Member):
+            if not isinstance(node, list | tuple):
+                return ABSENT
+            node = next((item for item in node if member_of(item) == segment), ABSENT)
+            if node is ABSENT:
                 return ABSENT
         elif isinstance(segment, int):
             if not isinstance(node, list | tuple) or not 0 <= segment < len(node):
@@ -197,6 +338,19 @@ class LeafChange:
     new: Any
 
 
+def is_member_leaf(path: Path) -> bool:
+    """A leaf that is a whole set element (shown with a plus or minus sign)."""
+    return bool(path) and isinstance(path[-1], Member) and not path[-1].keyed
+
+
+def set_root(path: Path) -> Path | None:
+    """The set-valued list a (Pulumi, index-based) path runs through, if any: `domains[3]` -> `domains`."""
+    for depth, segment in enumerate(path):
+        if isinstance(segment, int) and is_set_list(path[:depth]):
+            return path[:depth]
+    return None
+
+
 def diff_leaves(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> list[LeafChange]:
     """Leaf-by-leaf differences between two input objects, sorted by path."""
     return diff_values(old or {}, new or {}, ())
@@ -207,7 +361,7 @@ def diff_values(old: Any, new: Any, prefix: Path) -> list[LeafChange]:
     before = {} if old is ABSENT else flatten(old, prefix)
     after = {} if new is ABSENT else flatten(new, prefix)
     changes: list[LeafChange] = []
-    for path in sorted(before.keys() | after.keys(), key=format_path):
+    for path in sorted(before.keys() | after.keys(), key=natural_key):
         had, has = path in before, path in after
         if had and has:
             if before[path] != after[path] or type(before[path]) is not type(after[path]):

@@ -32,19 +32,24 @@ from stockade.review.model import (
 )
 from stockade.review.paths import (
     ABSENT,
+    Path,
     PathSyntaxError,
     diff_leaves,
     diff_values,
     format_path,
+    is_member_leaf,
     lookup,
     parse_path,
+    set_root,
 )
 from stockade.review.risk import classify, ordering_key
 from stockade.review.secrets import (
-    REDACTED,
     UNKNOWN,
     Scrubber,
     clear_values_at,
+    contains_secret,
+    json_text_plaintexts,
+    path_is_secret_by_name,
     redact,
     sentinel_plaintexts,
     state_secret_paths,
@@ -91,6 +96,7 @@ class Step:
     diff_reasons: tuple[str, ...] = ()
     replace_reasons: tuple[str, ...] = ()
     detailed: Mapping[str, tuple[str, bool]] | None = None
+    secret_paths: frozenset[Any] = frozenset()  # secret on either side, found before redaction
 
 
 @dataclass
@@ -247,6 +253,8 @@ def _redacted_steps(document: Mapping[str, Any], source: str) -> tuple[list[Step
     """Steps whose states hold no secret value, and the scrubber that knows the secrets seen in clear."""
     steps = parse_steps(document, source)
     scrubber = Scrubber(sentinel_plaintexts(document))
+    for value in json_text_plaintexts(document):
+        scrubber.add(value)
     step_paths: list[set[Any]] = []
     for raw in document.get("steps") or []:
         old, new = raw.get("oldState"), raw.get("newState")
@@ -276,6 +284,7 @@ def _redacted_steps(document: Mapping[str, Any], source: str) -> tuple[list[Step
             diff_reasons=step.diff_reasons,
             replace_reasons=step.replace_reasons,
             detailed=step.detailed,
+            secret_paths=frozenset(paths),
         )
         for step, paths in zip(steps, step_paths, strict=True)
     ]
@@ -283,16 +292,6 @@ def _redacted_steps(document: Mapping[str, Any], source: str) -> tuple[list[Step
 
 
 # --- the change model ---------------------------------------------------------------------------
-
-
-def _contains_secret(value: Any) -> bool:
-    if isinstance(value, str):
-        return REDACTED in value
-    if isinstance(value, Mapping):
-        return any(_contains_secret(v) for v in value.values())
-    if isinstance(value, list | tuple):
-        return any(_contains_secret(v) for v in value)
-    return False
 
 
 def _shown(value: Any) -> Any:
@@ -303,23 +302,48 @@ def _shown(value: Any) -> Any:
     return value
 
 
-def _property(path: str, kind: str, old: Any, new: Any, replaces: bool = False) -> PropertyChange:
-    secret = _contains_secret(old) or _contains_secret(new)
+def _touches_secret(path: Path, secret_paths: frozenset[Any]) -> bool:
+    """Whether `path` is, holds or lies inside a property that is secret on either side of the step."""
+    if path_is_secret_by_name(path):
+        return True
+    return any(path[: len(s)] == s or s[: len(path)] == path for s in secret_paths)
+
+
+def _property(
+    path: Path | str,
+    kind: str,
+    old: Any,
+    new: Any,
+    replaces: bool = False,
+    secret_paths: frozenset[Any] = frozenset(),
+    has_values: bool = True,
+) -> PropertyChange:
+    parsed = path if isinstance(path, tuple) else None
+    secret = contains_secret(old) or contains_secret(new)
+    if parsed is not None:
+        secret = secret or _touches_secret(parsed, secret_paths)
+    elif isinstance(path, str):
+        secret = secret or _touches_secret((path,), secret_paths)
     return PropertyChange(
-        path=path,
+        path=format_path(parsed) if parsed is not None else str(path),
         kind=kind,
-        old=None if secret else _shown(old),
-        new=None if secret else _shown(new),
+        old=None if secret or not has_values else _shown(old),
+        new=None if secret or not has_values else _shown(new),
         secret=secret,
         replaces=replaces,
+        has_values=has_values,
+        member=parsed is not None and is_member_leaf(parsed),
     )
 
 
 def _leaf_properties(
-    old: Mapping[str, Any] | None, new: Mapping[str, Any] | None, replace_keys: set[str]
+    old: Mapping[str, Any] | None,
+    new: Mapping[str, Any] | None,
+    replace_keys: set[str],
+    secret_paths: frozenset[Any] = frozenset(),
 ) -> list[PropertyChange]:
     return [
-        _property(format_path(leaf.path), leaf.kind, leaf.old, leaf.new, str(leaf.path[0]) in replace_keys)
+        _property(leaf.path, leaf.kind, leaf.old, leaf.new, str(leaf.path[0]) in replace_keys, secret_paths)
         for leaf in diff_leaves(old, new)
     ]
 
@@ -334,32 +358,45 @@ def _old_value(old: State | None, path: Any, input_diff: bool) -> Any:
 
 
 def _detailed_properties(step: Step, old: State | None, new: State | None) -> list[PropertyChange]:
-    """Properties from the provider's detailedDiff: its paths, with values looked up in the states."""
+    """Properties from the provider's detailedDiff: its paths, with values looked up in the states.
+
+    A path into a set-valued list (`domains[3]`) is widened to the list itself, which is
+    then diffed as a set: the provider's positions shift with every insertion.
+    """
     assert step.detailed is not None
     found: list[PropertyChange] = []
+    done: set[Path] = set()
+    secrets = step.secret_paths
     for text, (kind, input_diff) in sorted(step.detailed.items()):
         base_kind, _, suffix = kind.partition("-")
         replaces = suffix == "replace" or text in step.replace_reasons
         try:
             path = parse_path(text)
         except PathSyntaxError:
-            found.append(PropertyChange(text, base_kind, replaces=replaces, has_values=False))
+            found.append(_property(text, base_kind, None, None, replaces, secrets, has_values=False))
             continue
+        root = set_root(path)
+        if root is not None:
+            path, base_kind = root, "update"
+        if path in done:
+            continue
+        done.add(path)
         before = _old_value(old, path, input_diff)
         after = lookup(new.inputs, path) if new else ABSENT
         if before is ABSENT and after is ABSENT:
             # The path is in the provider's state only (e.g. tagsAll): named, values unknown here.
-            found.append(PropertyChange(text, base_kind, replaces=replaces, has_values=False))
+            found.append(_property(path, base_kind, None, None, replaces, secrets, has_values=False))
             continue
         leaves = diff_values(before, after, path)
         if len(leaves) > 1 or (leaves and leaves[0].path != path):
             # A nested or JSON-text value: show which leaves moved, so one secret leaf
             # does not hide the whole property.
             found += [
-                _property(format_path(leaf.path), leaf.kind, leaf.old, leaf.new, replaces) for leaf in leaves
+                _property(leaf.path, leaf.kind, leaf.old, leaf.new, replaces, secrets) for leaf in leaves
             ]
-        else:
-            found.append(_property(text, base_kind, before, after, replaces))
+        elif leaves or root is None:
+            shown = path if root is not None else text
+            found.append(_property(shown, base_kind, before, after, replaces, secrets))
     return found
 
 
@@ -367,19 +404,23 @@ def _step_properties(step: Step, old: State | None, new: State | None) -> list[P
     if step.detailed:
         return _detailed_properties(step, old, new)
     replace_keys = set(step.replace_reasons)
+    secrets = step.secret_paths
     old_inputs = old.inputs if old else None
     new_inputs = new.inputs if new else None
     if not step.diff_reasons:
-        return _leaf_properties(old_inputs, new_inputs, replace_keys)
+        return _leaf_properties(old_inputs, new_inputs, replace_keys, secrets)
     found: list[PropertyChange] = []
     for key in step.diff_reasons:
         changed = _leaf_properties(
             {key: old_inputs[key]} if old_inputs and key in old_inputs else None,
             {key: new_inputs[key]} if new_inputs and key in new_inputs else None,
             replace_keys,
+            secrets,
         )
         # A key the inputs do not show (an output-only difference): named, values unknown.
-        found += changed or [PropertyChange(key, "update", replaces=key in replace_keys, has_values=False)]
+        found += changed or [
+            _property((key,), "update", None, None, key in replace_keys, secrets, has_values=False)
+        ]
     return found
 
 
@@ -416,11 +457,12 @@ def _resource_change(urn: str, group: Sequence[Step]) -> ResourceChange:
     kind = _kind(ops, old, urn)
     _, _, type_from_urn, name = split_urn(urn)
     primary = next((s for s in group if s.detailed or s.diff_reasons), group[0])
+    secrets = frozenset().union(*(s.secret_paths for s in group))
     properties: list[PropertyChange] = []
     if kind in (ChangeKind.ADD, ChangeKind.IMPORT):
-        properties = _leaf_properties(None, new.inputs if new else None, set())
+        properties = _leaf_properties(None, new.inputs if new else None, set(), secrets)
     elif kind is ChangeKind.REMOVE:
-        properties = _leaf_properties(old.inputs if old else None, None, set())
+        properties = _leaf_properties(old.inputs if old else None, None, set(), secrets)
     elif kind not in (ChangeKind.SAME, ChangeKind.READ, ChangeKind.OTHER):
         properties = _step_properties(primary, old, new)
     note = ""

@@ -97,6 +97,14 @@ def worktree(root: Path, revision: RevisionInfo) -> Iterator[Path]:
             _git(root, "worktree", "prune")
 
 
+@dataclass(frozen=True)
+class SynthOutcome:
+    """One revision's synths: desired-state documents by stack, and error messages by stack."""
+
+    documents: dict[str, dict[str, Any]]
+    errors: dict[str, str]
+
+
 class _Worker:
     """One child process synthesizing one revision's stacks."""
 
@@ -132,18 +140,21 @@ class _Worker:
             command, cwd=checkout.project_dir, env=env, stdout=self._log, stderr=subprocess.STDOUT
         )
 
-    def finish(self, timeout: float) -> dict[str, dict[str, Any]]:
+    def finish(self, timeout: float) -> SynthOutcome:
+        """Each stack's desired state, or why it failed; a stack's failure never hides the others."""
         label = self.checkout.info.label
         try:
             code = self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
-            raise RevisionError(f"synthesizing {label} took longer than {timeout:.0f}s; stopped it") from None
+            message = f"synthesizing {label} took longer than {timeout:.0f}s; stopped it"
+            return SynthOutcome({}, dict.fromkeys(self.stacks, message))
         finally:
             self._log.close()
         if code != 0 or not self.out.is_file():
-            raise RevisionError(f"the synth process for {label} failed (exit {code}):\n{self._tail()}")
+            message = f"the synth process for {label} failed (exit {code}):\n{self._tail()}"
+            return SynthOutcome({}, dict.fromkeys(self.stacks, message))
         document = json.loads(self.out.read_text(encoding="utf-8"))
         if not document.get("engine"):
             raise ReviewInputError(
@@ -151,14 +162,14 @@ class _Worker:
                 "choose a newer --base"
             )
         stacks: dict[str, dict[str, Any]] = document.get("stacks") or {}
-        failures = [
-            f"stack {name}: {entry.get('error')}"
-            for name, entry in stacks.items()
-            if entry.get("status") != "ok"
-        ]
-        if failures:
-            raise RevisionError(f"synth failed at revision {label}:\n" + "\n".join(failures))
-        return {name: entry["synth"] for name, entry in stacks.items()}
+        return SynthOutcome(
+            {name: entry["synth"] for name, entry in stacks.items() if entry.get("status") == "ok"},
+            {
+                name: f"synth failed at revision {label}: {entry.get('error')}"
+                for name, entry in stacks.items()
+                if entry.get("status") != "ok"
+            },
+        )
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -206,6 +217,32 @@ class Workspace:
     def resolve(self, ref: str) -> RevisionInfo:
         return resolve(self.root, ref)
 
+    def changed_files(self, base: RevisionInfo, head: RevisionInfo | None) -> list[str]:
+        """Project-relative paths that differ between `base` and `head` (None: the working tree).
+
+        For the working tree, untracked files count too (a new stack file is a change).
+        """
+        assert base.commit is not None
+        scope = ["--", str(self.relative) if str(self.relative) != "." else "."]
+        if head is None:
+            diffs = _git(self.root, "diff", "--name-only", "--no-renames", base.commit, *scope)
+            untracked = _git(self.root, "ls-files", "--others", "--exclude-standard", "--full-name", *scope)
+            results = [diffs, untracked]
+        else:
+            assert head.commit is not None
+            results = [
+                _git(self.root, "diff", "--name-only", "--no-renames", base.commit, head.commit, *scope)
+            ]
+        names: list[str] = []
+        for result in results:
+            if result.returncode != 0:
+                raise RevisionError(
+                    f"cannot list the files changed since {base.label}: {result.stderr.strip()}"
+                )
+            names += [line for line in result.stdout.splitlines() if line]
+        prefix = "" if str(self.relative) == "." else self.relative.as_posix() + "/"
+        return [name.removeprefix(prefix) for name in names if name.startswith(prefix)]
+
     def checkout(self, revision: RevisionInfo | None) -> Checkout:
         """The working tree for None; otherwise a temporary worktree, removed when the workspace closes."""
         if revision is None:
@@ -217,10 +254,10 @@ class Workspace:
             )
         return Checkout(revision, path)
 
-    def start(self, checkout: Checkout, stacks: Sequence[str]) -> Callable[[], dict[str, dict[str, Any]]]:
+    def start(self, checkout: Checkout, stacks: Sequence[str]) -> Callable[[], SynthOutcome]:
         """Start synthesizing `stacks` at `checkout` in the background; call the result to wait for it."""
         if not stacks:
-            return dict
+            return lambda: SynthOutcome({}, {})
         assert self._scratch is not None, "use the workspace as a context manager"
         worker = _Worker(checkout, stacks, self._scratch)
         self._workers.append(worker)

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from stockade.review import iam, netrules
+from stockade.review import egress, iam, netrules
 from stockade.review.model import ChangeKind, ResourceChange, Risk
 from stockade.review.paths import ABSENT, flatten, format_path, has_key, last_key
 from stockade.review.text import code, listing, plain
@@ -179,6 +179,19 @@ def _egress_widened(change: ResourceChange) -> Iterator[str]:
     old = netrules.permissions(change.type, change.before, "egress")
     for permission in netrules.uncovered(netrules.permissions(change.type, change.after, "egress"), old):
         yield f"new egress: {code(permission.describe('to'))}"
+    widened, _ = egress.compare(change.type, change.before, change.after)
+    for destination in widened:
+        yield f"newly allowed: {destination.describe()}"
+
+
+def egress_narrowed(change: ResourceChange) -> tuple[str, ...]:
+    """Destinations the change stops allowing: worth saying, never a risk."""
+    _, narrowed = egress.compare(change.type, change.before, change.after)
+    found = [d.describe() for d in narrowed]
+    old = netrules.permissions(change.type, change.before, "egress")
+    new = netrules.permissions(change.type, change.after, "egress")
+    found += [code(p.describe("to")) for p in netrules.uncovered(old, new)]
+    return tuple(found)
 
 
 def _protection_weakened(change: ResourceChange) -> Iterator[str]:
@@ -334,7 +347,7 @@ RULE_ORDER = {rule.id: index for index, rule in enumerate((*RULES, WEAKENING_RUL
 def classify(change: ResourceChange) -> ResourceChange:
     """The change with every rule's findings attached, in rule order."""
     risks = tuple(Risk(rule.id, rule.title, reason) for rule in RULES for reason in rule.check(change))
-    return replace(change, risks=risks)
+    return replace(change, risks=risks, narrowed=egress_narrowed(change))
 
 
 def weakening_risks(old: Sequence[str] | None, new: Sequence[str]) -> tuple[Risk, ...]:

@@ -12,12 +12,13 @@ document (other resources' inputs, diagnostics), in case they travelled.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from stockade.review.paths import ABSENT, Path, lookup
+from stockade.review.paths import ABSENT, Path, decode_json_text, lookup
 
 # Pulumi's wire sentinels (sdk/go/common/resource/sig); the engine's redactor uses the same
 # values, but importing it would load the Pulumi SDK, which `stockade comment` does not need.
@@ -28,6 +29,57 @@ REDACTED = "[secret]"
 # Shorter strings are too likely to occur innocently ("true", "prod") to scrub everywhere;
 # they are still redacted where they sit.
 MIN_SCRUB_LENGTH = 6
+# A base64 fragment this short could match by chance inside unrelated base64.
+MIN_B64_LENGTH = 8
+
+
+# Properties that hold a secret whatever the markers say: an old state written before the
+# value was marked secret, or a preview run with `--show-secrets`, carries them in clear.
+SECRET_PROPERTY_NAMES = frozenset(
+    name.lower()
+    for name in (
+        "secretString",
+        "secretBinary",
+        "privateKeyPem",
+        "privateKeyOpenssh",
+        "privateKeyPemPkcs8",
+        "password",
+        "masterPassword",
+        "token",
+        "tunnelToken",
+        "tunnelSecret",
+        "apiToken",
+        "apiKey",
+        "authToken",
+        "secretKey",
+        "secretAccessKey",
+        "clientSecret",
+        "sharedSecret",
+        "passphrase",
+    )
+)
+
+
+def is_secret_name(key: Any) -> bool:
+    return isinstance(key, str) and key.lower() in SECRET_PROPERTY_NAMES
+
+
+def path_is_secret_by_name(path: Path) -> bool:
+    """Whether any key on the path names a property that always holds a secret."""
+    return any(is_secret_name(segment) for segment in path)
+
+
+def contains_secret(value: Any) -> bool:
+    """Whether a (redacted) value holds a secret marker anywhere inside."""
+    if isinstance(value, str):
+        return REDACTED in value
+    if is_sentinel(value):
+        return True
+    if isinstance(value, Mapping):
+        return any(contains_secret(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(contains_secret(v) for v in value)
+    return False
 
 
 def is_sentinel(value: Any) -> bool:
@@ -35,9 +87,11 @@ def is_sentinel(value: Any) -> bool:
 
 
 def secret_paths(value: Any, prefix: Path = ()) -> set[Path]:
-    """Paths holding a secret marker (the sentinel object or the "[secret]" string)."""
+    """Paths holding a secret marker (the sentinel or "[secret]") or an always-secret property name."""
     if is_sentinel(value) or value == REDACTED:
         return {prefix} if prefix else set()
+    if prefix and is_secret_name(prefix[-1]) and value not in (None, "", [], {}):
+        return {prefix}
     found: set[Path] = set()
     if isinstance(value, Mapping):
         for key, item in value.items():
@@ -78,27 +132,78 @@ def sentinel_plaintexts(value: Any) -> Iterator[str]:
             yield from sentinel_plaintexts(item)
 
 
+def encoded_forms(secret: str) -> set[str]:
+    """The ways a secret travels inside other strings: as is, JSON-escaped, and base64.
+
+    Base64 of a secret embedded in a longer blob depends on its offset modulo 3, so
+    each of the three alignments contributes the characters it fully determines.
+    """
+    forms = {secret, json.dumps(secret)[1:-1]}
+    raw = secret.encode("utf-8")
+    for offset in range(3):
+        encoded = base64.b64encode(b"\0" * offset + raw).decode("ascii")
+        start = (offset * 8 + 5) // 6  # characters touched by the padding bytes in front
+        end = ((offset + len(raw)) // 3) * 4  # characters not touched by whatever follows
+        if end - start >= MIN_B64_LENGTH:
+            forms.add(encoded[start:end])
+    return {form for form in forms if len(form) >= MIN_SCRUB_LENGTH}
+
+
 class Scrubber:
-    """Replaces known secret strings wherever they appear inside other strings."""
+    """Replaces known secret strings wherever they appear inside other strings.
+
+    All secrets are matched in one Aho-Corasick pass, so scrubbing costs time
+    linear in the text whatever the number of secrets; the automaton is rebuilt
+    only when a secret was added since the last scrub.
+    """
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self._known: set[str] = set()
-        self._longest_first: list[str] = []
+        self._automaton: Any = None
+        self._dirty = False
         for secret in secrets:
             self.add(secret)
 
     def add(self, secret: str) -> None:
         if len(secret) >= MIN_SCRUB_LENGTH and secret != REDACTED:
-            # Inside JSON text (container definitions, policies) quotes and backslashes are escaped.
-            self._known |= {secret, json.dumps(secret)[1:-1]}
-            # Longest first, so a secret that contains another is replaced whole.
-            self._longest_first = sorted(self._known, key=len, reverse=True)
+            forms = encoded_forms(secret) - self._known
+            if forms:
+                self._known |= forms
+                self._dirty = True
+
+    def __len__(self) -> int:
+        return len(self._known)
+
+    def _compiled(self) -> Any:
+        if self._dirty:
+            import ahocorasick
+
+            automaton = ahocorasick.Automaton()
+            for form in self._known:
+                automaton.add_word(form, len(form))
+            automaton.make_automaton()
+            self._automaton = automaton
+            self._dirty = False
+        return self._automaton
 
     def scrub(self, text: str) -> str:
-        for secret in self._longest_first:
-            if secret in text:
-                text = text.replace(secret, REDACTED)
-        return text
+        automaton = self._compiled()
+        if automaton is None or len(text) < MIN_SCRUB_LENGTH:
+            return text
+        pieces: list[str] = []
+        cursor = 0
+        # iter_long: the longest match at each place, non-overlapping, so a secret that
+        # contains another is replaced whole.
+        for end, length in automaton.iter_long(text):
+            start = end - length + 1
+            if start < cursor:
+                continue
+            pieces += (text[cursor:start], REDACTED)
+            cursor = end + 1
+        if not pieces:
+            return text
+        pieces.append(text[cursor:])
+        return "".join(pieces)
 
 
 def _ancestors(paths: Iterable[Path]) -> set[Path]:
@@ -106,11 +211,19 @@ def _ancestors(paths: Iterable[Path]) -> set[Path]:
 
 
 def redact(value: Any, paths: set[Path], scrubber: Scrubber) -> Any:
-    """`value` with every secret path (and anything that may embed one) replaced by "[secret]"."""
+    """`value` with every secret path (and anything that may embed one) replaced by "[secret]".
+
+    Also redacted: properties whose name always means a secret (`SECRET_PROPERTY_NAMES`),
+    and sentinel objects inside strings that hold JSON (container definitions, policies).
+    """
     ancestors = _ancestors(paths)
 
     def walk(node: Any, prefix: Path) -> Any:
-        if any(prefix[:i] in paths for i in range(1, len(prefix) + 1)) or is_sentinel(node):
+        if (
+            is_sentinel(node)
+            or (prefix and is_secret_name(prefix[-1]) and node not in (None, "", [], {}))
+            or any(prefix[:i] in paths for i in range(1, len(prefix) + 1))
+        ):
             return REDACTED
         if isinstance(node, Mapping):
             return {str(k): walk(v, (*prefix, str(k))) for k, v in node.items()}
@@ -119,9 +232,37 @@ def redact(value: Any, paths: set[Path], scrubber: Scrubber) -> Any:
         if prefix in ancestors and node is not None:
             # A scalar where the other state nests a secret below: JSON text, most likely.
             return REDACTED
-        return scrubber.scrub(node) if isinstance(node, str) else node
+        if isinstance(node, str):
+            return _redact_json_text(node, scrubber) or scrubber.scrub(node)
+        return node
 
     return walk(value, ())
+
+
+def _redact_json_text(text: str, scrubber: Scrubber) -> str | None:
+    """JSON text holding a sentinel or an always-secret property, re-encoded without them; else None."""
+    if text.lstrip()[:1] not in ("{", "[") or (SECRET_SIG not in text and not _may_hold_secret_name(text)):
+        return None
+    document = decode_json_text(text)
+    if document is None:
+        return None
+    cleaned = redact(document, set(), scrubber)
+    return json.dumps(cleaned, separators=(",", ":")) if cleaned != document else None
+
+
+def _may_hold_secret_name(text: str) -> bool:
+    lowered = text.lower()
+    return any(f'"{name}"' in lowered for name in SECRET_PROPERTY_NAMES)
+
+
+def json_text_plaintexts(value: Any) -> Iterator[str]:
+    """Clear text inside sentinels that sit in strings holding JSON (so they can be scrubbed elsewhere)."""
+    for text in _strings(value):
+        if SECRET_SIG in text:
+            document = decode_json_text(text)
+            if document is not None:
+                yield from sentinel_plaintexts(document)
+                yield from json_text_plaintexts(document)
 
 
 def state_secret_paths(state: Mapping[str, Any] | None) -> set[Path]:

@@ -7,6 +7,7 @@ from enum import StrEnum
 from pydantic import Field
 
 from stockade.settings.base import SettingsModel
+from stockade.settings.cost import CostSettings
 from stockade.settings.docker_rules import docker_weakenings, target_problems
 from stockade.settings.fleet_rules import egress_weakenings, fleet_problems, production_problems
 from stockade.settings.network import EgressMode, NetworkSettings
@@ -63,6 +64,9 @@ class StackSettings(SettingsModel):
 
     policy: PolicySettings = Field(default_factory=PolicySettings)
     """Guardrail settings."""
+
+    cost: CostSettings = Field(default_factory=CostSettings)
+    """Usage assumptions for `stockade cost` and the diff's monthly estimate; no resource reads them."""
 
     tags: Tags = Field(default_factory=dict)
     """Tags added to every taggable resource (Stockade adds `stockade:stack` and

@@ -1,0 +1,1 @@
+"""Pictures of a stack drawn from its desired state (Mermaid)."""

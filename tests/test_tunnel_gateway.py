@@ -16,6 +16,7 @@ import pulumi
 import pytest
 import yaml
 
+from stockade.aws.gateway.args import tunnel_args
 from stockade.aws.gateway.tunnel_gateway import TunnelGateway
 from stockade.engine import SynthResource, SynthResult, synthesize_config
 from stockade.program import load_settings
@@ -47,7 +48,7 @@ def _program(**extra_args: Any) -> Callable[[], None]:
         gateway = TunnelGateway(
             "stockade-tunnel",
             {
-                "tunnel": settings.tunnel,
+                "tunnel": tunnel_args(settings.tunnel),
                 "vpc_id": "vpc-0123456789abcdef0",
                 "subnet_ids": SUBNETS,
                 "endpoints_security_group_id": ENDPOINTS_SG,

@@ -28,6 +28,7 @@ def build_aws_perimeter(settings: StackSettings) -> dict[str, Any]:
     partition = partition_for(region)
     tags = stack_tags(settings)
     outputs: dict[str, Any] = {}
+    protect = account.protect_stateful_resources
 
     # --- encryption: one customer-managed key for logs, secrets and artifacts ---
     key_arn: pulumi.Input[str]
@@ -36,7 +37,13 @@ def build_aws_perimeter(settings: StackSettings) -> dict[str, Any]:
     else:
         key = EncryptionKey(
             f"{BASE_NAME}-encryption",
-            {"account_id": account.account_id, "region": region, "partition": partition, "tags": tags},
+            {
+                "account_id": account.account_id,
+                "region": region,
+                "partition": partition,
+                "tags": tags,
+                "protect": protect,
+            },
         )
         key_arn = key.key_arn
     outputs["kmsKeyArn"] = key_arn
@@ -110,12 +117,13 @@ def build_aws_perimeter(settings: StackSettings) -> dict[str, Any]:
 
     # --- tunnel (stockade:aws:TunnelGateway) ---
     if settings.tunnel.enabled:
+        from stockade.aws.gateway.args import tunnel_args
         from stockade.aws.gateway.tunnel_gateway import TunnelGateway
 
         gateway = TunnelGateway(
             f"{BASE_NAME}-tunnel",
             {
-                "tunnel": settings.tunnel,
+                "tunnel": tunnel_args(settings.tunnel),
                 "vpc_id": network.vpc_id,
                 "subnet_ids": network.private_subnet_ids,
                 "endpoints_security_group_id": network.endpoints_security_group_id,
@@ -128,6 +136,7 @@ def build_aws_perimeter(settings: StackSettings) -> dict[str, Any]:
                 "log_retention_days": account.log_retention_days,
                 "tags": tags,
                 "alarm_topic_arn": alarm_topic_arn,
+                "protect": protect,
             },
         )
         outputs.update(gateway.stack_outputs())

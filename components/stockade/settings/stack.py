@@ -81,6 +81,11 @@ class StackSettings(SettingsModel):
             found.append("network.flowLogs.enabled is false: no record of connections")
         if self.sandboxes.mode is WorkerMode.POOL:
             found.append("sandboxes.mode is 'pool': sessions share a worker's kernel and disk")
+        if self.aws is not None and not self.aws.protect_stateful_resources:
+            found.append(
+                "aws.protectStatefulResources is false: `pulumi destroy` deletes the KMS key, "
+                "the artifacts bucket and the tunnel's setup state"
+            )
         if self.sandboxes.enable_exec:
             found.append("sandboxes.enableExec is true: operators can open shells in sandboxes")
         if self.tunnel.enabled and self.tunnel.disable_ip_validation:

@@ -35,6 +35,7 @@ from stockade.aws.shared.fargate import (
 )
 from stockade.aws.shared.iam import ecs_tasks_trust_policy, role_with_policy
 from stockade.aws.shared.logs import encrypted_log_group
+from stockade.aws.shared.naming import naming_for
 from stockade.aws.shared.secrets import SecretArgs, provided_secret_arn, secret_args
 from stockade.aws.shared.security_groups import aws_service_egress, egress_only_security_group, internet_https
 from stockade.settings.providers import bridge_settings
@@ -116,6 +117,11 @@ class ProviderBridgeArgs(TypedDict):
 
     tags: Mapping[str, str]
     """Stack tags; the component adds `stockade:component: provider-bridge`."""
+
+    name_base: NotRequired[str]
+    """First part of the task family, `<name_base>-<stack>-<provider>-bridge`; default: derived
+    from the component's name (aws/shared/naming.py; the stack's `stockade-<provider>-bridge`
+    gives `stockade`)."""
 
 
 def _secret_resource_key(variable: str) -> str:
@@ -209,7 +215,9 @@ class ProviderBridge(pulumi.ComponentResource):
         task = task_definition(
             f"{name}-task",
             TaskSpec(
-                family=f"stockade-{pulumi.get_stack()}-{provider}-bridge",
+                family=naming_for(name, f"stockade-{provider}-bridge", args.get("name_base")).name(
+                    provider, "bridge"
+                ),
                 cpu=args["cpu"],
                 memory_mib=args["memory_mib"],
                 containers=[container],

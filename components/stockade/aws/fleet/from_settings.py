@@ -215,6 +215,7 @@ def fleet_args(
         "permissions_boundary_arn": settings.aws.permissions_boundary_arn,
         "tags": tags,
         "alarm_topic_arn": alarm_topic_arn,
+        "protect": settings.aws.protect_stateful_resources,
     }
     _set_environment_key(args, sandboxes.environment_key)
     return args

@@ -31,11 +31,8 @@ class FleetScope:
     partition: str
     stack: str
     cluster_name: str
-
-    @property
-    def work_secret_prefix(self) -> str:
-        """Secrets Manager name prefix of per-session work secrets (dispatcher contract)."""
-        return f"stockade/{self.stack}/work/"
+    work_secret_prefix: str
+    """Secrets Manager name prefix of per-session work secrets (dispatcher contract)."""
 
     @property
     def work_secrets_arn(self) -> str:

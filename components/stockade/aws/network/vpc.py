@@ -26,6 +26,7 @@ import pulumi
 import pulumi_aws as aws
 
 from stockade.aws.network.egress_filter import dns_firewall, network_firewall
+from stockade.aws.shared.naming import naming_for
 from stockade.aws.network.endpoint_policies import interface_endpoint_policy, s3_gateway_policy
 from stockade.aws.shared.iam import role_with_policy, service_trust_policy
 from stockade.aws.shared.logs import encrypted_log_group
@@ -106,6 +107,13 @@ class NetworkArgs(TypedDict):
     tags: dict[str, str]
     """Stack tags; the component adds `stockade:component=network`."""
 
+    name_base: NotRequired[str]
+    """First part of every physical name (`<name_base>-<stack>-...`); default: derived from the
+    component's name (aws/shared/naming.py)."""
+
+
+DEFAULT_NAME = "stockade-network"
+
 
 class Network(pulumi.ComponentResource):
     """A private network with default-deny egress; see the module docstring."""
@@ -125,6 +133,7 @@ class Network(pulumi.ComponentResource):
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("stockade:aws:Network", name, None, opts)
         self._name = name
+        self._naming = naming_for(name, DEFAULT_NAME, args.get("name_base"))
         self._args = args
         self._tags = with_component(args["tags"], COMPONENT)
         filtered = EgressMode(args["egress_mode"]) is EgressMode.FILTERED
@@ -155,7 +164,7 @@ class Network(pulumi.ComponentResource):
         internet = public_internet_cidrs()
         self.public_internet_prefix_list_id = aws.ec2.ManagedPrefixList(
             f"{name}-public-internet",
-            name=f"stockade-{pulumi.get_stack()}-public-internet",
+            name=f"{self._naming.prefix}-public-internet",
             address_family="IPv4",
             max_entries=len(internet),
             entries=[{"cidr": c, "description": "public IPv4 (not RFC 1918 or 100.64/10)"} for c in internet],
@@ -171,6 +180,7 @@ class Network(pulumi.ComponentResource):
                 domains=self.dns_allowlist(),
                 tags=self._tags,
                 parent=self,
+                prefix=self._naming.prefix,
             ).id
         if args["connection_logs"]:
             self._connection_logs()
@@ -231,7 +241,7 @@ class Network(pulumi.ComponentResource):
             cidr_block=args["cidr"],
             enable_dns_support=True,  # private DNS of interface endpoints needs both
             enable_dns_hostnames=True,
-            tags={**tags, "Name": f"stockade-{pulumi.get_stack()}"},
+            tags={**tags, "Name": f"{self._naming.prefix}"},
             opts=child,
         )
         self.vpc_id = vpc.id
@@ -278,6 +288,7 @@ class Network(pulumi.ComponentResource):
                 alert_log_group_name=alert_group.name if alert_group is not None else None,
                 tags=tags,
                 parent=self,
+                prefix=self._naming.prefix,
             )
             self.firewall_arn = firewall.firewall.arn
             endpoint_ids = firewall.endpoint_ids
@@ -308,7 +319,7 @@ class Network(pulumi.ComponentResource):
                 map_public_ip_on_launch=False,
                 tags={
                     **self._tags,
-                    "Name": f"stockade-{pulumi.get_stack()}-{role}-{zone}",
+                    "Name": f"{self._naming.prefix}-{role}-{zone}",
                     "stockade:tier": role,
                 },
                 opts=in_vpc,
@@ -339,7 +350,7 @@ class Network(pulumi.ComponentResource):
             rt = aws.ec2.RouteTable(
                 f"{name}-{role}-rt-{number}",
                 vpc_id=vpc.id,
-                tags={**tags, "Name": f"stockade-{pulumi.get_stack()}-{role}-{zone}"},
+                tags={**tags, "Name": f"{self._naming.prefix}-{role}-{zone}"},
                 opts=pulumi.ResourceOptions(parent=vpc),
             )
             aws.ec2.RouteTableAssociation(
@@ -410,7 +421,7 @@ class Network(pulumi.ComponentResource):
                 subnet_ids=self.private_subnet_ids,
                 security_group_ids=[group.id],
                 policy=json.dumps(interface_endpoint_policy(service, args["account_id"]), sort_keys=True),
-                tags={**tags, "Name": f"stockade-{pulumi.get_stack()}-{service}"},
+                tags={**tags, "Name": f"{self._naming.prefix}-{service}"},
                 opts=child,
             )
         s3 = aws.ec2.VpcEndpoint(
@@ -422,7 +433,7 @@ class Network(pulumi.ComponentResource):
             policy=json.dumps(
                 s3_gateway_policy(args["account_id"], args["partition"], args["region"]), sort_keys=True
             ),
-            tags={**tags, "Name": f"stockade-{pulumi.get_stack()}-s3"},
+            tags={**tags, "Name": f"{self._naming.prefix}-s3"},
             opts=child,
         )
         self.s3_prefix_list_id = s3.prefix_list_id
@@ -481,7 +492,7 @@ class Network(pulumi.ComponentResource):
         query_group = self._log_group("dns-queries")
         query_config = aws.route53.ResolverQueryLogConfig(
             f"{name}-dns-query-log",
-            name=f"stockade-{pulumi.get_stack()}",
+            name=f"{self._naming.prefix}",
             destination_arn=query_group.arn,
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self),

@@ -28,7 +28,6 @@ def artifacts_bucket(
     Each concern is its own resource (the provider's v7 shape), so changing the
     lifecycle never touches encryption or access.
     """
-    child = pulumi.ResourceOptions(parent=parent)
     # Protected (aws/shared/lifecycle.py): the bucket holds sessions' artifacts.
     bucket = aws.s3.Bucket(name, force_destroy=False, tags=dict(tags), opts=stateful(parent, protect))
     on_bucket = pulumi.ResourceOptions(parent=bucket)

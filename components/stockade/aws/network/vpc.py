@@ -26,10 +26,10 @@ import pulumi
 import pulumi_aws as aws
 
 from stockade.aws.network.egress_filter import dns_firewall, network_firewall
-from stockade.aws.shared.naming import naming_for
 from stockade.aws.network.endpoint_policies import interface_endpoint_policy, s3_gateway_policy
 from stockade.aws.shared.iam import role_with_policy, service_trust_policy
 from stockade.aws.shared.logs import encrypted_log_group
+from stockade.aws.shared.naming import naming_for
 from stockade.netplan.egress_policy import FirewallFlow, aws_service_domains, dedupe, public_internet_cidrs
 from stockade.netplan.subnet_layout import ZoneSubnets, subnet_layout
 from stockade.settings.network import EgressEnforcement, EgressMode

@@ -20,7 +20,6 @@ import pulumi
 import pulumi_aws as aws
 
 from stockade.aws.shared.naming import naming_for
-
 from stockade.settings.sandboxes import AlarmSubscription
 
 if TYPE_CHECKING:

@@ -18,6 +18,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_docker as docker
 
+from stockade.aws.shared.arns import arn_concat
 from stockade.tags import with_component
 
 COMPONENT = "sandbox-image"
@@ -104,7 +105,7 @@ class SandboxImage(pulumi.ComponentResource):
                 dockerfile=args["dockerfile"],
                 platform=args["platform"],
             ),
-            image_name=pulumi.Output.concat(repository.repository_url, ":", args["tag"]),
+            image_name=arn_concat(repository.repository_url, ":", args["tag"]),
             registry=docker.RegistryArgs(
                 server=repository.repository_url,
                 username=token.user_name,

@@ -276,9 +276,10 @@ class TunnelGateway(pulumi.ComponentResource):
         )
         if "cluster_arn" in args:
             cluster_arn = pulumi.Output.from_input(args["cluster_arn"])
+            cluster_name = cluster_arn.apply(lambda arn: arn.rsplit("/", 1)[-1])
         else:
-            cluster_arn = insights_cluster(f"{name}-cluster", tags=self._tags, parent=self).arn
-        cluster_name = cluster_arn.apply(lambda arn: arn.rsplit("/", 1)[-1])
+            cluster = insights_cluster(f"{name}-cluster", tags=self._tags, parent=self)
+            cluster_arn, cluster_name = cluster.arn, cluster.name
 
         containers = [
             init_container(images.by_role["init"].pull_ref, files),

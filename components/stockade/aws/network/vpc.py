@@ -27,6 +27,7 @@ import pulumi_aws as aws
 
 from stockade.aws.network.egress_filter import dns_firewall, network_firewall
 from stockade.aws.network.endpoint_policies import interface_endpoint_policy, s3_gateway_policy
+from stockade.aws.shared.arns import arn_concat
 from stockade.aws.shared.iam import role_with_policy, service_trust_policy
 from stockade.aws.shared.logs import encrypted_log_group
 from stockade.aws.shared.naming import naming_for
@@ -55,6 +56,10 @@ class NetworkArgs(TypedDict):
 
     availability_zones: int
     """New VPC: how many AZs get subnets, NAT gateways and firewall endpoints."""
+
+    availability_zone_names: NotRequired[list[str]]
+    """New VPC: exactly these AZs (at least `availability_zones` of them, first ones used).
+    Default: the region's first zones that need no opt-in, looked up at deploy time."""
 
     vpc_id: str | None
     """Existing VPC to attach to; None creates one."""
@@ -230,11 +235,17 @@ class Network(pulumi.ComponentResource):
         args, name, tags = self._args, self._name, self._tags
         child = pulumi.ResourceOptions(parent=self)
         layout = subnet_layout(IPv4Network(args["cidr"]), args["availability_zones"])
-        zones = aws.get_availability_zones(
-            state="available", filters=[{"name": "opt-in-status", "values": ["opt-in-not-required"]}]
-        ).names[: len(layout)]
+        given = args.get("availability_zone_names")
+        if given is None:
+            given = aws.get_availability_zones(
+                state="available", filters=[{"name": "opt-in-status", "values": ["opt-in-not-required"]}]
+            ).names
+        zones = list(given or [])[: len(layout)]
         if len(zones) < len(layout):
-            raise ValueError(f"{name}: the region has {len(zones)} usable AZs, {len(layout)} configured")
+            raise ValueError(
+                f"{name}: {len(zones)} usable AZs found, {len(layout)} configured (availability_zones); "
+                "lower availability_zones or list the zones in availability_zone_names"
+            )
 
         vpc = aws.ec2.Vpc(
             f"{name}-vpc",
@@ -470,7 +481,7 @@ class Network(pulumi.ComponentResource):
                     "Sid": "DeliverToTheFlowLogGroup",
                     "Effect": "Allow",
                     "Action": ["logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"],
-                    "Resource": [flow_group.arn, pulumi.Output.concat(flow_group.arn, ":*")],
+                    "Resource": [flow_group.arn, arn_concat(flow_group.arn, ":*")],
                 }
             ],
             permissions_boundary_arn=args["permissions_boundary_arn"],

@@ -95,7 +95,9 @@ def gateway(name: str, net: Any, *, upstream: str, certificates: str = "generate
     from stockade.aws.gateway.tunnel_gateway import TunnelGateway
 
     tunnel: dict[str, Any] = {
-        "routes": {"wiki": {"upstream": upstream, "target_cidr": upstream.split("//")[1].split(":")[0] + "/32"}},
+        "routes": {
+            "wiki": {"upstream": upstream, "target_cidr": upstream.split("//")[1].split(":")[0] + "/32"}
+        },
         "tunnel_domain": "abcd1234.tunnel.anthropic.com",
         "token": {"arn": TOKEN_ARN},
         "certificates": {"source": certificates},

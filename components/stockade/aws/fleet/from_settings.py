@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import pulumi
 
 from stockade.aws.fleet.sandbox_fleet import SandboxFleetArgs
-from stockade.aws.network.vpc import Network, NetworkArgs
+from stockade.aws.network.vpc import Network, NetworkArgs, flow_args
 from stockade.aws.shared.alarm_topic import subscription_args
 from stockade.aws.shared.ecs_iam import ecr_repository_arn
 from stockade.aws.shared.secrets import secret_args
@@ -99,7 +99,7 @@ def network_args(
         "enforcement": network.egress.enforcement.value,
         "allowed_domains": egress_domains(settings),
         "resolve_only_domains": resolve_only_domains(settings),
-        "firewall_flows": egress_flows(settings),
+        "firewall_flows": [flow_args(flow) for flow in egress_flows(settings)],
         "connection_logs": network.flow_logs.enabled,
         "connection_log_retention_days": network.flow_logs.retention_days,
         "kms_key_arn": kms_key_arn,

@@ -39,6 +39,37 @@ from stockade.tags import with_component
 COMPONENT = "network"
 
 
+class FirewallFlowArgs(TypedDict):
+    """Traffic to an address range (not a name) that the Network Firewall must pass."""
+
+    key: str
+    """Unique key of the flow (names its rule)."""
+
+    description: str
+    """Why the flow is open."""
+
+    cidr: str
+    """Destination IPv4 network."""
+
+    protocol: Literal["TCP", "UDP"]
+    """Transport protocol."""
+
+    port: int
+    """Destination port."""
+
+
+def flow_args(flow: FirewallFlow) -> FirewallFlowArgs:
+    """A planned flow (stockade.netplan) as component args."""
+    protocol: Literal["TCP", "UDP"] = "UDP" if flow.protocol == "UDP" else "TCP"
+    return {
+        "key": flow.key,
+        "description": flow.description,
+        "cidr": flow.cidr,
+        "protocol": protocol,
+        "port": flow.port,
+    }
+
+
 class NetworkArgs(TypedDict):
     """Inputs of a Network. Build them from settings with `network_args` (perimeter.py)."""
 
@@ -90,7 +121,7 @@ class NetworkArgs(TypedDict):
     """Every name workloads may resolve and reach besides AWS's (vendor API, allowlist,
     registries, other components' needs); `*.example.com` covers subdomains."""
 
-    firewall_flows: list[FirewallFlow]
+    firewall_flows: list[FirewallFlowArgs]
     """Destinations given as addresses that the Network Firewall must pass."""
 
     resolve_only_domains: NotRequired[list[str]]
@@ -294,7 +325,8 @@ class Network(pulumi.ComponentResource):
                 vpc_cidr=args["cidr"],
                 subnet_ids=[s["firewall"].id for s in subnets],
                 domains=self.sni_allowlist(),
-                flows=args["firewall_flows"],
+                # FirewallFlow checks each flow's address and protocol again.
+                flows=[FirewallFlow(**flow) for flow in args["firewall_flows"]],
                 kms_key_arn=args["kms_key_arn"],
                 alert_log_group_name=alert_group.name if alert_group is not None else None,
                 tags=tags,

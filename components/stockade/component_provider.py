@@ -1,0 +1,323 @@
+"""The multi-language component package: Stockade's components for TypeScript, Go, .NET, Java, YAML.
+
+Pulumi's Python component provider host (`pulumi.provider.experimental`) infers the
+package schema from the components' type annotations and serves Construct for them.
+It puts every type in one module, `stockade:index:<Name>`, so the AWS and Docker
+components, which share class names in Python, are published under distinct ones
+(`AwsSandboxFleet`, `DockerSandboxFleet`). A published component registers under its
+schema token, so a TypeScript program's URNs match what its SDK declares; Python
+programs keep using the classes directly, with their `stockade:<module>:<Name>` tokens.
+
+Run as a plugin from provider/ (PulumiPlugin.yaml); `python -m stockade.component_provider
+--schema [--write]` prints or refreshes the committed schema (provider/schema.json).
+See docs/component-package.md.
+"""
+
+import enum
+import inspect
+import json
+import sys
+import types
+import typing
+from pathlib import Path
+from typing import Any
+
+import pulumi
+
+from stockade.aws.bridge.provider_bridge import ProviderBridge, ProviderBridgeArgs
+from stockade.aws.fleet.sandbox_fleet import SandboxFleet as _AwsSandboxFleet
+from stockade.aws.fleet.sandbox_fleet import SandboxFleetArgs as _AwsSandboxFleetArgs
+from stockade.aws.fleet.sandbox_image import SandboxImage, SandboxImageArgs
+from stockade.aws.gateway.tunnel_gateway import TunnelGateway as _AwsTunnelGateway
+from stockade.aws.gateway.tunnel_gateway import TunnelGatewayArgs as _AwsTunnelGatewayArgs
+from stockade.aws.network.vpc import Network as _AwsNetwork
+from stockade.aws.network.vpc import NetworkArgs as _AwsNetworkArgs
+from stockade.aws.shared.alarm_topic import AlarmTopic, AlarmTopicArgs
+from stockade.aws.shared.encryption_key import EncryptionKey, EncryptionKeyArgs
+from stockade.cloudflare.sandbox_worker import SandboxWorker, SandboxWorkerArgs
+from stockade.docker.network import Network as _DockerNetwork
+from stockade.docker.network import NetworkArgs as _DockerNetworkArgs
+from stockade.docker.sandbox_fleet import SandboxFleet as _DockerSandboxFleet
+from stockade.docker.sandbox_fleet import SandboxFleetArgs as _DockerSandboxFleetArgs
+from stockade.docker.tunnel_gateway import TunnelGateway as _DockerTunnelGateway
+from stockade.docker.tunnel_gateway import TunnelGatewayArgs as _DockerTunnelGatewayArgs
+
+PACKAGE = "stockade"
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "provider" / "schema.json"
+
+
+class _SchemaToken(pulumi.ComponentResource):
+    """Registers a published component under its schema token, `stockade:index:<ClassName>`."""
+
+    def __init__(
+        self, t: str, name: str, props: Any = None, opts: pulumi.ResourceOptions | None = None, *rest: Any
+    ) -> None:
+        super().__init__(f"{PACKAGE}:index:{type(self).__name__}", name, props, opts, *rest)
+
+
+# The host reads each component's `args` annotation, so every published class restates
+# its constructor; the Args subclasses only give the AWS and Docker types distinct names.
+
+
+class AwsNetworkArgs(_AwsNetworkArgs):
+    """Inputs of an AwsNetwork (`stockade:aws:Network` in Python)."""
+
+
+class AwsNetwork(_AwsNetwork, _SchemaToken):
+    """A private AWS network with default-deny egress: VPC, subnets, endpoints, egress filter."""
+
+    def __init__(self, name: str, args: AwsNetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(name, args, opts)
+
+
+class AwsSandboxFleetArgs(_AwsSandboxFleetArgs):
+    """Inputs of an AwsSandboxFleet (`stockade:aws:SandboxFleet` in Python)."""
+
+
+class AwsSandboxFleet(_AwsSandboxFleet, _SchemaToken):
+    """Self-hosted sandboxes on ECS Fargate: pollers, per-session sandboxes, roles, bucket, alarms."""
+
+    def __init__(
+        self, name: str, args: AwsSandboxFleetArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__(name, args, opts)
+
+
+class AwsTunnelGatewayArgs(_AwsTunnelGatewayArgs):
+    """Inputs of an AwsTunnelGateway (`stockade:aws:TunnelGateway` in Python)."""
+
+
+class AwsTunnelGateway(_AwsTunnelGateway, _SchemaToken):
+    """The MCP tunnel gateway (mcp-proxy and cloudflared) on ECS Fargate, outbound only."""
+
+    def __init__(
+        self, name: str, args: AwsTunnelGatewayArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__(name, args, opts)
+
+
+class DockerNetworkArgs(_DockerNetworkArgs):
+    """Inputs of a DockerNetwork (`stockade:docker:Network` in Python)."""
+
+
+class DockerNetwork(_DockerNetwork, _SchemaToken):
+    """The sandboxes' internal Docker network and its egress proxy."""
+
+    def __init__(
+        self, name: str, args: DockerNetworkArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__(name, args, opts)
+
+
+class DockerSandboxFleetArgs(_DockerSandboxFleetArgs):
+    """Inputs of a DockerSandboxFleet (`stockade:docker:SandboxFleet` in Python)."""
+
+
+class DockerSandboxFleet(_DockerSandboxFleet, _SchemaToken):
+    """Self-hosted sandboxes on a Docker host: the poller, its dispatcher and the sandboxes."""
+
+    def __init__(
+        self, name: str, args: DockerSandboxFleetArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__(name, args, opts)
+
+
+class DockerTunnelGatewayArgs(_DockerTunnelGatewayArgs):
+    """Inputs of a DockerTunnelGateway (`stockade:docker:TunnelGateway` in Python)."""
+
+
+class DockerTunnelGateway(_DockerTunnelGateway, _SchemaToken):
+    """The MCP tunnel gateway as two containers on a Docker host, outbound only."""
+
+    def __init__(
+        self, name: str, args: DockerTunnelGatewayArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__(name, args, opts)
+
+
+def _published(base: type[pulumi.ComponentResource], args_type: type, doc: str) -> type:
+    def construct(self: Any, name: str, args: Any, opts: pulumi.ResourceOptions | None = None) -> None:
+        base.__init__(self, name, args, opts)  # type: ignore[call-arg]
+
+    # The host reads the constructor's `args` annotation to infer the inputs.
+    construct.__annotations__ = {"name": str, "args": args_type, "opts": pulumi.ResourceOptions | None}
+    namespace = {"__init__": construct, "__doc__": doc, "__module__": __name__}
+    return type(base.__name__, (base, _SchemaToken), namespace)
+
+
+COMPONENTS: list[type[pulumi.ComponentResource]] = [
+    AwsNetwork,
+    AwsSandboxFleet,
+    AwsTunnelGateway,
+    _published(SandboxImage, SandboxImageArgs, "A session or worker image built and pushed to ECR."),
+    _published(ProviderBridge, ProviderBridgeArgs, "A managed sandbox provider's orchestrator on Fargate."),
+    _published(
+        AlarmTopic, AlarmTopicArgs, "A KMS-encrypted SNS topic only this account's alarms publish to."
+    ),
+    _published(EncryptionKey, EncryptionKeyArgs, "The customer-managed KMS key the perimeter encrypts with."),
+    DockerNetwork,
+    DockerSandboxFleet,
+    DockerTunnelGateway,
+    _published(SandboxWorker, SandboxWorkerArgs, "The Cloudflare Worker that runs sandboxes (Cloudflare)."),
+]
+
+
+def _resolve_annotations(cls: type, seen: set[type]) -> None:
+    """Evaluate `cls`'s own annotations in place, and those of every TypedDict they name.
+
+    The host reads `__annotations__` as they are, and Stockade's modules use postponed
+    evaluation (`from __future__ import annotations`), so it would see strings. For the
+    same reason Python computed `__optional_keys__` without seeing `NotRequired`; both
+    are set from the evaluated hints here, once, before the schema is inferred.
+    """
+    if cls in seen:
+        return
+    seen.add(cls)
+    own = inspect.get_annotations(cls)
+    if not own:
+        return
+    namespace = vars(sys.modules[cls.__module__])
+    resolved = {
+        key: _without_literals(_evaluated(value, namespace), f"{cls.__name__}{_pascal(key)}")
+        for key, value in own.items()
+    }
+    cls.__annotations__ = resolved
+    if typing.is_typeddict(cls):
+        typed: Any = cls
+        optional = set(typed.__optional_keys__) | {
+            key for key, hint in resolved.items() if typing.get_origin(hint) is typing.NotRequired
+        }
+        optional -= {key for key, hint in resolved.items() if typing.get_origin(hint) is typing.Required}
+        everything = set(typed.__required_keys__) | set(typed.__optional_keys__)
+        typed.__optional_keys__ = frozenset(optional)
+        typed.__required_keys__ = frozenset(everything - optional)
+    for hint in resolved.values():
+        for inner in _types_in(hint):
+            if typing.is_typeddict(inner):
+                for base in inner.__mro__:
+                    if typing.is_typeddict(base) and base is not dict:
+                        _resolve_annotations(base, seen)
+
+
+def _evaluated(annotation: Any, namespace: dict[str, Any]) -> Any:
+    if isinstance(annotation, typing.ForwardRef):
+        # A TypedDict records the module each key was declared in (inherited keys too).
+        module = getattr(annotation, "__forward_module__", None)
+        if module is not None:
+            namespace = vars(sys.modules[module])
+        annotation = annotation.__forward_arg__
+    if isinstance(annotation, str):
+        # pulumi.Input spells Output as a forward reference; T stays generic there.
+        return eval(annotation, dict(namespace), {"Output": pulumi.Output, "T": Any})  # noqa: S307
+    return annotation
+
+
+_ENUMS: dict[tuple[str, tuple[str, ...]], type[enum.StrEnum]] = {}
+
+
+def _pascal(key: str) -> str:
+    return "".join(part[:1].upper() + part[1:] for part in key.split("_"))
+
+
+def _without_literals(hint: Any, name: str) -> Any:
+    """`hint` with each string Literal replaced by a StrEnum of its values.
+
+    The host infers enums from Enum classes, not Literals. A StrEnum member equals its
+    string, so the component code, which compares with the literal strings, is unchanged.
+    """
+    if typing.get_origin(hint) is typing.Literal:
+        values = typing.get_args(hint)
+        if not all(isinstance(v, str) for v in values):
+            return type(values[0])
+        key = (name, tuple(values))
+        if key not in _ENUMS:
+            members = {v.upper().replace("-", "_").replace(".", "_"): v for v in values}
+            created = enum.StrEnum(name, members)  # type: ignore[misc]
+            created.__module__ = __name__
+            created.__doc__ = f"One of: {', '.join(values)}."
+            _ENUMS[key] = created
+        return _ENUMS[key]
+    arguments = typing.get_args(hint)
+    if not arguments:
+        return hint
+    changed = tuple(_without_literals(a, name) for a in arguments)
+    if changed == arguments:
+        return hint
+    if isinstance(hint, types.UnionType):
+        return typing.Union[changed]  # noqa: UP007 - rebuilt from parts
+    if isinstance(hint, types.GenericAlias):
+        return types.GenericAlias(typing.get_origin(hint), changed)
+    return hint.copy_with(changed)
+
+
+def _types_in(hint: Any) -> list[type]:
+    found = [hint] if isinstance(hint, type) else []
+    for argument in typing.get_args(hint):
+        found.extend(_types_in(argument))
+    return found
+
+
+def _prepare() -> None:
+    seen: set[type] = set()
+    for component in COMPONENTS:
+        for cls in component.__mro__:
+            if cls in (object, pulumi.Resource, pulumi.ComponentResource) or not cls.__module__.startswith(
+                "stockade"
+            ):
+                continue
+            _resolve_annotations(cls, seen)
+        _resolve_annotations(component.__init__.__annotations__["args"], seen)
+
+
+def provider(version: str | None = None) -> Any:
+    """The component provider (schema inferred now; raises if an args type cannot be published)."""
+    from pulumi.provider.experimental.component import ComponentProvider
+
+    _prepare()
+    return ComponentProvider(COMPONENTS, PACKAGE, version=version or package_version())
+
+
+def package_version() -> str:
+    from importlib.metadata import version
+
+    return version("stockade")
+
+
+def schema() -> dict[str, Any]:
+    result: dict[str, Any] = json.loads(provider().schema)
+    return result
+
+
+def schema_text() -> str:
+    return json.dumps(schema(), indent=2, sort_keys=True) + "\n"
+
+
+def serve() -> None:
+    """Serve the components to the Pulumi engine (the plugin's entry point)."""
+    from pulumi.provider.experimental import component_provider_host
+
+    _prepare()
+    component_provider_host(COMPONENTS, PACKAGE, version=package_version())
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] != ["--schema"]:
+        serve()
+        return 0
+    text = schema_text()
+    if "--write" in args:
+        SCHEMA_PATH.write_text(text, encoding="utf-8")
+        return 0
+    if "--check" in args:
+        committed = SCHEMA_PATH.read_text(encoding="utf-8") if SCHEMA_PATH.is_file() else ""
+        if committed != text:
+            print(f"{SCHEMA_PATH} is out of date: run python -m stockade.component_provider --schema --write")
+            return 1
+        return 0
+    sys.stdout.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -137,7 +137,7 @@ class DockerTunnelGateway(_DockerTunnelGateway, _SchemaToken):
 
 def _published(base: type[pulumi.ComponentResource], args_type: type, doc: str) -> type:
     def construct(self: Any, name: str, args: Any, opts: pulumi.ResourceOptions | None = None) -> None:
-        base.__init__(self, name, args, opts)  # type: ignore[call-arg]
+        typing.cast(Any, base).__init__(self, name, args, opts)
 
     # The host reads the constructor's `args` annotation to infer the inputs.
     construct.__annotations__ = {"name": str, "args": args_type, "opts": pulumi.ResourceOptions | None}

@@ -20,80 +20,87 @@ WORKER_IMAGE = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/worker@sha256:" + "a" 
 SESSION_IMAGE = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/session@sha256:" + "b" * 64
 
 
+def network_args() -> dict[str, Any]:
+    return {
+        "account_id": ACCOUNT,
+        "region": REGION,
+        "partition": "aws",
+        "cidr": "10.20.0.0/16",
+        "availability_zones": 2,
+        "availability_zone_names": [f"{REGION}a", f"{REGION}b"],
+        "vpc_id": None,
+        "private_subnet_ids": [],
+        "private_route_table_ids": [],
+        "existing_endpoints_security_group_id": None,
+        "vpc_endpoints": True,
+        "interface_services": ["ecr.api", "ecr.dkr", "logs", "secretsmanager", "kms"],
+        "egress_mode": "filtered",
+        "enforcement": "dns-firewall",
+        "allowed_domains": ["api.anthropic.com"],
+        "firewall_flows": [],
+        "connection_logs": True,
+        "connection_log_retention_days": 30,
+        "kms_key_arn": KEY_ARN,
+        "permissions_boundary_arn": None,
+        "tags": {"owner": "tests"},
+    }
+
+
 def network(name: str) -> Any:
     from stockade.aws.network.vpc import Network
 
-    return Network(
-        name,
-        {
-            "account_id": ACCOUNT,
-            "region": REGION,
-            "partition": "aws",
-            "cidr": "10.20.0.0/16",
-            "availability_zones": 2,
-            "availability_zone_names": [f"{REGION}a", f"{REGION}b"],
-            "vpc_id": None,
-            "private_subnet_ids": [],
-            "private_route_table_ids": [],
-            "existing_endpoints_security_group_id": None,
-            "vpc_endpoints": True,
-            "interface_services": ["ecr.api", "ecr.dkr", "logs", "secretsmanager", "kms"],
-            "egress_mode": "filtered",
-            "enforcement": "dns-firewall",
-            "allowed_domains": ["api.anthropic.com"],
-            "firewall_flows": [],
-            "connection_logs": True,
-            "connection_log_retention_days": 30,
-            "kms_key_arn": KEY_ARN,
-            "permissions_boundary_arn": None,
-            "tags": {"owner": "tests"},
-        },
-    )
+    return Network(name, network_args())  # type: ignore[arg-type]
+
+
+def network_ids(net: Any) -> dict[str, Any]:
+    """What a fleet or gateway takes from a network."""
+    return {
+        "vpc_id": net.vpc_id,
+        "subnet_ids": net.private_subnet_ids,
+        "endpoints_security_group_id": net.endpoints_security_group_id,
+        "s3_prefix_list_id": net.s3_prefix_list_id,
+        "internet_prefix_list_id": net.public_internet_prefix_list_id,
+    }
+
+
+def fleet_args(net: dict[str, Any], *, alarm_topic_arn: pulumi.Input[str] | None = None) -> dict[str, Any]:
+    return {
+        "account_id": ACCOUNT,
+        "region": REGION,
+        "partition": "aws",
+        "mode": "per-session",
+        "environment_id": "env_0123456789",
+        "environment_key_arn": ENVIRONMENT_KEY_ARN,
+        "session_image": SESSION_IMAGE,
+        "session_image_repository_arn": f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/session",
+        "worker_image": WORKER_IMAGE,
+        "worker_image_repository_arn": f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/worker",
+        "cpu_architecture": "arm64",
+        "resources": {"cpu": 1024, "memory_mib": 2048, "ephemeral_storage_gib": 21},
+        "max_concurrent_sessions": 4,
+        "poller_replicas": 2,
+        "pool_size": 0,
+        "max_idle_seconds": 300,
+        "enable_exec": False,
+        "queue_depth_alarm": 10,
+        "alarm_topic_arn": alarm_topic_arn,
+        "artifacts_expire_days": 30,
+        "log_retention_days": 30,
+        **net,
+        "allowed_cidrs": [],
+        "kms_key_arn": KEY_ARN,
+        "permissions_boundary_arn": None,
+        "tags": {"owner": "tests"},
+    }
 
 
 def fleet(name: str, net: Any, *, alarm_topic_arn: pulumi.Input[str] | None = None) -> Any:
     from stockade.aws.fleet.sandbox_fleet import SandboxFleet
 
-    return SandboxFleet(
-        name,
-        {
-            "account_id": ACCOUNT,
-            "region": REGION,
-            "partition": "aws",
-            "mode": "per-session",
-            "environment_id": "env_0123456789",
-            "environment_key_arn": ENVIRONMENT_KEY_ARN,
-            "session_image": SESSION_IMAGE,
-            "session_image_repository_arn": f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/session",
-            "worker_image": WORKER_IMAGE,
-            "worker_image_repository_arn": f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/worker",
-            "cpu_architecture": "arm64",
-            "resources": {"cpu": 1024, "memory_mib": 2048, "ephemeral_storage_gib": 21},
-            "max_concurrent_sessions": 4,
-            "poller_replicas": 2,
-            "pool_size": 0,
-            "max_idle_seconds": 300,
-            "enable_exec": False,
-            "queue_depth_alarm": 10,
-            "alarm_topic_arn": alarm_topic_arn,
-            "artifacts_expire_days": 30,
-            "log_retention_days": 30,
-            "vpc_id": net.vpc_id,
-            "subnet_ids": net.private_subnet_ids,
-            "endpoints_security_group_id": net.endpoints_security_group_id,
-            "s3_prefix_list_id": net.s3_prefix_list_id,
-            "internet_prefix_list_id": net.public_internet_prefix_list_id,
-            "allowed_cidrs": [],
-            "kms_key_arn": KEY_ARN,
-            "permissions_boundary_arn": None,
-            "tags": {"owner": "tests"},
-        },
-    )
+    return SandboxFleet(name, fleet_args(network_ids(net), alarm_topic_arn=alarm_topic_arn))  # type: ignore[arg-type]
 
 
-def gateway(name: str, net: Any, *, upstream: str, certificates: str = "generated") -> Any:
-    from stockade.aws.gateway.tunnel_gateway import TunnelGateway
-
+def gateway_args(net: dict[str, Any], *, upstream: str, certificates: str = "generated") -> dict[str, Any]:
     tunnel: dict[str, Any] = {
         "routes": {
             "wiki": {"upstream": upstream, "target_cidr": upstream.split("//")[1].split(":")[0] + "/32"}
@@ -103,23 +110,22 @@ def gateway(name: str, net: Any, *, upstream: str, certificates: str = "generate
         "certificates": {"source": certificates},
         "alarms": {"subscriptions": [{"protocol": "email", "endpoint": "oncall@example.com"}]},
     }
-    return TunnelGateway(
-        name,
-        {
-            "tunnel": tunnel,  # type: ignore[typeddict-item]
-            "vpc_id": net.vpc_id,
-            "subnet_ids": net.private_subnet_ids,
-            "endpoints_security_group_id": net.endpoints_security_group_id,
-            "s3_prefix_list_id": net.s3_prefix_list_id,
-            "internet_prefix_list_id": net.public_internet_prefix_list_id,
-            "kms_key_arn": KEY_ARN,
-            "account_id": ACCOUNT,
-            "region": REGION,
-            "permissions_boundary_arn": None,
-            "log_retention_days": 30,
-            "tags": {"owner": "tests"},
-        },
-    )
+    return {
+        "tunnel": tunnel,
+        **net,
+        "kms_key_arn": KEY_ARN,
+        "account_id": ACCOUNT,
+        "region": REGION,
+        "permissions_boundary_arn": None,
+        "log_retention_days": 30,
+        "tags": {"owner": "tests"},
+    }
+
+
+def gateway(name: str, net: Any, *, upstream: str) -> Any:
+    from stockade.aws.gateway.tunnel_gateway import TunnelGateway
+
+    return TunnelGateway(name, gateway_args(network_ids(net), upstream=upstream))  # type: ignore[arg-type]
 
 
 def two_of_each() -> dict[str, Any]:

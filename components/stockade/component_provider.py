@@ -13,6 +13,7 @@ Run as a plugin from provider/ (PulumiPlugin.yaml); `python -m stockade.componen
 See docs/component-package.md.
 """
 
+import collections.abc
 import enum
 import inspect
 import json
@@ -44,6 +45,39 @@ from stockade.docker.tunnel_gateway import TunnelGatewayArgs as _DockerTunnelGat
 
 PACKAGE = "stockade"
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "provider" / "schema.json"
+
+
+def _normalized(value: Any, hint: Any) -> Any:
+    """Args from the engine as the Python components expect them.
+
+    The host leaves out every null input, so a required-but-nullable key (`X | None`) is
+    set back to None; and numbers travel as doubles, so integers are made ints again.
+    """
+    origin, arguments = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.NotRequired, typing.Required):
+        return _normalized(value, arguments[0])
+    if origin in (typing.Union, types.UnionType):
+        plain = [a for a in arguments if a is not type(None) and typing.get_origin(a) is not typing.Awaitable]
+        plain = [a for a in plain if not (isinstance(a, typing.ForwardRef) or a is pulumi.Output)]
+        return _normalized(value, plain[0]) if len(plain) == 1 else value
+    if value is None or isinstance(value, pulumi.Output):
+        return value
+    if typing.is_typeddict(hint) and isinstance(value, dict):
+        hints = inspect.get_annotations(hint)
+        result = {key: _normalized(item, hints.get(key)) for key, item in value.items()}
+        for key in hint.__required_keys__:
+            result.setdefault(key, None)
+        return result
+    if hint is int and isinstance(value, float) and value.is_integer():
+        return int(value)
+    if origin in (list, tuple, collections.abc.Sequence) and isinstance(value, list | tuple):
+        return [_normalized(item, arguments[0] if arguments else None) for item in value]
+    if origin in (dict, collections.abc.Mapping) and isinstance(value, dict):
+        return {
+            key: _normalized(item, arguments[1] if len(arguments) > 1 else None)
+            for key, item in value.items()
+        }
+    return value
 
 
 class _SchemaToken(pulumi.ComponentResource):
@@ -269,12 +303,22 @@ def _prepare() -> None:
         _resolve_annotations(component.__init__.__annotations__["args"], seen)
 
 
-def provider(version: str | None = None) -> Any:
-    """The component provider (schema inferred now; raises if an args type cannot be published)."""
+def _provider_class() -> type:
     from pulumi.provider.experimental.component import ComponentProvider
 
+    class StockadeProvider(ComponentProvider):
+        def map_inputs(self, inputs: Any, component_def: Any) -> Any:
+            mapped = super().map_inputs(inputs, component_def)
+            component = self._components[component_def.name]
+            return _normalized(mapped, component.__init__.__annotations__["args"])
+
+    return StockadeProvider
+
+
+def provider(version: str | None = None) -> Any:
+    """The component provider (schema inferred now; raises if an args type cannot be published)."""
     _prepare()
-    return ComponentProvider(COMPONENTS, PACKAGE, version=version or package_version())
+    return _provider_class()(COMPONENTS, PACKAGE, version=version or package_version())
 
 
 def package_version() -> str:
@@ -294,10 +338,10 @@ def schema_text() -> str:
 
 def serve() -> None:
     """Serve the components to the Pulumi engine (the plugin's entry point)."""
-    from pulumi.provider.experimental import component_provider_host
+    from pulumi.provider import main as serve_provider
 
-    _prepare()
-    component_provider_host(COMPONENTS, PACKAGE, version=package_version())
+    # component_provider_host, with the args normalized before each Construct.
+    serve_provider(provider(), sys.argv[1:])
 
 
 def main(argv: list[str] | None = None) -> int:

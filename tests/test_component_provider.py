@@ -19,8 +19,8 @@ from concurrent import futures
 from typing import Any
 
 import grpc
-import pydantic
 import pulumi
+import pydantic
 import pytest
 from google.protobuf import empty_pb2, struct_pb2
 from pulumi.provider.experimental.util import camel_case
@@ -49,6 +49,10 @@ def test_every_public_component_is_published_with_only_its_own_types() -> None:
         assert resource["isComponent"] is True, token
         assert resource.get("description"), f"{token} has no description"
         assert resource["inputProperties"], token
+        # Inputs and outputs are the component's contract: each one is documented.
+        for kind in ("inputProperties", "properties"):
+            undocumented = [k for k, v in resource.get(kind, {}).items() if not v.get("description")]
+            assert not undocumented, f"{token} {kind} without a docstring: {undocumented}"
     # Every nested type is one of Stockade's own args or enums: a library class (IPv4Network),
     # a dataclass or a pydantic model cannot be filled in from another language.
     for type_def in component_provider.provider()._type_defs.values():

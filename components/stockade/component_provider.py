@@ -4,7 +4,8 @@ Pulumi's Python component provider host (`pulumi.provider.experimental`) infers 
 package schema from the components' type annotations and serves Construct for them.
 It puts every type in one module, `stockade:index:<Name>`, so the AWS and Docker
 components, which share class names in Python, are published under distinct ones
-(`AwsSandboxFleet`, `DockerSandboxFleet`). A published component registers under its
+(`AwsSandboxFleet`, `DockerSandboxFleet`), and the analyzer's attribute docs are looked up
+per class object rather than per class name. A published component registers under its
 schema token, so a TypeScript program's URNs match what its SDK declares; Python
 programs keep using the classes directly, with their `stockade:<module>:<Name>` tokens.
 
@@ -13,11 +14,14 @@ Run as a plugin from provider/ (PulumiPlugin.yaml); `python -m stockade.componen
 See docs/component-package.md.
 """
 
+import ast
 import collections.abc
 import enum
 import inspect
+import itertools
 import json
 import sys
+import textwrap
 import types
 import typing
 from pathlib import Path
@@ -26,22 +30,22 @@ from typing import Any
 import pulumi
 
 from stockade.aws.bridge.provider_bridge import ProviderBridge, ProviderBridgeArgs
-from stockade.aws.fleet.sandbox_fleet import SandboxFleet as _AwsSandboxFleet
-from stockade.aws.fleet.sandbox_fleet import SandboxFleetArgs as _AwsSandboxFleetArgs
+from stockade.aws.fleet.sandbox_fleet import SandboxFleet as AwsSandboxFleet
+from stockade.aws.fleet.sandbox_fleet import SandboxFleetArgs as AwsSandboxFleetArgs
 from stockade.aws.fleet.sandbox_image import SandboxImage, SandboxImageArgs
-from stockade.aws.gateway.tunnel_gateway import TunnelGateway as _AwsTunnelGateway
-from stockade.aws.gateway.tunnel_gateway import TunnelGatewayArgs as _AwsTunnelGatewayArgs
-from stockade.aws.network.vpc import Network as _AwsNetwork
-from stockade.aws.network.vpc import NetworkArgs as _AwsNetworkArgs
+from stockade.aws.gateway.tunnel_gateway import TunnelGateway as AwsTunnelGateway
+from stockade.aws.gateway.tunnel_gateway import TunnelGatewayArgs as AwsTunnelGatewayArgs
+from stockade.aws.network.vpc import Network as AwsNetwork
+from stockade.aws.network.vpc import NetworkArgs as AwsNetworkArgs
 from stockade.aws.shared.alarm_topic import AlarmTopic, AlarmTopicArgs
 from stockade.aws.shared.encryption_key import EncryptionKey, EncryptionKeyArgs
 from stockade.cloudflare.sandbox_worker import SandboxWorker, SandboxWorkerArgs
-from stockade.docker.network import Network as _DockerNetwork
-from stockade.docker.network import NetworkArgs as _DockerNetworkArgs
-from stockade.docker.sandbox_fleet import SandboxFleet as _DockerSandboxFleet
-from stockade.docker.sandbox_fleet import SandboxFleetArgs as _DockerSandboxFleetArgs
-from stockade.docker.tunnel_gateway import TunnelGateway as _DockerTunnelGateway
-from stockade.docker.tunnel_gateway import TunnelGatewayArgs as _DockerTunnelGatewayArgs
+from stockade.docker.network import Network as DockerNetwork
+from stockade.docker.network import NetworkArgs as DockerNetworkArgs
+from stockade.docker.sandbox_fleet import SandboxFleet as DockerSandboxFleet
+from stockade.docker.sandbox_fleet import SandboxFleetArgs as DockerSandboxFleetArgs
+from stockade.docker.tunnel_gateway import TunnelGateway as DockerTunnelGateway
+from stockade.docker.tunnel_gateway import TunnelGatewayArgs as DockerTunnelGatewayArgs
 
 PACKAGE = "stockade"
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "provider" / "schema.json"
@@ -89,111 +93,51 @@ class _SchemaToken(pulumi.ComponentResource):
         super().__init__(f"{PACKAGE}:index:{type(self).__name__}", name, props, opts, *rest)
 
 
-# The host reads each component's `args` annotation, so every published class restates
-# its constructor; the Args subclasses only give the AWS and Docker types distinct names.
+def _published(base: type[pulumi.ComponentResource], args_type: type, name: str, doc: str) -> type:
+    """`base`, published as `stockade:index:<name>`.
 
+    The host reads the class name (one `index` module for every type, hence `AwsNetwork`
+    beside `DockerNetwork`) and the constructor's `args` annotation.
+    """
 
-class AwsNetworkArgs(_AwsNetworkArgs):
-    """Inputs of an AwsNetwork (`stockade:aws:Network` in Python)."""
-
-
-class AwsNetwork(_AwsNetwork, _SchemaToken):
-    """A private AWS network with default-deny egress: VPC, subnets, endpoints, egress filter."""
-
-    def __init__(self, name: str, args: AwsNetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__(name, args, opts)
-
-
-class AwsSandboxFleetArgs(_AwsSandboxFleetArgs):
-    """Inputs of an AwsSandboxFleet (`stockade:aws:SandboxFleet` in Python)."""
-
-
-class AwsSandboxFleet(_AwsSandboxFleet, _SchemaToken):
-    """Self-hosted sandboxes on ECS Fargate: pollers, per-session sandboxes, roles, bucket, alarms."""
-
-    def __init__(
-        self, name: str, args: AwsSandboxFleetArgs, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
-        super().__init__(name, args, opts)
-
-
-class AwsTunnelGatewayArgs(_AwsTunnelGatewayArgs):
-    """Inputs of an AwsTunnelGateway (`stockade:aws:TunnelGateway` in Python)."""
-
-
-class AwsTunnelGateway(_AwsTunnelGateway, _SchemaToken):
-    """The MCP tunnel gateway (mcp-proxy and cloudflared) on ECS Fargate, outbound only."""
-
-    def __init__(
-        self, name: str, args: AwsTunnelGatewayArgs, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
-        super().__init__(name, args, opts)
-
-
-class DockerNetworkArgs(_DockerNetworkArgs):
-    """Inputs of a DockerNetwork (`stockade:docker:Network` in Python)."""
-
-
-class DockerNetwork(_DockerNetwork, _SchemaToken):
-    """The sandboxes' internal Docker network and its egress proxy."""
-
-    def __init__(
-        self, name: str, args: DockerNetworkArgs, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
-        super().__init__(name, args, opts)
-
-
-class DockerSandboxFleetArgs(_DockerSandboxFleetArgs):
-    """Inputs of a DockerSandboxFleet (`stockade:docker:SandboxFleet` in Python)."""
-
-
-class DockerSandboxFleet(_DockerSandboxFleet, _SchemaToken):
-    """Self-hosted sandboxes on a Docker host: the poller, its dispatcher and the sandboxes."""
-
-    def __init__(
-        self, name: str, args: DockerSandboxFleetArgs, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
-        super().__init__(name, args, opts)
-
-
-class DockerTunnelGatewayArgs(_DockerTunnelGatewayArgs):
-    """Inputs of a DockerTunnelGateway (`stockade:docker:TunnelGateway` in Python)."""
-
-
-class DockerTunnelGateway(_DockerTunnelGateway, _SchemaToken):
-    """The MCP tunnel gateway as two containers on a Docker host, outbound only."""
-
-    def __init__(
-        self, name: str, args: DockerTunnelGatewayArgs, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
-        super().__init__(name, args, opts)
-
-
-def _published(base: type[pulumi.ComponentResource], args_type: type, doc: str) -> type:
     def construct(self: Any, name: str, args: Any, opts: pulumi.ResourceOptions | None = None) -> None:
         typing.cast(Any, base).__init__(self, name, args, opts)
 
-    # The host reads the constructor's `args` annotation to infer the inputs.
     construct.__annotations__ = {"name": str, "args": args_type, "opts": pulumi.ResourceOptions | None}
-    namespace = {"__init__": construct, "__doc__": doc, "__module__": __name__}
-    return type(base.__name__, (base, _SchemaToken), namespace)
+    namespace = {"__init__": construct, "__doc__": doc, "__module__": __name__, "published_from": base}
+    return type(name, (base, _SchemaToken), namespace)
 
 
-COMPONENTS: list[type[pulumi.ComponentResource]] = [
-    AwsNetwork,
-    AwsSandboxFleet,
-    AwsTunnelGateway,
-    _published(SandboxImage, SandboxImageArgs, "A session or worker image built and pushed to ECR."),
-    _published(ProviderBridge, ProviderBridgeArgs, "A managed sandbox provider's orchestrator on Fargate."),
-    _published(
-        AlarmTopic, AlarmTopicArgs, "A KMS-encrypted SNS topic only this account's alarms publish to."
+# (Python class, its args, published name, description)
+_PUBLISHED: list[tuple[type[pulumi.ComponentResource], type, str, str]] = [
+    (AwsNetwork, AwsNetworkArgs, "AwsNetwork", "A private AWS network with default-deny egress."),
+    (AwsSandboxFleet, AwsSandboxFleetArgs, "AwsSandboxFleet", "Self-hosted sandboxes on ECS Fargate."),
+    (AwsTunnelGateway, AwsTunnelGatewayArgs, "AwsTunnelGateway", "The MCP tunnel gateway on ECS Fargate."),
+    (SandboxImage, SandboxImageArgs, "SandboxImage", "A session or worker image built and pushed to ECR."),
+    (ProviderBridge, ProviderBridgeArgs, "ProviderBridge", "A managed sandbox provider's orchestrator."),
+    (
+        AlarmTopic,
+        AlarmTopicArgs,
+        "AlarmTopic",
+        "An SNS topic only the account's CloudWatch alarms publish to.",
     ),
-    _published(EncryptionKey, EncryptionKeyArgs, "The customer-managed KMS key the perimeter encrypts with."),
-    DockerNetwork,
-    DockerSandboxFleet,
-    DockerTunnelGateway,
-    _published(SandboxWorker, SandboxWorkerArgs, "The Cloudflare Worker that runs sandboxes (Cloudflare)."),
+    (EncryptionKey, EncryptionKeyArgs, "EncryptionKey", "The customer-managed KMS key of an environment."),
+    (DockerNetwork, DockerNetworkArgs, "DockerNetwork", "The sandboxes' Docker network and egress proxy."),
+    (
+        DockerSandboxFleet,
+        DockerSandboxFleetArgs,
+        "DockerSandboxFleet",
+        "Self-hosted sandboxes on a Docker host.",
+    ),
+    (
+        DockerTunnelGateway,
+        DockerTunnelGatewayArgs,
+        "DockerTunnelGateway",
+        "The MCP tunnel gateway on Docker.",
+    ),
+    (SandboxWorker, SandboxWorkerArgs, "SandboxWorker", "The Cloudflare Worker that runs sandboxes."),
 ]
+COMPONENTS: list[type[pulumi.ComponentResource]] = [_published(*entry) for entry in _PUBLISHED]
 
 
 def _resolve_annotations(cls: type, seen: set[type]) -> None:
@@ -303,8 +247,55 @@ def _prepare() -> None:
         _resolve_annotations(component.__init__.__annotations__["args"], seen)
 
 
+def _attribute_docs(cls: type) -> dict[str, str]:
+    """`cls`'s attribute docstrings (the string after each annotated attribute), from its source."""
+    if cls not in _DOCS:
+        found: dict[str, str] = {}
+        try:
+            tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
+        except (OSError, TypeError):
+            tree = ast.Module(body=[], type_ignores=[])
+        for node in tree.body[:1]:
+            body = node.body if isinstance(node, ast.ClassDef) else []
+            for statement, following in itertools.pairwise(body):
+                if (
+                    isinstance(statement, ast.AnnAssign)
+                    and isinstance(statement.target, ast.Name)
+                    and isinstance(following, ast.Expr)
+                    and isinstance(following.value, ast.Constant)
+                    and isinstance(following.value.value, str)
+                ):
+                    found[statement.target.id] = inspect.cleandoc(following.value.value)
+        _DOCS[cls] = found
+    return _DOCS[cls]
+
+
+_DOCS: dict[type, dict[str, str]] = {}
+
+
+def _declaring_classes(typ: type) -> list[type]:
+    """`typ` and the classes it inherits attributes from (TypedDicts keep theirs in __orig_bases__)."""
+    order = [typ, *getattr(typ, "published_from", object).__mro__]
+    for base in getattr(typ, "__orig_bases__", ()):
+        if isinstance(base, type):
+            order.extend(_declaring_classes(base))
+    return [cls for cls in order if cls.__module__.startswith("stockade")]
+
+
 def _provider_class() -> type:
+    from pulumi.provider.experimental import analyzer, component
     from pulumi.provider.experimental.component import ComponentProvider
+
+    class StockadeAnalyzer(analyzer.Analyzer):
+        # The SDK's lookup caches by class name and reads only the class itself; AWS and Docker
+        # classes share names, and published classes inherit their attributes.
+        def get_docstring(self, typ: type, name: str) -> str | None:
+            for cls in _declaring_classes(typ):
+                if name in inspect.get_annotations(cls):
+                    return _attribute_docs(cls).get(name)
+            return None
+
+    component.Analyzer = StockadeAnalyzer  # type: ignore[misc]
 
     class StockadeProvider(ComponentProvider):
         def map_inputs(self, inputs: Any, component_def: Any) -> Any:

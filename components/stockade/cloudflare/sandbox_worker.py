@@ -159,10 +159,15 @@ class SandboxWorker(pulumi.ComponentResource):
     """The Worker, its storage, bindings, secrets, routes and default egress policy."""
 
     script_name: pulumi.Output[str]
+    """The Worker script."""
     database_id: pulumi.Output[str]
+    """The D1 database of sessions."""
     binding_summary: pulumi.Output[list[str]]
+    """The Worker's bindings, by name and type (no values)."""
     webhook_url: pulumi.Output[str]
+    """The URL Anthropic's webhook must use."""
     egress_policy: pulumi.Output[str]
+    """The seeded egress policy (allowed and denied hosts)."""
 
     def __init__(
         self, name: str, args: SandboxWorkerArgs, opts: pulumi.ResourceOptions | None = None

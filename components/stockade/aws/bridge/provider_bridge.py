@@ -132,10 +132,15 @@ class ProviderBridge(pulumi.ComponentResource):
     """One Fargate task running the provider's orchestrator, outbound only."""
 
     cluster_arn: pulumi.Output[str]
+    """The bridge's ECS cluster."""
     service_name: pulumi.Output[str]
+    """The orchestrator's ECS service."""
     security_group_id: pulumi.Output[str]
+    """The orchestrator's egress-only security group."""
     log_group_name: pulumi.Output[str]
+    """The orchestrator's log group."""
     api_hosts: pulumi.Output[list[str]]
+    """Hosts the orchestrator reaches besides the vendor API (for the network allowlist)."""
 
     def __init__(
         self, name: str, args: ProviderBridgeArgs, opts: pulumi.ResourceOptions | None = None

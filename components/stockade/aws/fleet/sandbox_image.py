@@ -56,7 +56,9 @@ class SandboxImage(pulumi.ComponentResource):
     """An ECR repository and one image built into it."""
 
     repository_arn: pulumi.Output[str]
+    """The ECR repository (for execution roles' pull grants)."""
     repository_url: pulumi.Output[str]
+    """The ECR repository URL."""
     image_uri: pulumi.Output[str]
     """`<repository_url>@sha256:<digest>` of the pushed image."""
 

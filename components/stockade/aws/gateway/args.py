@@ -72,22 +72,34 @@ class SetupArgs(TypedDict, total=False):
     """The vendor's setup task run on Fargate (`tunnel.setup`)."""
 
     enabled: bool
+    """Run the vendor's setup task (WIF): it creates the tunnel, its CA and credentials."""
     federation_rule_id: str
+    """The workload identity federation rule (`fdrl_...`)."""
     organization_id: str
+    """The Anthropic organization."""
     workspace_id: str
+    """The workspace (`wrkspc_...`)."""
     audience: str
+    """Audience of the WIF token."""
     tunnel_id: str
+    """An existing tunnel (`tnl_...`) to adopt instead of creating one."""
     api_cidrs: list[str]
+    """Where the setup task reaches the Anthropic API (HTTPS)."""
     renew_schedule: str
+    """EventBridge Scheduler expression of the certificate renewal."""
 
 
 class TunnelImagesArgs(TypedDict, total=False):
     """Images of the gateway (`tunnel.images`), pinned by digest."""
 
     proxy: str
+    """The vendor's mcp-proxy image."""
     cloudflared: str
+    """The cloudflared image."""
     init: str
+    """The image of the init container that writes the config and TLS files."""
     aws_cli: str
+    """The AWS CLI image the setup task uses (setup only)."""
     mirror: bool
     """Copy public images into ECR (default true)."""
 
@@ -96,10 +108,15 @@ class TunnelAlarmArgs(TypedDict, total=False):
     """The gateway's alarms (`tunnel.alarms`)."""
 
     enabled: bool
+    """Alarm on no running task and on repeated IP validation failures."""
     ip_validation_failures: int
+    """Refused upstream addresses per period that count as a probe."""
     period_minutes: int
+    """Length of one period."""
     sustained_periods: int
+    """Periods in a row before the alarm fires."""
     subscriptions: list[AlarmSubscriptionArgs]
+    """Who hears of the alarms (with the gateway's own topic)."""
 
 
 class TunnelArgs(TypedDict):
@@ -122,18 +139,31 @@ class TunnelArgs(TypedDict):
     """Bump after rotating the token: a new task revision and a rolling deploy."""
 
     log_level: NotRequired[Literal["debug", "info", "warn", "error"]]
+    """The proxy's log level."""
     replicas: NotRequired[int]
+    """Gateway tasks, spread over the subnets (1-10; production wants 2 or more)."""
     allowed_ips: NotRequired[list[str]]
+    """Networks the proxy may dial; default: exactly the routes' target CIDRs."""
     disable_ip_validation: NotRequired[bool]
+    """Turn the proxy's SSRF check off (a weakening)."""
     allow_wide_targets: NotRequired[bool]
+    """Allow route targets wider than a /16."""
     health_check: NotRequired[bool]
+    """cloudflared's readiness check as the container health check."""
     task_cpu: NotRequired[int]
+    """Fargate CPU units of a gateway task."""
     task_memory_mib: NotRequired[int]
+    """Fargate memory of a gateway task (MiB)."""
     upstream_tls: NotRequired[UpstreamTlsArgs]
+    """How the proxy trusts HTTPS upstreams."""
     images: NotRequired[TunnelImagesArgs]
+    """The gateway's images."""
     certificates: NotRequired[CertificateArgs]
+    """Where the inner TLS certificate comes from."""
     setup: NotRequired[SetupArgs]
+    """The vendor's setup task."""
     alarms: NotRequired[TunnelAlarmArgs]
+    """The gateway's alarms."""
 
 
 _SECRET_FIELDS = ("token", "certificates.server_key")

@@ -155,16 +155,24 @@ class Network(pulumi.ComponentResource):
     """A private network with default-deny egress; see the module docstring."""
 
     vpc_id: pulumi.Output[str]
+    """The VPC (new, or the one given)."""
     vpc_cidr: pulumi.Output[str]
+    """Its primary CIDR."""
     private_subnet_ids: pulumi.Output[list[str]]
+    """Private subnets, one per AZ: where every workload runs. No route to an internet gateway."""
     endpoints_security_group_id: pulumi.Output[str] | None
+    """Security group of the interface endpoints (workloads' egress rules reference it); None
+    without endpoints."""
     s3_prefix_list_id: pulumi.Output[str] | None
+    """Prefix list of the S3 gateway endpoint (ECR layers); None without it."""
     public_internet_prefix_list_id: pulumi.Output[str]
     """Every IPv4 address except private ranges: the destination of "HTTPS to the internet"."""
     nat_public_ips: pulumi.Output[list[str]] | None
     """The NAT gateways' Elastic IPs (what upstreams see); None in an existing VPC."""
     firewall_arn: pulumi.Output[str] | None
+    """The Network Firewall (enforcement `network-firewall`), else None."""
     dns_firewall_rule_group_id: pulumi.Output[str] | None
+    """The DNS Firewall rule group (filtered egress), else None."""
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("stockade:aws:Network", name, None, opts)

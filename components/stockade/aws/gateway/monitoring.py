@@ -69,6 +69,7 @@ def gateway_monitoring(
     tags: Mapping[str, str],
     parent: pulumi.Resource,
     naming: Naming,
+    expect_running: bool = True,
 ) -> Monitoring:
     """Metric filters always; the alarms only with a topic to notify (None: alarms are off)."""
     child = pulumi.ResourceOptions(parent=parent)
@@ -86,16 +87,6 @@ def gateway_monitoring(
     if topic_arn is None:
         return Monitoring(topic_arn=None, alarm_names=[])
     specs = [
-        no_running_tasks(
-            "no-running-tasks",
-            alarm_name=naming.name("tunnel-no-running-tasks"),
-            description=(
-                "No tunnel gateway task is running: MCP servers behind the tunnel are unreachable. "
-                "See docs/tunnel-gateway.md (Health)."
-            ),
-            cluster_name=cluster_name,
-            service_name=service_name,
-        ),
         AlarmSpec(
             key="ip-validation-failed",
             alarm_name=naming.name("tunnel-ip-validation-failed"),
@@ -114,5 +105,20 @@ def gateway_monitoring(
             treat_missing_data="notBreaching",
         ),
     ]
+    if expect_running:
+        # Not while the gateway waits at zero tasks for the setup task to give the tunnel its domain.
+        specs.insert(
+            0,
+            no_running_tasks(
+                "no-running-tasks",
+                alarm_name=naming.name("tunnel-no-running-tasks"),
+                description=(
+                    "No tunnel gateway task is running: MCP servers behind the tunnel are unreachable. "
+                    "See docs/tunnel-gateway.md (Health)."
+                ),
+                cluster_name=cluster_name,
+                service_name=service_name,
+            ),
+        )
     made = metric_alarms(name, specs, topic_arn=topic_arn, tags=tags, parent=parent)
     return Monitoring(topic_arn=topic_arn, alarm_names=[alarm.name for alarm in made.values()])

@@ -71,6 +71,11 @@ CLOUDFLARED_CONTAINER = "cloudflared"
 CLOUDFLARED_METRICS = "localhost:20241"
 CLOUDFLARED_BINARY = "/usr/local/bin/cloudflared"
 PUBLISHED_PLACEHOLDER = "not yet published by the tunnel setup task"
+AWAITING_DOMAIN = (
+    "The gateway runs no task until the tunnel has a domain: run tunnelSetupRunTaskCommand once, "
+    "read the domain from the publish container's log (stockade: tunnel domain ...), set "
+    "stockade:tunnel.tunnelDomain to it and run pulumi up again."
+)
 
 
 class TunnelGatewayArgs(TypedDict):
@@ -214,6 +219,8 @@ class TunnelGateway(pulumi.ComponentResource):
     """The `aws ecs run-task` line that runs the setup task's `init` once (setup enabled)."""
     setup_role_arn: pulumi.Output[str] | None
     """The setup task's role: the `sub` of the WIF federation rule."""
+    setup_next_step: str | None
+    """Set while the gateway waits at zero tasks for its tunnel domain (setup's first run)."""
 
     def __init__(
         self, name: str, args: TunnelGatewayArgs, opts: pulumi.ResourceOptions | None = None
@@ -307,7 +314,7 @@ class TunnelGateway(pulumi.ComponentResource):
             f"{name}-service",
             cluster_arn=cluster_arn,
             task_definition_arn=task.arn,
-            desired_count=tunnel.replicas,
+            desired_count=0 if self._awaiting_domain(tunnel) else tunnel.replicas,
             subnet_ids=args["subnet_ids"],
             security_group_id=group.id,
             tags=self._tags,
@@ -337,7 +344,11 @@ class TunnelGateway(pulumi.ComponentResource):
             tags=self._tags,
             parent=self,
             naming=self._naming,
+            expect_running=not self._awaiting_domain(tunnel),
         )
+        self.setup_next_step = None
+        if self._awaiting_domain(tunnel):
+            self.setup_next_step = AWAITING_DOMAIN
         self.setup_run_task_command = None
         self.setup_role_arn = None
         if tunnel.setup.enabled:
@@ -407,11 +418,25 @@ class TunnelGateway(pulumi.ComponentResource):
             "tunnelImageMirrors": self.image_mirrors or None,
             "tunnelSetupRunTaskCommand": self.setup_run_task_command,
             "tunnelSetupRoleArn": self.setup_role_arn,
+            "tunnelSetupNextStep": self.setup_next_step,
         }
         outputs.update({key: value for key, value in optional.items() if value is not None})
         return outputs
 
     # --- pieces -------------------------------------------------------------------------------
+
+    @staticmethod
+    def _awaiting_domain(tunnel: TunnelSettings) -> bool:
+        """Setup's first run: bare route names, and no domain until the setup task makes the tunnel.
+
+        The proxy refuses bare names without `tunnel_domain`, so the service runs no task until
+        `tunnelDomain` is set, instead of restarting a failing proxy.
+        """
+        return (
+            tunnel.certificates.source is CertificateSource.SETUP
+            and tunnel.tunnel_domain is None
+            and any("." not in route for route in tunnel.routes)
+        )
 
     @staticmethod
     def _image_roles(tunnel: TunnelSettings) -> dict[str, str]:

@@ -13,7 +13,7 @@ from stockade.engine import SynthResult, synthesize, synthesize_config
 from stockade.settings.load import read_stack_file
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
-EXAMPLE_STACKS = ("local", "dev", "staging", "prod-use1", "prod-euw1", "cf-dev", "daytona-dev")
+EXAMPLE_STACKS = ("local", "dev", "staging", "prod-use1", "prod-euw1", "cf-dev", "daytona-dev", "team-dev")
 _CACHE: dict[str, SynthResult] = {}
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import pulumi
 
 from stockade.aws.shared.arns import partition_for
+from stockade.aws.shared.references import ReferencedNetwork, StackReferences
 from stockade.settings import StackSettings
 from stockade.settings.providers import BRIDGED_PROVIDERS
 from stockade.settings.sandboxes import SandboxProvider
@@ -29,11 +30,15 @@ def build_aws_perimeter(settings: StackSettings) -> dict[str, Any]:
     tags = stack_tags(settings)
     outputs: dict[str, Any] = {}
     protect = account.protect_stateful_resources
+    shared = settings.shared
+    references = StackReferences()
 
     # --- encryption: one customer-managed key for logs, secrets and artifacts ---
     key_arn: pulumi.Input[str]
     if account.kms_key_arn:
         key_arn = account.kms_key_arn
+    elif shared.kms_key is not None:
+        key_arn = references.output(shared.kms_key.from_stack, "kmsKeyArn")
     else:
         key = EncryptionKey(
             f"{BASE_NAME}-encryption",
@@ -52,9 +57,16 @@ def build_aws_perimeter(settings: StackSettings) -> dict[str, Any]:
     from stockade.aws.fleet.from_settings import network_args
     from stockade.aws.network.vpc import Network
 
-    network = Network(
-        f"{BASE_NAME}-network", network_args(settings, kms_key_arn=key_arn, partition=partition, tags=tags)
-    )
+    network: Network | ReferencedNetwork
+    if shared.network is not None:
+        network = ReferencedNetwork.read(
+            references, shared.network.from_stack, vpc_endpoints=shared.network.vpc_endpoints
+        )
+    else:
+        network = Network(
+            f"{BASE_NAME}-network",
+            network_args(settings, kms_key_arn=key_arn, partition=partition, tags=tags),
+        )
     outputs.update(network.stack_outputs())
 
     # --- alarms (stockade:aws:AlarmTopic): one topic for every component's alarms ---
@@ -62,7 +74,10 @@ def build_aws_perimeter(settings: StackSettings) -> dict[str, Any]:
 
     alarm_topic_arn: pulumi.Input[str] | None = None
     subscriptions = stack_alarm_subscriptions(settings)
-    if subscriptions is not None:
+    if shared.alarm_topic is not None:
+        alarm_topic_arn = references.output(shared.alarm_topic.from_stack, "alarmTopicArn")
+        outputs["alarmTopicArn"] = alarm_topic_arn
+    elif subscriptions is not None:
         alarm_topic_arn = AlarmTopic(
             f"{BASE_NAME}-alarms",
             {

@@ -15,6 +15,7 @@ from stockade.aws.fleet.sandbox_fleet import SandboxFleetArgs
 from stockade.aws.network.vpc import Network, NetworkArgs, flow_args
 from stockade.aws.shared.alarm_topic import subscription_args
 from stockade.aws.shared.ecs_iam import ecr_repository_arn
+from stockade.aws.shared.references import ReferencedNetwork
 from stockade.aws.shared.secrets import secret_args
 from stockade.netplan.egress_policy import (
     CLOUDFLARED_DOMAINS,
@@ -168,7 +169,7 @@ def _image(
 def fleet_args(
     settings: StackSettings,
     *,
-    network: Network,
+    network: Network | ReferencedNetwork,
     session: FleetImage | None,
     worker: FleetImage,
     kms_key_arn: pulumi.Input[str],

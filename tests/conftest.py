@@ -23,6 +23,7 @@ EXAMPLE_STACKS = (
     "daytona-dev",
     "modal-dev",
     "vercel-dev",
+    "team-dev",
 )
 _CACHE: dict[str, SynthResult] = {}
 

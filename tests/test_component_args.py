@@ -19,13 +19,7 @@ import stockade
 
 # Components not converted yet; each entry is a known gap, not an exemption by design.
 # Remove an entry when its args are converted (the test below then keeps it converted).
-NOT_YET_CONVERTED: dict[str, str] = {
-    # `tunnel: TunnelSettings`, the whole tunnel settings tree. The component hands it on to
-    # render_proxy_config (shared with the Docker gateway), tunnel_setup, tunnel_monitoring and
-    # gateway_egress_rules, so converting it means a nested TypedDict of the fields those read,
-    # built from TunnelSettings in the perimeter layer, and those helpers taking it.
-    "stockade.aws.gateway.tunnel_gateway.TunnelGatewayArgs": "tunnel: TunnelSettings",
-}
+NOT_YET_CONVERTED: dict[str, str] = {}
 
 
 def _component_modules() -> Iterator[str]:

@@ -235,7 +235,9 @@ def test_modal_gets_its_own_names_and_no_ecr_grant_for_another_registry(
     }
     assert not sids & {"EcrLogin", "PullTheImage"}
     task = result.one(TASK).inputs
-    assert task["family"] == "stockade-modal-dev-modal-bridge"
+    # A bridge named "bridge" (not the stack's "stockade-modal-bridge") names its family after
+    # itself and the stack (aws/shared/naming.py).
+    assert task["family"] == "bridge-modal-dev-modal-bridge"
     assert task["runtimePlatform"]["cpuArchitecture"] == "ARM64"
 
 

@@ -260,7 +260,8 @@ def test_a_fleet_used_alone_makes_its_own_topic(synth_config, example_config) ->
     }
     result = synth_config("dev", config, program)
     (topic,) = fleet(result, "aws:sns/topic:Topic")
-    assert topic.name == "fleet-alarms-topic" and topic.inputs["name"] == "stockade-dev-fleet-alarms"
+    # Named after the fleet ("fleet", not the stack's "stockade-sandboxes") and the stack.
+    assert topic.name == "fleet-alarms-topic" and topic.inputs["name"] == "fleet-dev-fleet-alarms"
     (subscription,) = fleet(result, "aws:sns/topicSubscription:TopicSubscription")
     assert subscription.inputs["endpoint"] == "a@example.com"
     alarms = fleet(result, "aws:cloudwatch/metricAlarm:MetricAlarm")

@@ -16,6 +16,7 @@ import pulumi
 import pytest
 import yaml
 
+from stockade.aws.gateway.args import tunnel_args
 from stockade.aws.gateway.tunnel_gateway import TunnelGateway
 from stockade.engine import SynthResource, SynthResult, synthesize_config
 from stockade.program import load_settings
@@ -47,7 +48,7 @@ def _program(**extra_args: Any) -> Callable[[], None]:
         gateway = TunnelGateway(
             "stockade-tunnel",
             {
-                "tunnel": settings.tunnel,
+                "tunnel": tunnel_args(settings.tunnel),
                 "vpc_id": "vpc-0123456789abcdef0",
                 "subnet_ids": SUBNETS,
                 "endpoints_security_group_id": ENDPOINTS_SG,
@@ -399,3 +400,40 @@ def test_prod_use1_gateway_runs_two_hardened_containers_on_three_replicas(synth_
 def test_prod_use1_allowed_ips_are_the_route_targets(synth_stack) -> None:
     config = yaml.safe_load(synth_stack("prod-use1").outputs["tunnelProxyConfig"])
     assert config["upstream"]["allowed_ips"] == EXPECTED_ALLOWED_IPS
+
+
+SETUP_FIRST_RUN = {
+    "token": None,
+    "tunnelDomain": None,
+    "certificates": {"source": "setup"},
+    "setup": {"enabled": True, "federationRuleId": "fdrl_01abc", "organizationId": "org-0123456789"},
+    "images": {"awsCli": f"public.ecr.aws/aws-cli/aws-cli{PIN}"},
+}
+
+
+def test_setup_first_run_needs_no_tunnel_domain_and_waits_at_zero_tasks(gateway_synth) -> None:
+    result = gateway_synth(SETUP_FIRST_RUN)
+    service = result.one("aws:ecs/service:Service")
+    assert service.inputs["desiredCount"] == 0
+    alarms = {r.name for r in result.by_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
+    assert not any("no-running-tasks" in name for name in alarms), alarms
+    assert "tunnelDomain" in result.outputs["tunnelSetupNextStep"]
+    assert result.outputs["tunnelSetupRunTaskCommand"]
+
+
+def test_once_the_domain_is_set_the_gateway_runs_its_replicas(gateway_synth) -> None:
+    result = gateway_synth({**SETUP_FIRST_RUN, "tunnelDomain": "abcd1234.tunnel.anthropic.com"})
+    service = result.one("aws:ecs/service:Service")
+    assert service.inputs["desiredCount"] >= 2
+    assert "tunnelSetupNextStep" not in result.outputs
+    alarms = {r.name for r in result.by_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
+    assert any("no-running-tasks" in name for name in alarms)
+
+
+def test_without_setup_bare_routes_still_need_the_domain() -> None:
+    from stockade.settings.tunnel import TunnelSettings
+
+    with pytest.raises(ValueError, match="bare route names need the tunnel domain"):
+        TunnelSettings.model_validate(
+            {"enabled": True, "routes": {"wiki": "http://10.1.2.3:8080"}, "token": {"secure": "x"}}
+        )

@@ -11,6 +11,7 @@ from typing import Any
 import pulumi
 
 from stockade.aws.shared.arns import partition_for
+from stockade.aws.shared.references import ReferencedNetwork, StackReferences
 from stockade.settings import StackSettings
 from stockade.settings.providers import BRIDGED_PROVIDERS
 from stockade.settings.sandboxes import SandboxProvider
@@ -28,15 +29,26 @@ def build_aws_perimeter(settings: StackSettings) -> dict[str, Any]:
     partition = partition_for(region)
     tags = stack_tags(settings)
     outputs: dict[str, Any] = {}
+    protect = account.protect_stateful_resources
+    shared = settings.shared
+    references = StackReferences()
 
     # --- encryption: one customer-managed key for logs, secrets and artifacts ---
     key_arn: pulumi.Input[str]
     if account.kms_key_arn:
         key_arn = account.kms_key_arn
+    elif shared.kms_key is not None:
+        key_arn = references.output(shared.kms_key.from_stack, "kmsKeyArn")
     else:
         key = EncryptionKey(
             f"{BASE_NAME}-encryption",
-            {"account_id": account.account_id, "region": region, "partition": partition, "tags": tags},
+            {
+                "account_id": account.account_id,
+                "region": region,
+                "partition": partition,
+                "tags": tags,
+                "protect": protect,
+            },
         )
         key_arn = key.key_arn
     outputs["kmsKeyArn"] = key_arn
@@ -45,9 +57,16 @@ def build_aws_perimeter(settings: StackSettings) -> dict[str, Any]:
     from stockade.aws.fleet.from_settings import network_args
     from stockade.aws.network.vpc import Network
 
-    network = Network(
-        f"{BASE_NAME}-network", network_args(settings, kms_key_arn=key_arn, partition=partition, tags=tags)
-    )
+    network: Network | ReferencedNetwork
+    if shared.network is not None:
+        network = ReferencedNetwork.read(
+            references, shared.network.from_stack, vpc_endpoints=shared.network.vpc_endpoints
+        )
+    else:
+        network = Network(
+            f"{BASE_NAME}-network",
+            network_args(settings, kms_key_arn=key_arn, partition=partition, tags=tags),
+        )
     outputs.update(network.stack_outputs())
 
     # --- alarms (stockade:aws:AlarmTopic): one topic for every component's alarms ---
@@ -55,7 +74,10 @@ def build_aws_perimeter(settings: StackSettings) -> dict[str, Any]:
 
     alarm_topic_arn: pulumi.Input[str] | None = None
     subscriptions = stack_alarm_subscriptions(settings)
-    if subscriptions is not None:
+    if shared.alarm_topic is not None:
+        alarm_topic_arn = references.output(shared.alarm_topic.from_stack, "alarmTopicArn")
+        outputs["alarmTopicArn"] = alarm_topic_arn
+    elif subscriptions is not None:
         alarm_topic_arn = AlarmTopic(
             f"{BASE_NAME}-alarms",
             {
@@ -110,12 +132,13 @@ def build_aws_perimeter(settings: StackSettings) -> dict[str, Any]:
 
     # --- tunnel (stockade:aws:TunnelGateway) ---
     if settings.tunnel.enabled:
+        from stockade.aws.gateway.args import tunnel_args
         from stockade.aws.gateway.tunnel_gateway import TunnelGateway
 
         gateway = TunnelGateway(
             f"{BASE_NAME}-tunnel",
             {
-                "tunnel": settings.tunnel,
+                "tunnel": tunnel_args(settings.tunnel),
                 "vpc_id": network.vpc_id,
                 "subnet_ids": network.private_subnet_ids,
                 "endpoints_security_group_id": network.endpoints_security_group_id,
@@ -128,6 +151,7 @@ def build_aws_perimeter(settings: StackSettings) -> dict[str, Any]:
                 "log_retention_days": account.log_retention_days,
                 "tags": tags,
                 "alarm_topic_arn": alarm_topic_arn,
+                "protect": protect,
             },
         )
         outputs.update(gateway.stack_outputs())

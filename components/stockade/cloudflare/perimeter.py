@@ -65,7 +65,7 @@ def plain_bindings(settings: StackSettings, cloudflare: CloudflareSettings) -> d
 
 def build_cloudflare_perimeter(settings: StackSettings) -> dict[str, Any]:
     from stockade.cloudflare.bundle import BundleError, load_bundle, project_root
-    from stockade.cloudflare.sandbox_worker import SandboxWorker
+    from stockade.cloudflare.sandbox_worker import SandboxWorker, bundle_args
 
     cloudflare = settings.sandboxes.cloudflare
     assert cloudflare is not None and cloudflare.bundle is not None and cloudflare.account_id is not None
@@ -79,7 +79,7 @@ def build_cloudflare_perimeter(settings: StackSettings) -> dict[str, Any]:
         {
             "account_id": cloudflare.account_id,
             "worker_name": cloudflare.worker_name,
-            "bundle": bundle,
+            "bundle": bundle_args(bundle),
             "compatibility_date": cloudflare.bundle.compatibility_date,
             "compatibility_flags": cloudflare.bundle.compatibility_flags,
             "durable_object_classes": cloudflare.bundle.durable_object_classes,

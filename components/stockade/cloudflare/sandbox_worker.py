@@ -23,7 +23,7 @@ from typing import Any, TypedDict
 import pulumi
 import pulumi_cloudflare as cloudflare
 
-from stockade.cloudflare.bundle import LoadedBundle
+from stockade.cloudflare.bundle import BundleFile, LoadedBundle
 from stockade.cloudflare.egress_policy import policy_document, policy_key
 
 MIGRATION_TAG = "v1"
@@ -41,6 +41,53 @@ class CustomDomain(TypedDict):
     """Hostname served by the Worker."""
 
 
+class BundleFileArgs(TypedDict):
+    """One uploaded part of the bundle."""
+
+    part_name: str
+    """Its name in the upload (what the Worker imports)."""
+
+    path: str
+    """Where it is: relative to the project directory when inside it."""
+
+    sha256: str
+    """Hex SHA-256 of its content: a rebuilt bundle shows as a changed hash."""
+
+    content_type: str
+    """MIME type of the part."""
+
+
+class BundleArgs(TypedDict):
+    """The built Worker bundle, resolved and hashed (`bundle_args(load_bundle(...))`)."""
+
+    main: BundleFileArgs
+    """The main module."""
+
+    modules: Sequence[BundleFileArgs]
+    """Further modules the main one imports."""
+
+    assets_directory: str | None
+    """Static assets served by the Worker, or None."""
+
+
+def bundle_args(bundle: LoadedBundle) -> BundleArgs:
+    """A loaded bundle (stockade.cloudflare.bundle.load_bundle) as component args."""
+
+    def part(file: BundleFile) -> BundleFileArgs:
+        return {
+            "part_name": file.part_name,
+            "path": file.path,
+            "sha256": file.sha256,
+            "content_type": file.content_type,
+        }
+
+    return {
+        "main": part(bundle.main),
+        "modules": [part(m) for m in bundle.modules],
+        "assets_directory": bundle.assets_directory,
+    }
+
+
 class SandboxWorkerArgs(TypedDict):
     """Inputs of a SandboxWorker."""
 
@@ -50,8 +97,8 @@ class SandboxWorkerArgs(TypedDict):
     worker_name: str
     """Worker script name; other resource names derive from it."""
 
-    bundle: LoadedBundle
-    """The built bundle, already resolved and hashed (stockade.cloudflare.bundle.load_bundle)."""
+    bundle: BundleArgs
+    """The built bundle, already resolved and hashed (`bundle_args`)."""
 
     compatibility_date: str
     """Workers runtime compatibility date."""
@@ -112,10 +159,15 @@ class SandboxWorker(pulumi.ComponentResource):
     """The Worker, its storage, bindings, secrets, routes and default egress policy."""
 
     script_name: pulumi.Output[str]
+    """The Worker script."""
     database_id: pulumi.Output[str]
+    """The D1 database of sessions."""
     binding_summary: pulumi.Output[list[str]]
+    """The Worker's bindings, by name and type (no values)."""
     webhook_url: pulumi.Output[str]
+    """The URL Anthropic's webhook must use."""
     egress_policy: pulumi.Output[str]
+    """The seeded egress policy (allowed and denied hosts)."""
 
     def __init__(
         self, name: str, args: SandboxWorkerArgs, opts: pulumi.ResourceOptions | None = None
@@ -203,10 +255,10 @@ class SandboxWorker(pulumi.ComponentResource):
 
         bundle = args["bundle"]
         assets: dict[str, Any] | None = None
-        if bundle.assets_directory is not None:
+        if bundle["assets_directory"] is not None:
             bindings.append({"name": "ASSETS", "type": "assets"})
             assets = {
-                "directory": bundle.assets_directory,
+                "directory": bundle["assets_directory"],
                 "config": {
                     "not_found_handling": "single-page-application",
                     "run_worker_first": list(WORKER_FIRST_PATHS),
@@ -216,18 +268,18 @@ class SandboxWorker(pulumi.ComponentResource):
             f"{name}-script",
             account_id=account,
             script_name=worker,
-            main_module=bundle.main.part_name,
+            main_module=bundle["main"]["part_name"],
             # The bundle goes up by path and hash, never inline: synth stays small and a
             # rebuilt bundle shows as exactly one changed hash.
-            content_file=bundle.main.path,
-            content_sha256=bundle.main.sha256,
+            content_file=bundle["main"]["path"],
+            content_sha256=bundle["main"]["sha256"],
             files={
-                module.part_name: {
-                    "content_type": module.content_type,
-                    "content_file": module.path,
-                    "content_sha256": module.sha256,
+                module["part_name"]: {
+                    "content_type": module["content_type"],
+                    "content_file": module["path"],
+                    "content_sha256": module["sha256"],
                 }
-                for module in bundle.modules
+                for module in bundle["modules"]
             }
             or None,
             assets=assets,

@@ -44,8 +44,8 @@ from stockade.docker.hardening import (
 class NetworkArgs(TypedDict):
     """Inputs of stockade:docker:Network."""
 
-    sandbox_subnet: IPv4Network
-    """IPv4 range of the sandbox network; the proxy admits clients from it only."""
+    sandbox_subnet: str
+    """IPv4 range (CIDR) of the sandbox network; the proxy admits clients from it only."""
 
     filtered: bool
     """True: internal sandbox network plus the allowlisting proxy. False: open egress."""
@@ -53,8 +53,8 @@ class NetworkArgs(TypedDict):
     allowed_domains: Sequence[str]
     """Names sandboxes may reach on 443 besides the vendor API (`*.example.com` allowed)."""
 
-    allowed_cidrs: Sequence[IPv4Network]
-    """Networks sandboxes may reach on 443."""
+    allowed_cidrs: Sequence[str]
+    """Networks (CIDRs) sandboxes may reach on 443."""
 
     proxy_image: str
     """The egress proxy's image (Squid)."""
@@ -80,7 +80,7 @@ class Network(pulumi.ComponentResource):
             f"{name}-sandbox",
             driver="bridge",
             internal=filtered,
-            ipam_configs=[{"subnet": str(args["sandbox_subnet"])}],
+            ipam_configs=[{"subnet": str(IPv4Network(args["sandbox_subnet"]))}],
             labels=docker_labels(labels),
             opts=child,
         )
@@ -96,9 +96,9 @@ class Network(pulumi.ComponentResource):
             )
             config = docker.Volume(f"{name}-proxy-config", labels=docker_labels(labels), opts=child)
             text = render_squid_config(
-                client_subnet=args["sandbox_subnet"],
+                client_subnet=IPv4Network(args["sandbox_subnet"]),
                 allowed_domains=args["allowed_domains"],
-                allowed_cidrs=args["allowed_cidrs"],
+                allowed_cidrs=[IPv4Network(c) for c in args["allowed_cidrs"]],
             )
             stager = stage_files(
                 f"{name}-proxy-files",

@@ -39,10 +39,10 @@ def build_docker_perimeter(settings: StackSettings) -> dict[str, Any]:
     network = Network(
         f"{BASE_NAME}-network",
         {
-            "sandbox_subnet": docker_settings.sandbox_subnet,
+            "sandbox_subnet": str(docker_settings.sandbox_subnet),
             "filtered": egress.mode is EgressMode.FILTERED,
             "allowed_domains": list(egress.allowed_domains),
-            "allowed_cidrs": list(egress.allowed_cidrs),
+            "allowed_cidrs": [str(c) for c in egress.allowed_cidrs],
             "proxy_image": docker_settings.images.egress_proxy,
             "labels": labels,
         },

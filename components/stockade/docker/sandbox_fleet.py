@@ -185,8 +185,11 @@ class SandboxFleet(pulumi.ComponentResource):
     """Pool workers, or the poller, dispatch broker and socket proxy of per-session mode."""
 
     poller_container: pulumi.Output[str] | None
+    """Name of the poller container (per-session mode), else None."""
     broker_container: pulumi.Output[str] | None
+    """Name of the dispatch broker container (per-session mode), else None."""
     worker_containers: list[pulumi.Output[str]]
+    """Names of the pool worker containers (pool mode)."""
 
     def __init__(self, name: str, args: SandboxFleetArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("stockade:docker:SandboxFleet", name, None, opts)

@@ -87,7 +87,9 @@ class TunnelGateway(pulumi.ComponentResource):
     network_name: pulumi.Output[str]
     """Attach upstream MCP containers on this host here (and nowhere the sandboxes are)."""
     proxy_containers: list[pulumi.Output[str]]
+    """Names of the mcp-proxy containers, one per replica."""
     cloudflared_containers: list[pulumi.Output[str]]
+    """Names of the cloudflared containers, one per replica."""
 
     def __init__(
         self, name: str, args: TunnelGatewayArgs, opts: pulumi.ResourceOptions | None = None

@@ -13,6 +13,7 @@ from stockade.emulators import emulate, resource_id
 from stockade.engine.context import OfflineContext
 from stockade.engine.invokes import OfflineInvokeError, answer
 from stockade.engine.redact import Redactor, is_secret, unwrap
+from stockade.engine.stack_references import STACK_REFERENCE, answer_stack_reference
 
 
 class OfflineMocks(pulumi.runtime.Mocks):
@@ -24,6 +25,10 @@ class OfflineMocks(pulumi.runtime.Mocks):
         self.unanswered: list[OfflineInvokeError] = []
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        if args.typ == STACK_REFERENCE:
+            # A read (MockMonitor.ReadResource), which the mocks mark as not custom.
+            plain = {k: unwrap(v) for k, v in args.inputs.items()}
+            return str(args.resource_id or plain.get("name")), answer_stack_reference(plain, self.context)
         if not args.custom:
             return "", {}
         plain = {k: unwrap(v) for k, v in args.inputs.items()}

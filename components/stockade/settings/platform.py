@@ -33,6 +33,12 @@ class AwsSettings(SettingsModel):
     log_retention_days: LogRetentionDays = 365
     """Retention for every log group Stockade creates."""
 
+    protect_stateful_resources: bool = True
+    """Protect what cannot be recreated (the KMS key, the artifacts bucket, the tunnel's setup
+    state and credentials): `pulumi destroy` stops at them, and a delete leaves them in the
+    account. Set false only to tear the environment down on purpose
+    (docs/runbooks/destroy-an-environment.md); reported as a weakening."""
+
 
 class ContainerRuntime(StrEnum):
     RUNC = "runc"

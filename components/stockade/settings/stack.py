@@ -15,6 +15,7 @@ from stockade.settings.platform import AwsSettings, DockerSettings, PolicySettin
 from stockade.settings.problems import ConfigProblem, describe_value
 from stockade.settings.providers import provider_problems, provider_weakenings
 from stockade.settings.sandboxes import SandboxProvider, SandboxSettings, WorkerMode
+from stockade.settings.shared import SharedSettings
 from stockade.settings.tunnel import TunnelSettings
 from stockade.settings.types import AwsRegion, Tags
 
@@ -68,6 +69,9 @@ class StackSettings(SettingsModel):
     cost: CostSettings = Field(default_factory=CostSettings)
     """Usage assumptions for `stockade cost` and the diff's monthly estimate; no resource reads them."""
 
+    shared: SharedSettings = Field(default_factory=SharedSettings)
+    """The network, alarm topic or KMS key taken from another stack (StackReference)."""
+
     tags: Tags = Field(default_factory=dict)
     """Tags added to every taggable resource (Stockade adds `stockade:stack` and
     `stockade:environment` itself)."""
@@ -85,6 +89,11 @@ class StackSettings(SettingsModel):
             found.append("network.flowLogs.enabled is false: no record of connections")
         if self.sandboxes.mode is WorkerMode.POOL:
             found.append("sandboxes.mode is 'pool': sessions share a worker's kernel and disk")
+        if self.aws is not None and not self.aws.protect_stateful_resources:
+            found.append(
+                "aws.protectStatefulResources is false: `pulumi destroy` deletes the KMS key, "
+                "the artifacts bucket and the tunnel's setup state"
+            )
         if self.sandboxes.enable_exec:
             found.append("sandboxes.enableExec is true: operators can open shells in sandboxes")
         if self.tunnel.enabled and self.tunnel.disable_ip_validation:
@@ -120,6 +129,7 @@ def cross_section_problems(settings: StackSettings) -> list[ConfigProblem]:
                 "the aws target needs its account settings",
                 "set stockade:aws.accountId to the 12-digit account this stack deploys into",
             )
+    problems.extend(shared_problems(settings))
     if settings.is_production:
         network = settings.network
         if settings.target is Target.AWS and not network.bring_your_own and network.availability_zones < 2:
@@ -167,4 +177,46 @@ def cross_section_problems(settings: StackSettings) -> list[ConfigProblem]:
     problems.extend(production_problems(settings))
     problems.extend(provider_problems(settings))
     problems.extend(target_problems(settings))
+    return problems
+
+
+def shared_problems(settings: StackSettings) -> list[ConfigProblem]:
+    """`stockade:shared` entries that contradict the sections they replace."""
+    shared = settings.shared
+    problems: list[ConfigProblem] = []
+
+    def add(key: str, value: object, message: str, fix: str) -> None:
+        problems.append(ConfigProblem(key, describe_value(value), message, fix))
+
+    if not shared.referenced_stacks:
+        return problems
+    if settings.target is not Target.AWS:
+        add(
+            "stockade:shared",
+            sorted(shared.referenced_stacks),
+            f"taking resources from another stack works on the aws target only, not {settings.target.value}",
+            "remove stockade:shared, or set stockade:target: aws",
+        )
+    if shared.kms_key and settings.aws is not None and settings.aws.kms_key_arn:
+        add(
+            "stockade:shared.kmsKey.fromStack",
+            shared.kms_key.from_stack,
+            "the KMS key is given twice: by stockade:aws.kmsKeyArn and from another stack",
+            "keep one: remove stockade:aws.kmsKeyArn or stockade:shared.kmsKey",
+        )
+    if shared.network and settings.network != NetworkSettings():
+        add(
+            "stockade:network",
+            shared.network.from_stack,
+            f"the network comes from {shared.network.from_stack}; stockade:network here would be ignored "
+            "(its egress, endpoints and firewall are that stack's)",
+            f"remove stockade:network from this stack and change egress in {shared.network.from_stack}",
+        )
+    elif shared.network and settings.network.vpc_id:
+        add(
+            "stockade:shared.network.fromStack",
+            shared.network.from_stack,
+            "the network is given twice: by stockade:network.vpcId and from another stack",
+            "keep one: remove stockade:network.vpcId (and its subnets) or stockade:shared.network",
+        )
     return problems

@@ -287,7 +287,9 @@ class SetupSettings(SettingsModel):
     """The vendor's `setup` component, authenticated with workload identity federation (AWS target)."""
 
     enabled: bool = False
-    """Create the setup task (`setup init`, run on demand) and the scheduled `renew-cert` task."""
+    """Create the setup task (`setup init`, run on demand) and the scheduled `renew-cert` task.
+    Without `tunnelId`, its first run creates a tunnel; an organization may have at most 10
+    active tunnels (archive unused ones: docs/runbooks/destroy-an-environment.md)."""
 
     federation_rule_id: Annotated[str, Field(pattern=r"^fdrl_[A-Za-z0-9]+$")] | None = None
     """`ANTHROPIC_FEDERATION_RULE_ID` (`fdrl_...`)."""
@@ -303,7 +305,8 @@ class SetupSettings(SettingsModel):
     `https://api.anthropic.com`, the Helm chart's default is `api.anthropic.com`)."""
 
     tunnel_id: Annotated[str, Field(pattern=r"^tnl_[A-Za-z0-9]+$")] | None = None
-    """`TUNNEL_ID` of an existing tunnel to attach to; unset creates one on the first run."""
+    """`TUNNEL_ID` of an existing tunnel to attach to; unset creates one on the first run
+    (which counts against the organization's limit of 10 active tunnels)."""
 
     api_cidrs: Annotated[list[Ipv4Cidr], Field(min_length=1, max_length=10)] = Field(
         default_factory=lambda: [ipaddress.IPv4Network(c) for c in ANTHROPIC_API_CIDRS]
@@ -558,6 +561,10 @@ class TunnelSettings(SettingsModel):
     def _route_name_errors(self) -> Iterator[PydanticCustomError]:
         domain = self.tunnel_domain
         if domain is None:
+            # With setup, the first run has no domain yet: the setup task creates the tunnel and
+            # prints it; the gateway waits at zero tasks until tunnelDomain is set.
+            if self.certificates.source is CertificateSource.SETUP:
+                return
             if any("." not in name for name in self.routes):
                 yield invalid(
                     "bare route names need the tunnel domain",

@@ -35,6 +35,7 @@ from stockade.aws.shared.fargate import (
 )
 from stockade.aws.shared.iam import ecs_tasks_trust_policy, role_with_policy
 from stockade.aws.shared.logs import encrypted_log_group
+from stockade.aws.shared.naming import naming_for
 from stockade.aws.shared.secrets import SecretArgs, provided_secret_arn, secret_args
 from stockade.aws.shared.security_groups import aws_service_egress, egress_only_security_group, internet_https
 from stockade.settings.providers import bridge_settings
@@ -117,6 +118,11 @@ class ProviderBridgeArgs(TypedDict):
     tags: Mapping[str, str]
     """Stack tags; the component adds `stockade:component: provider-bridge`."""
 
+    name_base: NotRequired[str]
+    """First part of the task family, `<name_base>-<stack>-<provider>-bridge`; default: derived
+    from the component's name (aws/shared/naming.py; the stack's `stockade-<provider>-bridge`
+    gives `stockade`)."""
+
 
 def _secret_resource_key(variable: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", variable.lower()).strip("-")
@@ -126,10 +132,15 @@ class ProviderBridge(pulumi.ComponentResource):
     """One Fargate task running the provider's orchestrator, outbound only."""
 
     cluster_arn: pulumi.Output[str]
+    """The bridge's ECS cluster."""
     service_name: pulumi.Output[str]
+    """The orchestrator's ECS service."""
     security_group_id: pulumi.Output[str]
+    """The orchestrator's egress-only security group."""
     log_group_name: pulumi.Output[str]
+    """The orchestrator's log group."""
     api_hosts: pulumi.Output[list[str]]
+    """Hosts the orchestrator reaches besides the vendor API (for the network allowlist)."""
 
     def __init__(
         self, name: str, args: ProviderBridgeArgs, opts: pulumi.ResourceOptions | None = None
@@ -209,7 +220,9 @@ class ProviderBridge(pulumi.ComponentResource):
         task = task_definition(
             f"{name}-task",
             TaskSpec(
-                family=f"stockade-{pulumi.get_stack()}-{provider}-bridge",
+                family=naming_for(name, f"stockade-{provider}-bridge", args.get("name_base")).name(
+                    provider, "bridge"
+                ),
                 cpu=args["cpu"],
                 memory_mib=args["memory_mib"],
                 containers=[container],

@@ -27,6 +27,9 @@ class AlarmTargets:
     cluster_name: pulumi.Input[str]
     service_name: pulumi.Input[str]
     stack: str
+    """The queue metrics' `Stack` dimension (the fleet's naming scope)."""
+    alarm_prefix: str
+    """Start of every alarm's name (the fleet's naming prefix)."""
     queue_depth_threshold: int
 
 
@@ -36,14 +39,14 @@ def fleet_alarm_specs(targets: AlarmTargets) -> list[AlarmSpec]:
     return [
         no_running_tasks(
             "no-poller",
-            alarm_name=f"stockade-{stack}-no-poller-running",
+            alarm_name=f"{targets.alarm_prefix}-no-poller-running",
             description="No poller (or pool worker) task is running: work stays queued.",
             cluster_name=targets.cluster_name,
             service_name=targets.service_name,
         ),
         AlarmSpec(
             key="queue-depth",
-            alarm_name=f"stockade-{stack}-queue-depth",
+            alarm_name=f"{targets.alarm_prefix}-queue-depth",
             description=(
                 f"More than {targets.queue_depth_threshold} work items queued for 5 minutes: raise "
                 "maxConcurrentSessions (or poolSize), or look for failing sandboxes."
@@ -59,7 +62,7 @@ def fleet_alarm_specs(targets: AlarmTargets) -> list[AlarmSpec]:
         ),
         AlarmSpec(
             key="no-worker-polling",
-            alarm_name=f"stockade-{stack}-no-worker-polling",
+            alarm_name=f"{targets.alarm_prefix}-no-worker-polling",
             description=(
                 "The queue reports no worker polling (or queue-stats stopped reporting): "
                 "check the poller service and its logs."
@@ -75,7 +78,7 @@ def fleet_alarm_specs(targets: AlarmTargets) -> list[AlarmSpec]:
         ),
         AlarmSpec(
             key="stalled-work",
-            alarm_name=f"stockade-{stack}-stalled-work",
+            alarm_name=f"{targets.alarm_prefix}-stalled-work",
             description="Work items claimed but not acknowledged for 15 minutes: a worker is stalled.",
             namespace=METRICS_NAMESPACE,
             metric="PendingItems",

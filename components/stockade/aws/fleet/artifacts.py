@@ -8,6 +8,8 @@ from collections.abc import Mapping
 import pulumi
 import pulumi_aws as aws
 
+from stockade.aws.shared.lifecycle import stateful
+
 # Multipart uploads that never finish are invisible in listings but still billed.
 _ABORT_INCOMPLETE_UPLOADS_DAYS = 7
 
@@ -19,14 +21,15 @@ def artifacts_bucket(
     expire_days: int,
     tags: Mapping[str, str],
     parent: pulumi.Resource,
+    protect: bool = True,
 ) -> aws.s3.Bucket:
     """A bucket whose every object, and every old version of it, is gone after `expire_days`.
 
     Each concern is its own resource (the provider's v7 shape), so changing the
     lifecycle never touches encryption or access.
     """
-    child = pulumi.ResourceOptions(parent=parent)
-    bucket = aws.s3.Bucket(name, force_destroy=False, tags=dict(tags), opts=child)
+    # Protected (aws/shared/lifecycle.py): the bucket holds sessions' artifacts.
+    bucket = aws.s3.Bucket(name, force_destroy=False, tags=dict(tags), opts=stateful(parent, protect))
     on_bucket = pulumi.ResourceOptions(parent=bucket)
     aws.s3.BucketServerSideEncryptionConfiguration(
         f"{name}-encryption",

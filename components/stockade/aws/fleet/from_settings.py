@@ -12,9 +12,10 @@ from dataclasses import dataclass
 import pulumi
 
 from stockade.aws.fleet.sandbox_fleet import SandboxFleetArgs
-from stockade.aws.network.vpc import Network, NetworkArgs
+from stockade.aws.network.vpc import Network, NetworkArgs, flow_args
 from stockade.aws.shared.alarm_topic import subscription_args
 from stockade.aws.shared.ecs_iam import ecr_repository_arn
+from stockade.aws.shared.references import ReferencedNetwork
 from stockade.aws.shared.secrets import secret_args
 from stockade.netplan.egress_policy import (
     CLOUDFLARED_DOMAINS,
@@ -99,7 +100,7 @@ def network_args(
         "enforcement": network.egress.enforcement.value,
         "allowed_domains": egress_domains(settings),
         "resolve_only_domains": resolve_only_domains(settings),
-        "firewall_flows": egress_flows(settings),
+        "firewall_flows": [flow_args(flow) for flow in egress_flows(settings)],
         "connection_logs": network.flow_logs.enabled,
         "connection_log_retention_days": network.flow_logs.retention_days,
         "kms_key_arn": kms_key_arn,
@@ -168,7 +169,7 @@ def _image(
 def fleet_args(
     settings: StackSettings,
     *,
-    network: Network,
+    network: Network | ReferencedNetwork,
     session: FleetImage | None,
     worker: FleetImage,
     kms_key_arn: pulumi.Input[str],
@@ -215,6 +216,7 @@ def fleet_args(
         "permissions_boundary_arn": settings.aws.permissions_boundary_arn,
         "tags": tags,
         "alarm_topic_arn": alarm_topic_arn,
+        "protect": settings.aws.protect_stateful_resources,
     }
     _set_environment_key(args, sandboxes.environment_key)
     return args

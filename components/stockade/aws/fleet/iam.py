@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import pulumi
 
+from stockade.aws.shared.arns import arn_concat
 from stockade.aws.shared.ecs_iam import ecr_repository_arn as ecr_repository_arn  # re-exported
 from stockade.aws.shared.ecs_iam import via_service
 from stockade.aws.shared.iam import Statement
@@ -31,11 +32,8 @@ class FleetScope:
     partition: str
     stack: str
     cluster_name: str
-
-    @property
-    def work_secret_prefix(self) -> str:
-        """Secrets Manager name prefix of per-session work secrets (dispatcher contract)."""
-        return f"stockade/{self.stack}/work/"
+    work_secret_prefix: str
+    """Secrets Manager name prefix of per-session work secrets (dispatcher contract)."""
 
     @property
     def work_secrets_arn(self) -> str:
@@ -95,7 +93,7 @@ def exec_statements(*, kms_key_arn: pulumi.Input[str], log_group_arn: pulumi.Inp
             "Sid": "EcsExecTranscript",
             "Effect": "Allow",
             "Action": ["logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"],
-            "Resource": [pulumi.Output.concat(log_group_arn, ":*")],
+            "Resource": [arn_concat(log_group_arn, ":*")],
         },
         {
             # DescribeLogGroups has no log-group resource; the agent calls it before writing.
@@ -230,7 +228,7 @@ def sandbox_task_statements(
             "Sid": "UploadSessionArtifacts",
             "Effect": "Allow",
             "Action": ["s3:PutObject"],
-            "Resource": [pulumi.Output.concat(artifacts_bucket_arn, "/", ARTIFACTS_PREFIX, "*")],
+            "Resource": [arn_concat(artifacts_bucket_arn, "/", ARTIFACTS_PREFIX, "*")],
         },
         {
             # Single-request PutObject under SSE-KMS needs only GenerateDataKey (no multipart).

@@ -41,6 +41,7 @@ from stockade.aws.shared.fargate import (
 )
 from stockade.aws.shared.iam import Statement, ecs_tasks_trust_policy, role_with_policy
 from stockade.aws.shared.logs import encrypted_log_group
+from stockade.aws.shared.naming import naming_for
 from stockade.aws.shared.secrets import SecretArgs, provided_secret_arn
 from stockade.aws.shared.security_groups import (
     EgressRule,
@@ -51,6 +52,7 @@ from stockade.aws.shared.security_groups import (
 from stockade.tags import with_component
 
 COMPONENT = "sandbox-fleet"
+DEFAULT_NAME = "stockade-sandboxes"
 
 
 class SandboxFleetArgs(TypedDict):
@@ -148,6 +150,15 @@ class SandboxFleetArgs(TypedDict):
     allowed_cidrs: list[str]
     """Networks sandboxes may reach on 443 besides the internet (often private ones)."""
 
+    protect: NotRequired[bool]
+    """Protect the artifacts bucket from deletion (default true: `protect` and
+    `retain_on_delete`); false only to destroy the fleet on purpose."""
+
+    name_base: NotRequired[str]
+    """First part of every physical name: cluster `<name_base>-<stack>`, task families
+    `<name_base>-<stack>-<role>`, work secrets `<name_base>/<stack>/work/`. Default: derived
+    from the component's name (aws/shared/naming.py)."""
+
     kms_key_arn: pulumi.Input[str]
     """The stack's CMK: secrets, work secrets, logs and artifacts."""
 
@@ -171,26 +182,35 @@ class SandboxFleet(pulumi.ComponentResource):
     """The ECS cluster, services, task definitions, roles, bucket, logs and alarms of the fleet."""
 
     cluster_arn: pulumi.Output[str]
+    """ARN of the fleet's ECS cluster."""
     cluster_name: pulumi.Output[str]
+    """Name of the cluster, `<name_base>-<stack>`."""
     environment_key_secret_arn: pulumi.Output[str]
+    """The Secrets Manager secret holding the environment key (given or stored by the fleet)."""
     artifacts_bucket_name: pulumi.Output[str]
+    """The bucket sessions upload artifacts to (protected by default)."""
     alarm_topic_arn: pulumi.Output[str]
+    """The topic the fleet's alarms publish to (given, or the fleet's own)."""
     work_secret_prefix: str
+    """Secrets Manager name prefix of per-session work secrets, `<name_base>/<stack>/work/`."""
 
     def __init__(self, name: str, args: SandboxFleetArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("stockade:aws:SandboxFleet", name, None, opts)
         self._name = name
         self._args = args
         self._tags = with_component(args["tags"], COMPONENT)
-        self._stack = pulumi.get_stack()
+        self._naming = naming_for(name, DEFAULT_NAME, args.get("name_base"))
+        # What the dispatcher and metrics call this fleet: the stack, or `<name>-<stack>`.
+        self._stack = self._naming.scope
         self._outputs: dict[str, Any] = {}
-        cluster_name = f"stockade-{self._stack}"
+        cluster_name = self._naming.prefix
         self._scope = FleetScope(
             account_id=args["account_id"],
             region=args["region"],
             partition=args["partition"],
             stack=self._stack,
             cluster_name=cluster_name,
+            work_secret_prefix=self._naming.path("work") + "/",
         )
         self.work_secret_prefix = self._scope.work_secret_prefix
 
@@ -211,6 +231,7 @@ class SandboxFleet(pulumi.ComponentResource):
             expire_days=args["artifacts_expire_days"],
             tags=self._tags,
             parent=self,
+            protect=args.get("protect", True),
         )
         self.artifacts_bucket_name = self._artifacts.bucket
 
@@ -226,6 +247,7 @@ class SandboxFleet(pulumi.ComponentResource):
             subscriptions=args.get("alarm_subscriptions", []),
             tags=self._tags,
             parent=self,
+            name_base=self._naming.base,
         )
         metric_alarms(
             f"{name}-alarm",
@@ -234,6 +256,7 @@ class SandboxFleet(pulumi.ComponentResource):
                     cluster_name=cluster.name,
                     service_name=service.name,
                     stack=self._stack,
+                    alarm_prefix=self._naming.prefix,
                     queue_depth_threshold=args["queue_depth_alarm"],
                 )
             ),
@@ -280,7 +303,7 @@ class SandboxFleet(pulumi.ComponentResource):
         session_image = args["session_image"]
         if session_image is None:
             raise ValueError(f"{self._name}: per-session mode needs the session image")
-        session_family = f"stockade-{self._stack}-session"
+        session_family = self._naming.name("session")
         sandbox = self._workload(
             "sandbox",
             task_key="session",
@@ -314,7 +337,7 @@ class SandboxFleet(pulumi.ComponentResource):
             "STOCKADE_WORK_SECRET_PREFIX": scope.work_secret_prefix,
             "STOCKADE_KMS_KEY_ARN": args["kms_key_arn"],
         }
-        poller_family = f"stockade-{self._stack}-poller"
+        poller_family = self._naming.name("poller")
         poller = self._workload(
             "poller",
             task_key="poller",
@@ -355,7 +378,7 @@ class SandboxFleet(pulumi.ComponentResource):
 
     def _pool(self) -> aws.ecs.Service:
         args = self._args
-        family = f"stockade-{self._stack}-worker"
+        family = self._naming.name("worker")
         worker = self._workload(
             "worker",
             task_key="worker",

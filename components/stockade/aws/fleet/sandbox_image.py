@@ -18,6 +18,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_docker as docker
 
+from stockade.aws.shared.arns import arn_concat
 from stockade.tags import with_component
 
 COMPONENT = "sandbox-image"
@@ -55,7 +56,9 @@ class SandboxImage(pulumi.ComponentResource):
     """An ECR repository and one image built into it."""
 
     repository_arn: pulumi.Output[str]
+    """The ECR repository (for execution roles' pull grants)."""
     repository_url: pulumi.Output[str]
+    """The ECR repository URL."""
     image_uri: pulumi.Output[str]
     """`<repository_url>@sha256:<digest>` of the pushed image."""
 
@@ -104,7 +107,7 @@ class SandboxImage(pulumi.ComponentResource):
                 dockerfile=args["dockerfile"],
                 platform=args["platform"],
             ),
-            image_name=pulumi.Output.concat(repository.repository_url, ":", args["tag"]),
+            image_name=arn_concat(repository.repository_url, ":", args["tag"]),
             registry=docker.RegistryArgs(
                 server=repository.repository_url,
                 username=token.user_name,

@@ -90,7 +90,8 @@ def fingerprint(*parts: pulumi.Input[str]) -> pulumi.Output[str]:
     def digest(values: list[str]) -> str:
         hasher = hashlib.sha256()
         for value in values:
-            hasher.update(value.encode())
+            # None: a provider output not known to this run (Pulumi's plain test mocks).
+            hasher.update((value or "").encode())
             hasher.update(b"\0")
         return hasher.hexdigest()
 

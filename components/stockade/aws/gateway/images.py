@@ -18,6 +18,7 @@ import pulumi
 import pulumi_aws as aws
 
 from stockade.aws.shared.ecs_iam import ecr_repository_arn
+from stockade.aws.shared.naming import Naming
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,7 @@ def resolve_images(
     kms_key_arn: pulumi.Input[str],
     tags: Mapping[str, str],
     parent: pulumi.Resource,
+    naming: Naming,
 ) -> ImageSources:
     """Map each role (proxy, cloudflared, init, ...) to where its image is pulled from."""
     sources = ImageSources()
@@ -99,7 +101,7 @@ def resolve_images(
         if repository is None:
             repository = aws.ecr.Repository(
                 f"{name}-mirror-{repo_name}",
-                name=f"stockade-{pulumi.get_stack()}/{repo_name}",
+                name=f"{naming.prefix}/{repo_name}",
                 image_tag_mutability="IMMUTABLE",
                 encryption_configurations=[
                     aws.ecr.RepositoryEncryptionConfigurationArgs(encryption_type="KMS", kms_key=kms_key_arn)

@@ -16,6 +16,7 @@ import pulumi
 import pulumi_aws as aws
 
 from stockade.aws.shared.alarms import AlarmSpec, metric_alarms, no_running_tasks
+from stockade.aws.shared.naming import Naming
 from stockade.settings.tunnel import TunnelAlarmSettings
 
 
@@ -42,9 +43,9 @@ LOG_SIGNALS = (
 )  # fmt: skip
 
 
-def metric_namespace() -> str:
-    # One namespace per stack, so two stacks in one account never mix their counts.
-    return f"Stockade/{pulumi.get_stack()}/TunnelGateway"
+def metric_namespace(naming: Naming) -> str:
+    # One namespace per gateway, so two stacks (or two gateways) in one account never mix counts.
+    return f"Stockade/{naming.scope}/TunnelGateway"
 
 
 def filter_pattern(phrase: str) -> str:
@@ -67,10 +68,12 @@ def gateway_monitoring(
     topic_arn: pulumi.Output[str] | None,
     tags: Mapping[str, str],
     parent: pulumi.Resource,
+    naming: Naming,
+    expect_running: bool = True,
 ) -> Monitoring:
     """Metric filters always; the alarms only with a topic to notify (None: alarms are off)."""
     child = pulumi.ResourceOptions(parent=parent)
-    namespace = metric_namespace()
+    namespace = metric_namespace(naming)
     for signal in LOG_SIGNALS:
         aws.cloudwatch.LogMetricFilter(
             f"{name}-{signal.key}",
@@ -83,21 +86,10 @@ def gateway_monitoring(
         )
     if topic_arn is None:
         return Monitoring(topic_arn=None, alarm_names=[])
-    stack = pulumi.get_stack()
     specs = [
-        no_running_tasks(
-            "no-running-tasks",
-            alarm_name=f"stockade-{stack}-tunnel-no-running-tasks",
-            description=(
-                "No tunnel gateway task is running: MCP servers behind the tunnel are unreachable. "
-                "See docs/tunnel-gateway.md (Health)."
-            ),
-            cluster_name=cluster_name,
-            service_name=service_name,
-        ),
         AlarmSpec(
             key="ip-validation-failed",
-            alarm_name=f"stockade-{stack}-tunnel-ip-validation-failed",
+            alarm_name=naming.name("tunnel-ip-validation-failed"),
             description=(
                 f"The proxy refused {alarms.ip_validation_failures}+ upstream addresses per "
                 f"{alarms.period_minutes} min for {alarms.sustained_periods} periods: a possible SSRF probe "
@@ -113,5 +105,20 @@ def gateway_monitoring(
             treat_missing_data="notBreaching",
         ),
     ]
+    if expect_running:
+        # Not while the gateway waits at zero tasks for the setup task to give the tunnel its domain.
+        specs.insert(
+            0,
+            no_running_tasks(
+                "no-running-tasks",
+                alarm_name=naming.name("tunnel-no-running-tasks"),
+                description=(
+                    "No tunnel gateway task is running: MCP servers behind the tunnel are unreachable. "
+                    "See docs/tunnel-gateway.md (Health)."
+                ),
+                cluster_name=cluster_name,
+                service_name=service_name,
+            ),
+        )
     made = metric_alarms(name, specs, topic_arn=topic_arn, tags=tags, parent=parent)
     return Monitoring(topic_arn=topic_arn, alarm_names=[alarm.name for alarm in made.values()])

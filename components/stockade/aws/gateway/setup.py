@@ -32,6 +32,7 @@ from stockade.aws.shared.containers import Container, Mount
 from stockade.aws.shared.ecs_iam import execution_statements
 from stockade.aws.shared.fargate import TaskRuntime, TaskSpec, task_definition
 from stockade.aws.shared.iam import ecs_tasks_trust_policy, role_with_policy, service_trust_policy
+from stockade.aws.shared.naming import Naming
 from stockade.aws.shared.secrets import stored_secret
 from stockade.aws.shared.security_groups import EgressRule, aws_service_egress, egress_only_security_group
 from stockade.settings.tunnel import TunnelSettings
@@ -120,6 +121,9 @@ class SetupContext:
     partition: str
     permissions_boundary_arn: str | None
     tags: dict[str, str]
+    naming: Naming
+    protect: bool
+    """Protect the setup state secret (aws/shared/lifecycle.py)."""
 
 
 @dataclass(frozen=True)
@@ -294,6 +298,8 @@ def setup_tasks(name: str, ctx: SetupContext, *, parent: pulumi.Resource) -> Set
         parent=parent,
         # The setup task owns the value from its first run on.
         initial_only=True,
+        # The tunnel's identity (ID, CA, credentials): losing it means a new tunnel and a new CA.
+        protect=ctx.protect,
     )
     group = egress_only_security_group(
         f"{name}-sg",
@@ -330,7 +336,7 @@ def setup_tasks(name: str, ctx: SetupContext, *, parent: pulumi.Resource) -> Set
         definitions[kind] = task_definition(
             f"{name}-{kind}",
             TaskSpec(
-                family=f"stockade-{pulumi.get_stack()}-tunnel-setup-{kind}",
+                family=ctx.naming.name("tunnel", "setup", kind),
                 cpu=256,
                 memory_mib=512,
                 containers=_containers(ctx, state_arn, renew),

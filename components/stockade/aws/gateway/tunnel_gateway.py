@@ -20,6 +20,7 @@ from typing import Any, NotRequired, TypedDict
 
 import pulumi
 
+from stockade.aws.gateway.args import TunnelArgs, secret_field, tunnel_settings
 from stockade.aws.gateway.files import (
     CONFIG_VOLUME,
     DATA_VOLUME,
@@ -45,7 +46,8 @@ from stockade.aws.shared.fargate import (
 )
 from stockade.aws.shared.iam import ecs_tasks_trust_policy, role_with_policy
 from stockade.aws.shared.logs import encrypted_log_group
-from stockade.aws.shared.secrets import secret_arn, stored_secret
+from stockade.aws.shared.naming import naming_for
+from stockade.aws.shared.secrets import provided_secret_arn, stored_secret
 from stockade.aws.shared.security_groups import (
     EgressRule,
     aws_service_egress,
@@ -62,19 +64,26 @@ from stockade.tags import with_component
 from stockade.tunnel.proxy_config import PROXY_LOCAL_URL, render_proxy_config
 
 COMPONENT = "tunnel-gateway"
+DEFAULT_NAME = "stockade-tunnel"
 PROXY_CONTAINER = "mcp-proxy"
 CLOUDFLARED_CONTAINER = "cloudflared"
 # Loopback only: the readiness endpoint is for the health check inside the task, nobody else.
 CLOUDFLARED_METRICS = "localhost:20241"
 CLOUDFLARED_BINARY = "/usr/local/bin/cloudflared"
 PUBLISHED_PLACEHOLDER = "not yet published by the tunnel setup task"
+AWAITING_DOMAIN = (
+    "The gateway runs no task until the tunnel has a domain: run tunnelSetupRunTaskCommand once, "
+    "read the domain from the publish container's log (stockade: tunnel domain ...), set "
+    "stockade:tunnel.tunnelDomain to it and run pulumi up again."
+)
 
 
 class TunnelGatewayArgs(TypedDict):
     """Inputs of a TunnelGateway."""
 
-    tunnel: TunnelSettings
-    """The validated `stockade:tunnel` settings (enabled)."""
+    tunnel: TunnelArgs
+    """The tunnel, as `stockade:tunnel` in a stack file (snake_case); validated by the same rules
+    (`tunnel_args` builds it from settings)."""
 
     vpc_id: pulumi.Input[str]
     """VPC of the private subnets."""
@@ -119,6 +128,16 @@ class TunnelGatewayArgs(TypedDict):
     alarm_topic_arn: NotRequired[pulumi.Input[str] | None]
     """The stack's alarm topic (aws/alarm_topic.py). Without it (None), and with alarms enabled,
     the gateway makes a topic of its own for `tunnel.alarms.subscriptions`."""
+
+    protect: NotRequired[bool]
+    """Protect the secrets the setup task fills (the tunnel's state, certificate, key and token)
+    from deletion (default true: `protect` and `retain_on_delete`); false only to destroy the
+    gateway on purpose."""
+
+    name_base: NotRequired[str]
+    """First part of every physical name (task families `<name_base>-<stack>-tunnel-...`, alarms,
+    image mirrors, metric namespace); default: derived from the component's name
+    (aws/shared/naming.py)."""
 
 
 def _slug(text: str) -> str:
@@ -177,30 +196,40 @@ class TunnelGateway(pulumi.ComponentResource):
     """mcp-proxy and cloudflared on Fargate, replicated across AZs, outbound only."""
 
     service_name: pulumi.Output[str]
+    """The gateway's ECS service."""
     cluster_arn: pulumi.Output[str]
+    """The cluster it runs in (given, or the gateway's own)."""
     security_group_id: pulumi.Output[str]
+    """The tasks' egress-only security group."""
     log_group_name: pulumi.Output[str]
+    """The gateway's log group (both containers, and the setup task)."""
     ca_certificate_pem: pulumi.Output[str] | None
     """The CA to register with Anthropic (generated certificates only)."""
     server_certificate_pem: pulumi.Output[str] | None
     """The server certificate the proxy presents (generated certificates only; public)."""
     server_certificate_expires: pulumi.Output[str] | None
+    """When the generated server certificate expires (RFC 3339)."""
     proxy_config: str
     """The rendered config.yaml (not secret; kept out of the task definition, see tunnel_files)."""
     alarm_topic_arn: pulumi.Output[str] | None
+    """The topic its alarms publish to; None with alarms off."""
     image_mirrors: dict[str, pulumi.Output[str]]
+    """Upstream image -> its ECR mirror's URL (mirrored images only)."""
     setup_run_task_command: pulumi.Output[str] | None
+    """The `aws ecs run-task` line that runs the setup task's `init` once (setup enabled)."""
     setup_role_arn: pulumi.Output[str] | None
     """The setup task's role: the `sub` of the WIF federation rule."""
+    setup_next_step: str | None
+    """Set while the gateway waits at zero tasks for its tunnel domain (setup's first run)."""
 
     def __init__(
         self, name: str, args: TunnelGatewayArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("stockade:aws:TunnelGateway", name, None, opts)
-        tunnel = args["tunnel"]
-        if not tunnel.enabled:
-            raise ValueError(f"{name}: the tunnel is not enabled in settings")
+        tunnel = tunnel_settings(name, args["tunnel"])
         self._args = args
+        self._naming = naming_for(name, DEFAULT_NAME, args.get("name_base"))
+        self._protect_state = args.get("protect", True)
         self._partition = partition_for(args["region"])
         self._tags = with_component(args["tags"], COMPONENT)
 
@@ -219,6 +248,7 @@ class TunnelGateway(pulumi.ComponentResource):
             kms_key_arn=args["kms_key_arn"],
             tags=self._tags,
             parent=self,
+            naming=self._naming,
         )
         files, token_arn = self._secrets(name, tunnel)
         group = egress_only_security_group(
@@ -253,9 +283,10 @@ class TunnelGateway(pulumi.ComponentResource):
         )
         if "cluster_arn" in args:
             cluster_arn = pulumi.Output.from_input(args["cluster_arn"])
+            cluster_name = cluster_arn.apply(lambda arn: arn.rsplit("/", 1)[-1])
         else:
-            cluster_arn = insights_cluster(f"{name}-cluster", tags=self._tags, parent=self).arn
-        cluster_name = cluster_arn.apply(lambda arn: arn.rsplit("/", 1)[-1])
+            cluster = insights_cluster(f"{name}-cluster", tags=self._tags, parent=self)
+            cluster_arn, cluster_name = cluster.arn, cluster.name
 
         containers = [
             init_container(images.by_role["init"].pull_ref, files),
@@ -265,7 +296,7 @@ class TunnelGateway(pulumi.ComponentResource):
         task = task_definition(
             f"{name}-task",
             TaskSpec(
-                family=f"stockade-{pulumi.get_stack()}-tunnel-gateway",
+                family=self._naming.name("tunnel", "gateway"),
                 cpu=tunnel.task_cpu,
                 memory_mib=tunnel.task_memory_mib,
                 containers=containers,
@@ -283,7 +314,7 @@ class TunnelGateway(pulumi.ComponentResource):
             f"{name}-service",
             cluster_arn=cluster_arn,
             task_definition_arn=task.arn,
-            desired_count=tunnel.replicas,
+            desired_count=0 if self._awaiting_domain(tunnel) else tunnel.replicas,
             subnet_ids=args["subnet_ids"],
             security_group_id=group.id,
             tags=self._tags,
@@ -301,6 +332,7 @@ class TunnelGateway(pulumi.ComponentResource):
                 subscriptions=[subscription_args(s) for s in tunnel.alarms.subscriptions],
                 tags=self._tags,
                 parent=self,
+                name_base=self._naming.base,
             )
         monitoring = gateway_monitoring(
             f"{name}-health",
@@ -311,7 +343,12 @@ class TunnelGateway(pulumi.ComponentResource):
             topic_arn=topic_arn,
             tags=self._tags,
             parent=self,
+            naming=self._naming,
+            expect_running=not self._awaiting_domain(tunnel),
         )
+        self.setup_next_step = None
+        if self._awaiting_domain(tunnel):
+            self.setup_next_step = AWAITING_DOMAIN
         self.setup_run_task_command = None
         self.setup_role_arn = None
         if tunnel.setup.enabled:
@@ -339,6 +376,8 @@ class TunnelGateway(pulumi.ComponentResource):
                     partition=self._partition,
                     permissions_boundary_arn=args["permissions_boundary_arn"],
                     tags=self._tags,
+                    naming=self._naming,
+                    protect=self._protect_state,
                 ),
                 parent=self,
             )
@@ -379,11 +418,25 @@ class TunnelGateway(pulumi.ComponentResource):
             "tunnelImageMirrors": self.image_mirrors or None,
             "tunnelSetupRunTaskCommand": self.setup_run_task_command,
             "tunnelSetupRoleArn": self.setup_role_arn,
+            "tunnelSetupNextStep": self.setup_next_step,
         }
         outputs.update({key: value for key, value in optional.items() if value is not None})
         return outputs
 
     # --- pieces -------------------------------------------------------------------------------
+
+    @staticmethod
+    def _awaiting_domain(tunnel: TunnelSettings) -> bool:
+        """Setup's first run: bare route names, and no domain until the setup task makes the tunnel.
+
+        The proxy refuses bare names without `tunnel_domain`, so the service runs no task until
+        `tunnelDomain` is set, instead of restarting a failing proxy.
+        """
+        return (
+            tunnel.certificates.source is CertificateSource.SETUP
+            and tunnel.tunnel_domain is None
+            and any("." not in route for route in tunnel.routes)
+        )
 
     @staticmethod
     def _image_roles(tunnel: TunnelSettings) -> dict[str, str]:
@@ -416,6 +469,8 @@ class TunnelGateway(pulumi.ComponentResource):
             tags=self._tags,
             parent=self,
             initial_only=True,
+            # Filled by the setup task and never recreated by Pulumi: the tunnel's credentials.
+            protect=self._protect_state,
         )
 
     def _secrets(self, name: str, tunnel: TunnelSettings) -> tuple[FileSecrets, pulumi.Output[str]]:
@@ -458,11 +513,12 @@ class TunnelGateway(pulumi.ComponentResource):
             )
         elif source is CertificateSource.PROVIDED:
             certificate = tunnel.certificates.server_certificate_pem or ""
-            assert tunnel.certificates.server_key is not None  # enforced by settings
+            server_key = secret_field(self._args["tunnel"], "certificates.server_key")
+            assert server_key is not None  # enforced by settings
             arns["TLS_CERT"] = self._stored(f"{name}-tls-cert", certificate, "tunnel server certificate")
-            arns["TLS_KEY"] = secret_arn(
+            arns["TLS_KEY"] = provided_secret_arn(
                 f"{name}-tls-key",
-                tunnel.certificates.server_key,
+                server_key,
                 description="tunnel server private key",
                 kms_key_arn=self._args["kms_key_arn"],
                 tags=self._tags,
@@ -479,10 +535,11 @@ class TunnelGateway(pulumi.ComponentResource):
         if source is CertificateSource.SETUP:
             token_arn = self._setup_outputs["TUNNEL_TOKEN"]
         else:
-            assert tunnel.token is not None  # enforced by settings
-            token_arn = secret_arn(
+            token = secret_field(self._args["tunnel"], "token")
+            assert token is not None  # enforced by settings
+            token_arn = provided_secret_arn(
                 f"{name}-token",
-                tunnel.token,
+                token,
                 description="MCP tunnel token (TUNNEL_TOKEN)",
                 kms_key_arn=self._args["kms_key_arn"],
                 tags=self._tags,

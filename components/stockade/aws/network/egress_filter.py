@@ -42,22 +42,22 @@ def dns_firewall(
     domains: Sequence[str],
     tags: Mapping[str, str],
     parent: pulumi.Resource,
+    prefix: str,
 ) -> aws.route53.ResolverFirewallRuleGroup:
     """Resolve only `domains` (DNS Firewall spelling, `*.x` for subdomains); NXDOMAIN for the rest."""
     child = pulumi.ResourceOptions(parent=parent)
-    stack = pulumi.get_stack()
     allowed = aws.route53.ResolverFirewallDomainList(
         f"{name}-allowed",
-        name=f"stockade-{stack}-allowed",
+        name=f"{prefix}-allowed",
         domains=list(domains),
         tags=dict(tags),
         opts=child,
     )
     everything = aws.route53.ResolverFirewallDomainList(
-        f"{name}-everything", name=f"stockade-{stack}-everything", domains=["*"], tags=dict(tags), opts=child
+        f"{name}-everything", name=f"{prefix}-everything", domains=["*"], tags=dict(tags), opts=child
     )
     group = aws.route53.ResolverFirewallRuleGroup(
-        f"{name}-rules", name=f"stockade-{stack}-egress", tags=dict(tags), opts=child
+        f"{name}-rules", name=f"{prefix}-egress", tags=dict(tags), opts=child
     )
     in_group = pulumi.ResourceOptions(parent=group)
 
@@ -93,7 +93,7 @@ def dns_firewall(
     )
     aws.route53.ResolverFirewallRuleGroupAssociation(
         f"{name}-association",
-        name=f"stockade-{stack}-egress",
+        name=f"{prefix}-egress",
         firewall_rule_group_id=group.id,
         vpc_id=vpc_id,
         priority=_DNS_ASSOCIATION_PRIORITY,
@@ -142,10 +142,10 @@ def network_firewall(
     alert_log_group_name: pulumi.Input[str] | None,
     tags: Mapping[str, str],
     parent: pulumi.Resource,
+    prefix: str,
 ) -> NetworkFirewall:
     """A Network Firewall in `subnet_ids` (one per AZ) that passes only listed SNIs and flows."""
     child = pulumi.ResourceOptions(parent=parent)
-    stack = pulumi.get_stack()
     encryption = {"type": "CUSTOMER_KMS", "key_id": kms_key_arn}
     home_net = {"ip_sets": [{"key": "HOME_NET", "ip_set": {"definition": [vpc_cidr]}}]}
 
@@ -154,7 +154,7 @@ def network_firewall(
     ) -> pulumi.Output[str]:
         return aws.networkfirewall.RuleGroup(
             f"{name}-{key}",
-            name=f"stockade-{stack}-{key}",
+            name=f"{prefix}-{key}",
             description=description,
             type="STATEFUL",
             capacity=capacity,
@@ -197,7 +197,7 @@ def network_firewall(
         references.append({"priority": 20, "resource_arn": flow_group})
     policy = aws.networkfirewall.FirewallPolicy(
         f"{name}-policy",
-        name=f"stockade-{stack}-egress",
+        name=f"{prefix}-egress",
         firewall_policy={
             "stateless_default_actions": ["aws:forward_to_sfe"],
             "stateless_fragment_default_actions": ["aws:forward_to_sfe"],
@@ -213,7 +213,7 @@ def network_firewall(
     )
     firewall = aws.networkfirewall.Firewall(
         f"{name}-firewall",
-        name=f"stockade-{stack}",
+        name=f"{prefix}",
         description="Stockade egress allowlist",
         vpc_id=vpc_id,
         firewall_policy_arn=policy.arn,

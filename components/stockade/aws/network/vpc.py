@@ -27,14 +27,47 @@ import pulumi_aws as aws
 
 from stockade.aws.network.egress_filter import dns_firewall, network_firewall
 from stockade.aws.network.endpoint_policies import interface_endpoint_policy, s3_gateway_policy
+from stockade.aws.shared.arns import arn_concat
 from stockade.aws.shared.iam import role_with_policy, service_trust_policy
 from stockade.aws.shared.logs import encrypted_log_group
+from stockade.aws.shared.naming import naming_for
 from stockade.netplan.egress_policy import FirewallFlow, aws_service_domains, dedupe, public_internet_cidrs
 from stockade.netplan.subnet_layout import ZoneSubnets, subnet_layout
 from stockade.settings.network import EgressEnforcement, EgressMode
 from stockade.tags import with_component
 
 COMPONENT = "network"
+
+
+class FirewallFlowArgs(TypedDict):
+    """Traffic to an address range (not a name) that the Network Firewall must pass."""
+
+    key: str
+    """Unique key of the flow (names its rule)."""
+
+    description: str
+    """Why the flow is open."""
+
+    cidr: str
+    """Destination IPv4 network."""
+
+    protocol: Literal["TCP", "UDP"]
+    """Transport protocol."""
+
+    port: int
+    """Destination port."""
+
+
+def flow_args(flow: FirewallFlow) -> FirewallFlowArgs:
+    """A planned flow (stockade.netplan) as component args."""
+    protocol: Literal["TCP", "UDP"] = "UDP" if flow.protocol == "UDP" else "TCP"
+    return {
+        "key": flow.key,
+        "description": flow.description,
+        "cidr": flow.cidr,
+        "protocol": protocol,
+        "port": flow.port,
+    }
 
 
 class NetworkArgs(TypedDict):
@@ -54,6 +87,10 @@ class NetworkArgs(TypedDict):
 
     availability_zones: int
     """New VPC: how many AZs get subnets, NAT gateways and firewall endpoints."""
+
+    availability_zone_names: NotRequired[list[str]]
+    """New VPC: exactly these AZs (at least `availability_zones` of them, first ones used).
+    Default: the region's first zones that need no opt-in, looked up at deploy time."""
 
     vpc_id: str | None
     """Existing VPC to attach to; None creates one."""
@@ -84,7 +121,7 @@ class NetworkArgs(TypedDict):
     """Every name workloads may resolve and reach besides AWS's (vendor API, allowlist,
     registries, other components' needs); `*.example.com` covers subdomains."""
 
-    firewall_flows: list[FirewallFlow]
+    firewall_flows: list[FirewallFlowArgs]
     """Destinations given as addresses that the Network Firewall must pass."""
 
     resolve_only_domains: NotRequired[list[str]]
@@ -106,25 +143,41 @@ class NetworkArgs(TypedDict):
     tags: dict[str, str]
     """Stack tags; the component adds `stockade:component=network`."""
 
+    name_base: NotRequired[str]
+    """First part of every physical name (`<name_base>-<stack>-...`); default: derived from the
+    component's name (aws/shared/naming.py)."""
+
+
+DEFAULT_NAME = "stockade-network"
+
 
 class Network(pulumi.ComponentResource):
     """A private network with default-deny egress; see the module docstring."""
 
     vpc_id: pulumi.Output[str]
+    """The VPC (new, or the one given)."""
     vpc_cidr: pulumi.Output[str]
+    """Its primary CIDR."""
     private_subnet_ids: pulumi.Output[list[str]]
+    """Private subnets, one per AZ: where every workload runs. No route to an internet gateway."""
     endpoints_security_group_id: pulumi.Output[str] | None
+    """Security group of the interface endpoints (workloads' egress rules reference it); None
+    without endpoints."""
     s3_prefix_list_id: pulumi.Output[str] | None
+    """Prefix list of the S3 gateway endpoint (ECR layers); None without it."""
     public_internet_prefix_list_id: pulumi.Output[str]
     """Every IPv4 address except private ranges: the destination of "HTTPS to the internet"."""
     nat_public_ips: pulumi.Output[list[str]] | None
     """The NAT gateways' Elastic IPs (what upstreams see); None in an existing VPC."""
     firewall_arn: pulumi.Output[str] | None
+    """The Network Firewall (enforcement `network-firewall`), else None."""
     dns_firewall_rule_group_id: pulumi.Output[str] | None
+    """The DNS Firewall rule group (filtered egress), else None."""
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("stockade:aws:Network", name, None, opts)
         self._name = name
+        self._naming = naming_for(name, DEFAULT_NAME, args.get("name_base"))
         self._args = args
         self._tags = with_component(args["tags"], COMPONENT)
         filtered = EgressMode(args["egress_mode"]) is EgressMode.FILTERED
@@ -155,7 +208,7 @@ class Network(pulumi.ComponentResource):
         internet = public_internet_cidrs()
         self.public_internet_prefix_list_id = aws.ec2.ManagedPrefixList(
             f"{name}-public-internet",
-            name=f"stockade-{pulumi.get_stack()}-public-internet",
+            name=f"{self._naming.prefix}-public-internet",
             address_family="IPv4",
             max_entries=len(internet),
             entries=[{"cidr": c, "description": "public IPv4 (not RFC 1918 or 100.64/10)"} for c in internet],
@@ -171,6 +224,7 @@ class Network(pulumi.ComponentResource):
                 domains=self.dns_allowlist(),
                 tags=self._tags,
                 parent=self,
+                prefix=self._naming.prefix,
             ).id
         if args["connection_logs"]:
             self._connection_logs()
@@ -220,18 +274,24 @@ class Network(pulumi.ComponentResource):
         args, name, tags = self._args, self._name, self._tags
         child = pulumi.ResourceOptions(parent=self)
         layout = subnet_layout(IPv4Network(args["cidr"]), args["availability_zones"])
-        zones = aws.get_availability_zones(
-            state="available", filters=[{"name": "opt-in-status", "values": ["opt-in-not-required"]}]
-        ).names[: len(layout)]
+        given = args.get("availability_zone_names")
+        if given is None:
+            given = aws.get_availability_zones(
+                state="available", filters=[{"name": "opt-in-status", "values": ["opt-in-not-required"]}]
+            ).names
+        zones = list(given or [])[: len(layout)]
         if len(zones) < len(layout):
-            raise ValueError(f"{name}: the region has {len(zones)} usable AZs, {len(layout)} configured")
+            raise ValueError(
+                f"{name}: {len(zones)} usable AZs found, {len(layout)} configured (availability_zones); "
+                "lower availability_zones or list the zones in availability_zone_names"
+            )
 
         vpc = aws.ec2.Vpc(
             f"{name}-vpc",
             cidr_block=args["cidr"],
             enable_dns_support=True,  # private DNS of interface endpoints needs both
             enable_dns_hostnames=True,
-            tags={**tags, "Name": f"stockade-{pulumi.get_stack()}"},
+            tags={**tags, "Name": f"{self._naming.prefix}"},
             opts=child,
         )
         self.vpc_id = vpc.id
@@ -273,11 +333,13 @@ class Network(pulumi.ComponentResource):
                 vpc_cidr=args["cidr"],
                 subnet_ids=[s["firewall"].id for s in subnets],
                 domains=self.sni_allowlist(),
-                flows=args["firewall_flows"],
+                # FirewallFlow checks each flow's address and protocol again.
+                flows=[FirewallFlow(**flow) for flow in args["firewall_flows"]],
                 kms_key_arn=args["kms_key_arn"],
                 alert_log_group_name=alert_group.name if alert_group is not None else None,
                 tags=tags,
                 parent=self,
+                prefix=self._naming.prefix,
             )
             self.firewall_arn = firewall.firewall.arn
             endpoint_ids = firewall.endpoint_ids
@@ -308,7 +370,7 @@ class Network(pulumi.ComponentResource):
                 map_public_ip_on_launch=False,
                 tags={
                     **self._tags,
-                    "Name": f"stockade-{pulumi.get_stack()}-{role}-{zone}",
+                    "Name": f"{self._naming.prefix}-{role}-{zone}",
                     "stockade:tier": role,
                 },
                 opts=in_vpc,
@@ -339,7 +401,7 @@ class Network(pulumi.ComponentResource):
             rt = aws.ec2.RouteTable(
                 f"{name}-{role}-rt-{number}",
                 vpc_id=vpc.id,
-                tags={**tags, "Name": f"stockade-{pulumi.get_stack()}-{role}-{zone}"},
+                tags={**tags, "Name": f"{self._naming.prefix}-{role}-{zone}"},
                 opts=pulumi.ResourceOptions(parent=vpc),
             )
             aws.ec2.RouteTableAssociation(
@@ -410,7 +472,7 @@ class Network(pulumi.ComponentResource):
                 subnet_ids=self.private_subnet_ids,
                 security_group_ids=[group.id],
                 policy=json.dumps(interface_endpoint_policy(service, args["account_id"]), sort_keys=True),
-                tags={**tags, "Name": f"stockade-{pulumi.get_stack()}-{service}"},
+                tags={**tags, "Name": f"{self._naming.prefix}-{service}"},
                 opts=child,
             )
         s3 = aws.ec2.VpcEndpoint(
@@ -422,7 +484,7 @@ class Network(pulumi.ComponentResource):
             policy=json.dumps(
                 s3_gateway_policy(args["account_id"], args["partition"], args["region"]), sort_keys=True
             ),
-            tags={**tags, "Name": f"stockade-{pulumi.get_stack()}-s3"},
+            tags={**tags, "Name": f"{self._naming.prefix}-s3"},
             opts=child,
         )
         self.s3_prefix_list_id = s3.prefix_list_id
@@ -459,7 +521,7 @@ class Network(pulumi.ComponentResource):
                     "Sid": "DeliverToTheFlowLogGroup",
                     "Effect": "Allow",
                     "Action": ["logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"],
-                    "Resource": [flow_group.arn, pulumi.Output.concat(flow_group.arn, ":*")],
+                    "Resource": [flow_group.arn, arn_concat(flow_group.arn, ":*")],
                 }
             ],
             permissions_boundary_arn=args["permissions_boundary_arn"],
@@ -481,7 +543,7 @@ class Network(pulumi.ComponentResource):
         query_group = self._log_group("dns-queries")
         query_config = aws.route53.ResolverQueryLogConfig(
             f"{name}-dns-query-log",
-            name=f"stockade-{pulumi.get_stack()}",
+            name=f"{self._naming.prefix}",
             destination_arn=query_group.arn,
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self),

@@ -14,11 +14,12 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, TypedDict
+from typing import TYPE_CHECKING, Literal, NotRequired, TypedDict
 
 import pulumi
 import pulumi_aws as aws
 
+from stockade.aws.shared.naming import naming_for
 from stockade.settings.sandboxes import AlarmSubscription
 
 if TYPE_CHECKING:
@@ -59,13 +60,20 @@ class AlarmTopicArgs(TypedDict):
     """AWS partition (`aws`, `aws-cn`, `aws-us-gov`)."""
 
     purpose: str
-    """Suffix of the topic's name, `stockade-<stack>-<purpose>` (e.g. `alarms`)."""
+    """Suffix of the topic's name, `<name_base>-<stack>-<purpose>` (e.g. `alarms`)."""
 
     subscriptions: Sequence[AlarmSubscriptionArgs]
     """Where the topic delivers."""
 
     tags: dict[str, str]
     """Tags of the key and the topic."""
+
+    name_base: NotRequired[str]
+    """First part of the topic's name; default: derived from the component's name
+    (aws/shared/naming.py). A component's own topic takes its parent's."""
+
+
+DEFAULT_NAME = "stockade-alarms"
 
 
 @dataclass(frozen=True)
@@ -141,16 +149,17 @@ class AlarmTopic(pulumi.ComponentResource):
     """A KMS-encrypted SNS topic that only this account's CloudWatch alarms may publish to."""
 
     topic_arn: pulumi.Output[str]
+    """ARN of the topic: what the fleet's and gateway's `alarm_topic_arn` take."""
 
     def __init__(self, name: str, args: AlarmTopicArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("stockade:aws:AlarmTopic", name, None, opts)
         account = AccountScope(args["account_id"], args["partition"], args["region"])
-        stack = pulumi.get_stack()
+        naming = naming_for(name, DEFAULT_NAME, args.get("name_base"))
         tags = dict(args["tags"])
         child = pulumi.ResourceOptions(parent=self)
         key = aws.kms.Key(
             f"{name}-key",
-            description=f"Stockade {stack}: {args['purpose']} topic",
+            description=f"Stockade {naming.scope}: {args['purpose']} topic",
             enable_key_rotation=True,
             rotation_period_in_days=365,
             deletion_window_in_days=30,
@@ -160,7 +169,7 @@ class AlarmTopic(pulumi.ComponentResource):
         )
         topic = aws.sns.Topic(
             f"{name}-topic",
-            name=f"stockade-{stack}-{args['purpose']}",
+            name=naming.name(args["purpose"]),
             kms_master_key_id=key.arn,
             tags=tags,
             opts=child,

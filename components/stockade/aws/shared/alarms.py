@@ -115,6 +115,7 @@ def topic_for(
     subscriptions: Sequence[AlarmSubscriptionArgs],
     tags: Mapping[str, str],
     parent: pulumi.Resource,
+    name_base: str,
 ) -> pulumi.Output[str]:
     """The stack's topic when the caller passed one, else a topic of the component's own.
 
@@ -132,6 +133,7 @@ def topic_for(
             "purpose": purpose,
             "subscriptions": list(subscriptions),
             "tags": dict(tags),
+            "name_base": name_base,
         },
         opts=pulumi.ResourceOptions(parent=parent),
     ).topic_arn

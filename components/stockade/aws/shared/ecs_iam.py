@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 import pulumi
 
+from stockade.aws.shared.arns import arn_concat
 from stockade.aws.shared.iam import Statement
 
 _ECR_IMAGE = re.compile(
@@ -70,7 +71,7 @@ def execution_statements(
             "Sid": "WriteTaskLogs",
             "Effect": "Allow",
             "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-            "Resource": [pulumi.Output.concat(log_group_arn, ":*")],
+            "Resource": [arn_concat(log_group_arn, ":*")],
         }
     ]
     if secret_arns:

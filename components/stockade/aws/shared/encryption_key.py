@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
-from typing import TypedDict
+from typing import NotRequired, TypedDict
 
 import pulumi
 import pulumi_aws as aws
+
+from stockade.aws.shared.lifecycle import stateful
+from stockade.aws.shared.naming import naming_for
+
+DEFAULT_NAME = "stockade-encryption"
 
 
 class EncryptionKeyArgs(TypedDict):
@@ -24,18 +29,29 @@ class EncryptionKeyArgs(TypedDict):
     tags: dict[str, str]
     """Tags for the key."""
 
+    protect: NotRequired[bool]
+    """Protect the key from deletion (default true): `protect` and `retain_on_delete`, because
+    deleting it makes every secret, log and artifact encrypted under it unreadable."""
+
+    name_base: NotRequired[str]
+    """First part of the alias, `alias/<name_base>-<stack>`; default: derived from the component's
+    name (aws/shared/naming.py)."""
+
 
 class EncryptionKey(pulumi.ComponentResource):
     """A symmetric KMS key with yearly rotation, usable by the stack's log groups and secrets."""
 
     key_arn: pulumi.Output[str]
+    """ARN of the key: what every other component's `kms_key_arn` takes."""
     key_id: pulumi.Output[str]
+    """ID of the key."""
 
     def __init__(
         self, name: str, args: EncryptionKeyArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("stockade:aws:EncryptionKey", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        naming = naming_for(name, DEFAULT_NAME, args.get("name_base"))
         account, region, partition = args["account_id"], args["region"], args["partition"]
         policy = {
             "Version": "2012-10-17",
@@ -72,17 +88,17 @@ class EncryptionKey(pulumi.ComponentResource):
         }
         key = aws.kms.Key(
             f"{name}-key",
-            description=f"Stockade {pulumi.get_stack()}: sandboxes, tunnel, logs and artifacts",
+            description=f"Stockade {naming.scope}: sandboxes, tunnel, logs and artifacts",
             enable_key_rotation=True,
             rotation_period_in_days=365,
             deletion_window_in_days=30,
             policy=json.dumps(policy, sort_keys=True),
             tags=args["tags"],
-            opts=child,
+            opts=stateful(self, args.get("protect", True)),
         )
         aws.kms.Alias(
             f"{name}-alias",
-            name=f"alias/stockade-{pulumi.get_stack()}",
+            name=f"alias/{naming.prefix}",
             target_key_id=key.key_id,
             opts=child,
         )

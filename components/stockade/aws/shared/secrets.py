@@ -8,6 +8,7 @@ from typing import TypedDict
 import pulumi
 import pulumi_aws as aws
 
+from stockade.aws.shared.lifecycle import stateful
 from stockade.settings.secrets import PulumiSecret, SecretReference
 
 
@@ -94,11 +95,13 @@ def stored_secret(
     tags: Mapping[str, str],
     parent: pulumi.Resource,
     initial_only: bool = False,
+    protect: bool = False,
 ) -> pulumi.Output[str]:
     """A Secrets Manager secret under the CMK holding `value`; returns its ARN.
 
     `initial_only`: Pulumi writes `value` once and never again, because something else
     (e.g. the tunnel's setup task) owns the secret's value from then on.
+    `protect`: the secret holds something no `pulumi up` can recreate (aws/shared/lifecycle.py).
     """
     secret = aws.secretsmanager.Secret(
         name,
@@ -106,12 +109,12 @@ def stored_secret(
         kms_key_id=kms_key_arn,
         recovery_window_in_days=7,
         tags=dict(tags),
-        opts=pulumi.ResourceOptions(parent=parent),
+        opts=stateful(parent, protect),
     )
     aws.secretsmanager.SecretVersion(
         f"{name}-value",
         secret_id=secret.id,
         secret_string=value,
-        opts=pulumi.ResourceOptions(parent=secret, ignore_changes=["secretString"] if initial_only else None),
+        opts=stateful(secret, protect, ignore_changes=["secretString"] if initial_only else None),
     )
     return secret.arn

@@ -137,6 +137,17 @@ class ImageBuild(SettingsModel):
     (a version or a commit SHA); the task definition pins the pushed digest either way."""
 
 
+class ApiProxySettings(SettingsModel):
+    """The per-session API proxy (docs/sandbox-fleet.md, "The API proxy")."""
+
+    enabled: bool = True
+    """Per-session mode: run a credential-injecting proxy beside each sandbox, so the
+    environment key never enters it and the sandbox can reach only its own work item and
+    session. Turning it off gives every sandbox the key (as before) and is reported as a
+    weakening; do so only if your `ant` version does not honour `ANTHROPIC_BASE_URL` for every
+    call or refuses the placeholder key (an unverified vendor behaviour, docs/threat-model.md)."""
+
+
 class AlarmProtocol(StrEnum):
     EMAIL = "email"
     HTTPS = "https"
@@ -230,6 +241,9 @@ class SandboxSettings(SettingsModel):
     max_idle_seconds: Annotated[int, Field(ge=1, le=3600)] = 60
     """`--max-idle`: how long a worker waits after an idle `end_turn` before exiting."""
 
+    api_proxy: ApiProxySettings = Field(default_factory=ApiProxySettings)
+    """Per-session mode: the API proxy that keeps the environment key out of every sandbox."""
+
     enable_exec: bool = False
     """ECS Exec into the poller or pool workers (per-session sandboxes are started by the
     dispatcher without it). Off by default; enabling it is reported as a weakening."""
@@ -254,6 +268,15 @@ class SandboxSettings(SettingsModel):
 
     vercel: VercelSettings | None = None
     """`provider: vercel` settings (docs/providers.md)."""
+
+    @property
+    def api_proxy_disabled(self) -> bool:
+        """Self-hosted per-session sandboxes that would hold the environment key themselves."""
+        return (
+            self.provider is SandboxProvider.SELF_HOSTED
+            and self.mode is WorkerMode.PER_SESSION
+            and not self.api_proxy.enabled
+        )
 
     @model_validator(mode="after")
     def _provider_section_matches(self) -> SandboxSettings:
@@ -338,7 +361,7 @@ def check_images(sandboxes: SandboxSettings) -> None:
 
 # Knobs that only one mode reads: setting one in the other mode is a misunderstanding
 # worth stopping, not ignoring (e.g. expecting maxConcurrentSessions to cap a pool).
-_PER_SESSION_ONLY = ("max_concurrent_sessions", "poller_replicas")
+_PER_SESSION_ONLY = ("max_concurrent_sessions", "poller_replicas", "api_proxy")
 _POOL_ONLY = ("pool_size",)
 
 
@@ -351,8 +374,8 @@ def check_mode_knobs(sandboxes: SandboxSettings) -> None:
             hint = (
                 "in pool mode, poolSize sets how many workers run"
                 if pool
-                else "in per-session mode, maxConcurrentSessions caps sandboxes and pollerReplicas "
-                "sets the pollers"
+                else "in per-session mode, maxConcurrentSessions caps sandboxes, pollerReplicas "
+                "sets the pollers and apiProxy guards each sandbox's key"
             )
             raise invalid(
                 f"sandboxes.{key} is not read in {sandboxes.mode.value} mode",

@@ -81,6 +81,11 @@ class StackSettings(SettingsModel):
             found.append("network.flowLogs.enabled is false: no record of connections")
         if self.sandboxes.mode is WorkerMode.POOL:
             found.append("sandboxes.mode is 'pool': sessions share a worker's kernel and disk")
+        if self.sandboxes.api_proxy_disabled:
+            found.append(
+                "sandboxes.apiProxy.enabled is false: every per-session sandbox holds the environment "
+                "key and can claim other sessions' work"
+            )
         if self.sandboxes.enable_exec:
             found.append("sandboxes.enableExec is true: operators can open shells in sandboxes")
         if self.tunnel.enabled and self.tunnel.disable_ip_validation:

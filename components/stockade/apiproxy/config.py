@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from stockade.apiproxy.routes import Scope
 from stockade.workqueue import env
 from stockade.workqueue.errors import ConfigError
+from stockade.workqueue.proxy_contract import DEFAULT_UPSTREAM, PROXY_PORT
 from stockade.workqueue.workitem import SAFE_ID, Secret
 
 ENV_PORT = "STOCKADE_API_PROXY_PORT"
@@ -28,8 +29,7 @@ ENV_TIMEOUT = "STOCKADE_API_PROXY_TIMEOUT_SECONDS"
 ENV_STACK = "STOCKADE_STACK"
 ENV_KEY = "ANTHROPIC_ENVIRONMENT_KEY"
 
-DEFAULT_PORT = 8790
-DEFAULT_UPSTREAM = "https://api.anthropic.com"
+DEFAULT_PORT = PROXY_PORT
 DEFAULT_MAX_BODY = 32 * 1024 * 1024
 AUTH_HEADERS = ("authorization", "x-api-key")
 _WORKSPACE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")

@@ -28,6 +28,13 @@ from typing import Any
 
 from stockade.docker_dispatcher.work import SessionRequest
 from stockade.workqueue.grace import SESSION_STOP_TIMEOUT_SECONDS
+from stockade.workqueue.proxy_contract import (
+    DEFAULT_UPSTREAM,
+    PLACEHOLDER_KEY,
+    PROXY_BASE_URL,
+    PROXY_ENTRY,
+    PROXY_PORT,
+)
 from stockade.workqueue.workitem import Secret
 
 SANDBOX_UID = 65532
@@ -51,15 +58,8 @@ SESSION_ID_LABEL = "stockade:session-id"
 SANDBOX_COMPONENT = "sandbox"
 PROXY_COMPONENT = "api-proxy"
 
-# The API proxy's side (stockade.apiproxy reads these; tests keep the names equal).
-PROXY_ENTRY = "/usr/local/bin/stockade-api-proxy"
-PROXY_PORT = 8790
 PROXY_SECRETS_DIR = "/run/stockade-proxy"
 PROXY_CA_FILE = "ca-bundle.pem"
-PROXY_BASE_URL = f"http://127.0.0.1:{PROXY_PORT}"
-DEFAULT_UPSTREAM = "https://api.anthropic.com"
-PLACEHOLDER_KEY = "sk-ant-oat01-stockade-api-proxy-placeholder"
-"""What the sandbox's `ant` presents; the proxy drops it and adds the real key (docs/sandbox-fleet.md)."""
 PROXY_NANO_CPUS = 250_000_000
 PROXY_MEMORY_BYTES = 128 * 1024 * 1024
 PROXY_PIDS_LIMIT = 64

@@ -101,6 +101,10 @@ class SandboxFleetArgs(TypedDict):
     max_concurrent_sessions: int
     """Per-session mode: the dispatcher's cap on running sandboxes."""
 
+    api_proxy: NotRequired[bool]
+    """Per-session mode: give each session task an API proxy container that alone receives the
+    environment key (default true; false gives the sandbox the key and is a reported weakening)."""
+
     poller_replicas: int
     """Per-session mode: poller tasks."""
 
@@ -301,6 +305,7 @@ class SandboxFleet(pulumi.ComponentResource):
                 max_idle_seconds=args["max_idle_seconds"],
                 artifacts_bucket=self._artifacts.bucket,
                 artifacts_kms_key_arn=args["kms_key_arn"],
+                api_proxy=args.get("api_proxy", True),
             ),
         )
         dispatcher_environment: dict[str, pulumi.Input[str]] = {
@@ -314,6 +319,8 @@ class SandboxFleet(pulumi.ComponentResource):
             "STOCKADE_WORK_SECRET_PREFIX": scope.work_secret_prefix,
             "STOCKADE_KMS_KEY_ARN": args["kms_key_arn"],
         }
+        if args.get("api_proxy", True):
+            dispatcher_environment["STOCKADE_API_PROXY_CONTAINER"] = fleet_tasks.API_PROXY_CONTAINER
         poller_family = f"stockade-{self._stack}-poller"
         poller = self._workload(
             "poller",

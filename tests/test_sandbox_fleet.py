@@ -224,7 +224,7 @@ def test_poller_runs_the_contract_command_with_exactly_the_contract_environment(
         "STOCKADE_STACK", "STOCKADE_CLUSTER_ARN", "STOCKADE_SESSION_TASK_DEFINITION",
         "STOCKADE_SESSION_CONTAINER", "STOCKADE_SUBNET_IDS", "STOCKADE_SECURITY_GROUP_IDS",
         "STOCKADE_MAX_CONCURRENT_SESSIONS", "STOCKADE_WORK_SECRET_PREFIX", "STOCKADE_KMS_KEY_ARN",
-        "ANTHROPIC_ENVIRONMENT_ID",
+        "STOCKADE_API_PROXY_CONTAINER", "ANTHROPIC_ENVIRONMENT_ID",
     }  # fmt: skip
     assert env["STOCKADE_STACK"] == "prod-use1"
     assert env["STOCKADE_CLUSTER_ARN"] == result.outputs["sandboxClusterArn"]

@@ -233,7 +233,7 @@ def test_the_proxy_and_the_broker_agree_on_the_proxy_s_names() -> None:
 
     assert proxy_config.DEFAULT_PORT == PROXY_PORT
     assert proxy_config.DEFAULT_UPSTREAM == DEFAULT_UPSTREAM
-    assert PLACEHOLDER_KEY.startswith("sk-ant-") and "placeholder" in PLACEHOLDER_KEY
+    assert not PLACEHOLDER_KEY.startswith("sk-ant-") and "placeholder" in PLACEHOLDER_KEY
     shim = (COMPONENTS.parent / "images" / "session" / "stockade-api-proxy").read_text()
     assert PROXY_ENTRY == "/usr/local/bin/stockade-api-proxy" and "-m stockade.apiproxy" in shim
 

@@ -15,6 +15,8 @@ PROXY_BASE_URL = f"http://127.0.0.1:{PROXY_PORT}"
 DEFAULT_UPSTREAM = "https://api.anthropic.com"
 """Where the proxy forwards unless the work item's base URL says otherwise."""
 
-PLACEHOLDER_KEY = "sk-ant-oat01-stockade-api-proxy-placeholder"
-"""What the sandbox's `ant` presents instead of the environment key; the proxy drops it. Shaped
-like a key in case `ant` checks the prefix (unverified, docs/threat-model.md)."""
+PLACEHOLDER_KEY = "stockade-api-proxy-placeholder"
+"""What the sandbox's `ant` presents instead of the environment key; the proxy drops it. It is
+deliberately not shaped like a key (no `sk-ant-` prefix), so secret scanners and the
+no-plaintext-secrets rule never mistake it for one. Whether `ant` accepts a key of any shape is
+an unverified vendor behaviour (docs/threat-model.md)."""

@@ -481,3 +481,14 @@ def test_the_pollers_queue_stats_container_can_sweep_work_secrets(synth_stack) -
         assert stats_env[variable] == poller_env[variable]
     policies = " ".join(str(r.inputs.get("policy", "")) for r in result.resources)
     assert policies.count("secretsmanager:ListSecrets") >= 2  # the poller role and the endpoint policy
+
+
+def test_requests_the_api_proxy_refuses_become_a_metric(synth_stack) -> None:
+    result = synth_stack("prod-use1")
+    (denied,) = [
+        r for r in result.by_type("aws:cloudwatch/logMetricFilter:LogMetricFilter") if "api-proxy" in r.name
+    ]
+    assert denied.inputs["pattern"] == '{ $.event = "proxy.denied" }'
+    transformation = denied.inputs["metricTransformation"]
+    assert (transformation["name"], transformation["namespace"]) == ("ApiProxyDenied", "Stockade/Sandboxes")
+    assert denied.inputs["logGroupName"] == result.outputs["sandboxLogGroupName"]

@@ -308,6 +308,21 @@ class SandboxFleet(pulumi.ComponentResource):
                 api_proxy=args.get("api_proxy", True),
             ),
         )
+        if args.get("api_proxy", True):
+            # Every request a sandbox's API proxy refused (stockade.apiproxy logs `proxy.denied`
+            # with the stack): a sandbox probing for other sessions' work shows up as a metric.
+            aws.cloudwatch.LogMetricFilter(
+                f"{self._name}-api-proxy-denied",
+                log_group_name=sandbox.logs.name,
+                pattern='{ $.event = "proxy.denied" }',
+                metric_transformation=aws.cloudwatch.LogMetricFilterMetricTransformationArgs(
+                    name="ApiProxyDenied",
+                    namespace=fleet_iam.METRICS_NAMESPACE,
+                    value="1",
+                    dimensions={"Stack": "$.stack"},
+                ),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
         dispatcher_environment: dict[str, pulumi.Input[str]] = {
             "STOCKADE_STACK": self._stack,
             "STOCKADE_CLUSTER_ARN": self._cluster.arn,

@@ -480,3 +480,63 @@ def test_claude_platform_on_aws_headers(vendor: tuple[Queue, int, Path], tmp_pat
     (headers,) = seen
     assert headers["anthropic-workspace-id"] == "wrkspc_1" and headers["x-api-key"] == KEY
     assert "Authorization" not in headers and "authorization" not in headers
+
+
+# -- the wiring: what each target gives the proxy is a configuration it accepts ---------------
+def test_the_docker_broker_s_proxy_container_configures_the_proxy(tmp_path: Path) -> None:
+    from stockade.docker_dispatcher.spec import (
+        ENVIRONMENT_KEY_FILE,
+        PROXY_CA_FILE,
+        PROXY_SECRETS_DIR,
+        ApiProxyTemplate,
+        SandboxTemplate,
+        proxy_create_body,
+    )
+    from stockade.docker_dispatcher.work import SessionRequest
+    from stockade.workqueue.workitem import Secret
+
+    ca, _, _ = make_ca(tmp_path, "wiring")
+    template = SandboxTemplate(
+        stack="local",
+        image="stockade-session:local",
+        network="sandbox",
+        runtime="runsc",
+        nano_cpus=1_000_000_000,
+        memory_bytes=1 << 30,
+        pids_limit=256,
+        tmp_size_mib=64,
+        environment_id=ENV_ID,
+        egress_proxy_url="http://egress-proxy:3128",
+        keep_workspaces=False,
+        api_proxy=ApiProxyTemplate(ca_bundle=ca.read_bytes()),
+    )
+    body = proxy_create_body(template, SessionRequest("work_1", "session_1", Secret("wsec")))
+    environ = dict(e.split("=", 1) for e in body["Env"])
+    # The container's files, where the broker uploads them, stand in under tmp_path.
+    (tmp_path / ENVIRONMENT_KEY_FILE).write_text(KEY + "\n")
+    (tmp_path / PROXY_CA_FILE).write_bytes(ca.read_bytes())
+    for name, value in environ.items():
+        environ[name] = value.replace(PROXY_SECRETS_DIR, str(tmp_path))
+    config = ProxyConfig.from_environ(environ)
+    assert config.scope == Scope(ENV_ID, "work_1", "session_1")
+    assert (config.upstream.host, config.upstream.port) == ("api.anthropic.com", 443)
+    assert config.egress_proxy is not None and config.egress_proxy.host == "egress-proxy"
+    assert config.key.reveal() == KEY and config.stack == "local"
+
+
+def test_the_aws_session_task_and_run_task_overrides_configure_the_proxy(tmp_path: Path) -> None:
+    from stockade.aws.fleet.tasks import API_PROXY_CONTAINER, FleetEnvironment, api_proxy_container
+    from stockade.dispatcher.launch import TaskTarget, run_task_request
+    from stockade.workqueue.workitem import Secret, WorkItem
+
+    container = api_proxy_container(FleetEnvironment("dev", ENV_ID, "arn:aws:secretsmanager:x"), "image")
+    target = TaskTarget("cluster", "taskdef:1", "session", ("subnet-1",), ("sg-1",), API_PROXY_CONTAINER)
+    item = WorkItem("work_1", "session_1", Secret("wsec"), base_url="https://vendor.example")
+    request = run_task_request(target, item, "arn:aws:secretsmanager:secret")
+    (override,) = [o for o in request["overrides"]["containerOverrides"] if o["name"] == API_PROXY_CONTAINER]
+    environ = {**container.environment, **{e["name"]: e["value"] for e in override["environment"]}}
+    environ["ANTHROPIC_ENVIRONMENT_KEY"] = KEY  # what ECS injects from the container's `secrets`
+    assert set(container.secrets) == {"ANTHROPIC_ENVIRONMENT_KEY"}
+    config = ProxyConfig.from_environ(environ)
+    assert config.scope == Scope(ENV_ID, "work_1", "session_1")
+    assert config.upstream.host == "vendor.example" and config.stack == "dev"

@@ -29,7 +29,7 @@ from typing import TypedDict
 import pulumi
 
 from stockade.aws.fleet.iam import METRICS_NAMESPACE
-from stockade.aws.shared.containers import Container, Mount
+from stockade.aws.shared.containers import STOP_TIMEOUT_SECONDS, Container, Mount
 from stockade.aws.shared.fargate import TaskSpec
 from stockade.workqueue.grace import SESSION_STOP_TIMEOUT_SECONDS
 from stockade.workqueue.proxy_contract import PLACEHOLDER_KEY, PROXY_BASE_URL, PROXY_ENTRY, PROXY_PORT
@@ -92,7 +92,7 @@ class FleetEnvironment:
             mounts=[Mount(volume=v, path=WRITABLE_PATHS[v]) for v in volumes],
             essential=essential,
             working_directory=working_directory,
-            **({"stop_timeout": stop_timeout} if stop_timeout is not None else {}),
+            stop_timeout=STOP_TIMEOUT_SECONDS if stop_timeout is None else stop_timeout,
             depends_on=depends_on or {},
             health_check=health_check,
         )

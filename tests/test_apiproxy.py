@@ -540,3 +540,52 @@ def test_the_aws_session_task_and_run_task_overrides_configure_the_proxy(tmp_pat
     config = ProxyConfig.from_environ(environ)
     assert config.scope == Scope(ENV_ID, "work_1", "session_1")
     assert config.upstream.host == "vendor.example" and config.stack == "dev"
+
+
+def test_a_chunked_event_stream_arrives_whole_and_in_order(tmp_path: Path) -> None:
+    """Server-sent events without a Content-Length (as a session's event stream may be) flow
+    through: the proxy relays the decoded body and closes, so the client reads to the end."""
+    import ssl
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    ca, cert, key = make_ca(tmp_path, "events")
+    events = [f'event: message\ndata: {{"n": {n}}}\n\n'.encode() for n in range(5)]
+
+    class Events(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for event in events:
+                self.wfile.write(f"{len(event):x}\r\n".encode() + event + b"\r\n")
+                self.wfile.flush()
+            self.wfile.write(b"0\r\n\r\n")
+
+    upstream = ThreadingHTTPServer(("127.0.0.1", 0), Events)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(cert), str(key))
+    upstream.socket = context.wrap_socket(upstream.socket, server_side=True)
+    threading.Thread(target=upstream.serve_forever, daemon=True).start()
+    item = Item(id="work_1", session_id="session_1", secret="wsec")
+    config = ProxyConfig.from_environ(_environ(item, tmp_path, upstream.server_address[1], ca))
+    server, _ = make_server(config, port=0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", server.server_address[1], timeout=10)
+        connection.request("GET", "/v1/sessions/session_1/events/stream")
+        response = connection.getresponse()
+        assert response.status == 200
+        assert response.getheader("Content-Type") == "text/event-stream"
+        assert response.getheader("Transfer-Encoding") is None
+        assert response.read() == b"".join(events)
+        connection.close()
+    finally:
+        for running in (server, upstream):
+            running.shutdown()
+            running.server_close()

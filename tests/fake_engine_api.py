@@ -97,6 +97,14 @@ class _Handler(BaseHTTPRequestHandler):
                 return container
         return None
 
+    def _joins_a_stopped_namespace(self, container: dict[str, Any]) -> bool:
+        """As the engine does: `container:<id>` network mode needs that container running."""
+        mode = str(container["HostConfig"].get("NetworkMode", ""))
+        if not mode.startswith("container:"):
+            return False
+        target = self._container(mode.split(":", 1)[1])
+        return target is None or target["State"] != "running"
+
     def do_POST(self) -> None:
         segments, query, body = self._parse()
         state = self.state
@@ -125,6 +133,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._reply(404, {"message": "No such container"})
             elif state.fail_start:
                 self._reply(500, {"message": "OCI runtime create failed: runtime not found"})
+            elif self._joins_a_stopped_namespace(container):
+                self._reply(409, {"message": "cannot join network of a non running container"})
             elif container["State"] == "running":
                 self._reply(304)
             else:
@@ -185,10 +195,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(200, found)
             return
         if len(segments) == 3 and segments[0] == "containers" and segments[2] == "json":
-            container = self._container(segments[1])
-            self._reply(404, {"message": "No such container"}) if container is None else self._reply(
-                200, container
-            )
+            inspected = self._container(segments[1])
+            if inspected is None:
+                self._reply(404, {"message": "No such container"})
+            else:
+                self._reply(200, inspected)
             return
         self._reply(404, {"message": "page not found"})
 

@@ -31,6 +31,7 @@ from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
 from stockade.dispatcher.dispatch import Clients, DispatchConfig, Timing, main
+from stockade.dispatcher.launch import client_token_base
 from stockade.dispatcher.logs import REDACTED, Redactor, configure, emit
 from stockade.dispatcher.queue_stats import StatsConfig, SweepClients
 from stockade.dispatcher.queue_stats import main as stats_main
@@ -299,7 +300,9 @@ def test_one_work_item_starts_exactly_one_task_with_the_contract_overrides(fleet
         {"key": "stockade:session-id", "value": SESSION_ID},
     ]
     assert sent["enableExecuteCommand"] is False
-    assert re.fullmatch(r"stockade-[0-9a-f]{32}-1", sent["clientToken"])
+    # Derived from the work item, so every dispatch of the same item sends the same token.
+    assert sent["clientToken"] == f"stockade-{client_token_base(fleet.cluster, WORK_ID)}-1"
+    assert re.fullmatch(r"stockade-[0-9a-f]{40}-1", sent["clientToken"])
 
     live = fleet.live_tasks()
     assert live == [result.event("task.started")["task_arn"]]
@@ -326,10 +329,14 @@ def test_the_work_secret_lives_in_its_own_kms_encrypted_tagged_secret(fleet: Fle
 
 
 def test_nonces_differ_between_dispatches_of_the_same_work_item(fleet: Fleet) -> None:
-    assert run_dispatch(fleet).code == EXIT_OK
-    assert run_dispatch(fleet).code == EXIT_OK
-    names = fleet.work_secret_names()
-    assert len(names) == 2 and len(set(names)) == 2
+    first = run_dispatch(fleet)
+    assert first.code == EXIT_OK
+    # A second dispatch launches only once the first sandbox is gone (one sandbox per item).
+    fleet.ecs.stop_task(cluster=fleet.cluster, task=first.event("task.started")["task_arn"], reason="test")
+    second = run_dispatch(fleet)
+    assert second.code == EXIT_OK
+    names = [run.event("secret.created")["secret_arn"] for run in (first, second)]
+    assert len(set(names)) == 2
 
 
 def test_unexpected_hook_arguments_do_not_stop_the_dispatch(fleet: Fleet) -> None:
@@ -346,6 +353,80 @@ def test_base_url_is_passed_to_the_sandbox_when_set(fleet: Fleet) -> None:
     assert result.code == EXIT_OK, result.log
     environment = fleet.recorder.bodies("RunTask")[0]["overrides"]["containerOverrides"][0]["environment"]
     assert {"name": "ANTHROPIC_BASE_URL", "value": "https://proxy.example.internal"} in environment
+
+
+def test_behind_the_api_proxy_the_ids_and_base_url_go_to_the_proxy_container(fleet: Fleet) -> None:
+    result = run_dispatch(
+        fleet,
+        env={"STOCKADE_API_PROXY_CONTAINER": "api-proxy", "ANTHROPIC_BASE_URL": "https://vendor.example/"},
+    )
+
+    assert result.code == EXIT_OK, result.log
+    proxy, session = fleet.recorder.bodies("RunTask")[0]["overrides"]["containerOverrides"]
+    assert proxy == {
+        "name": "api-proxy",
+        "environment": [
+            {"name": "ANTHROPIC_SESSION_ID", "value": SESSION_ID},
+            {"name": "ANTHROPIC_WORK_ID", "value": WORK_ID},
+            {"name": "STOCKADE_API_PROXY_UPSTREAM", "value": "https://vendor.example"},
+        ],
+    }
+    # The sandbox's own base URL is its proxy (in the task definition): none comes from the item.
+    assert session["name"] == "session"
+    assert [e["name"] for e in session["environment"]] == [
+        "STOCKADE_WORK_SECRET_ARN",
+        "ANTHROPIC_SESSION_ID",
+        "ANTHROPIC_WORK_ID",
+    ]
+
+
+def test_a_bad_proxy_container_name_is_refused(fleet: Fleet) -> None:
+    result = run_dispatch(fleet, env={"STOCKADE_API_PROXY_CONTAINER": "api proxy!"})
+    assert result.code == EXIT_INVALID
+    assert "STOCKADE_API_PROXY_CONTAINER is not a container name" in result.event("config.invalid")["error"]
+
+
+# --- one sandbox per work item --------------------------------------------------------------------
+
+
+def test_a_redelivered_work_item_with_a_live_sandbox_starts_no_second_one(fleet: Fleet) -> None:
+    first = run_dispatch(fleet)
+    assert first.code == EXIT_OK, first.log
+    secrets_after_first = fleet.work_secret_names()
+
+    again = run_dispatch(fleet)  # the same item, redelivered or reclaimed
+
+    assert again.code == EXIT_OK, again.log
+    assert again.event("task.existing")["task_arn"] == first.event("task.started")["task_arn"]
+    assert len(fleet.recorder.bodies("RunTask")) == 1
+    assert len(fleet.live_tasks()) == 1
+    assert fleet.work_secret_names() == secrets_after_first  # no orphan secret for the duplicate
+
+
+def test_another_work_item_still_gets_its_own_sandbox(fleet: Fleet) -> None:
+    assert run_dispatch(fleet).code == EXIT_OK
+    other = run_dispatch(
+        fleet,
+        work_item(work_id="work_02other", session_id="session_02other"),
+        env={"ANTHROPIC_WORK_ID": "work_02other", "ANTHROPIC_SESSION_ID": "session_02other"},
+    )
+    assert other.code == EXIT_OK, other.log
+    tokens = [body["clientToken"] for body in fleet.recorder.bodies("RunTask")]
+    assert len(tokens) == 2 and tokens[0] != tokens[1]
+    assert len(fleet.live_tasks()) == 2
+
+
+def test_a_stopped_sandbox_does_not_block_its_work_item_s_next_dispatch(fleet: Fleet) -> None:
+    first = run_dispatch(fleet)
+    fleet.ecs.stop_task(cluster=fleet.cluster, task=first.event("task.started")["task_arn"], reason="test")
+
+    again = run_dispatch(fleet)
+
+    assert again.code == EXIT_OK, again.log
+    assert len(fleet.recorder.bodies("RunTask")) == 2
+    # Same item, same token stem: within ECS's idempotency window ECS itself dedupes.
+    tokens = {body["clientToken"] for body in fleet.recorder.bodies("RunTask")}
+    assert tokens == {f"stockade-{client_token_base(fleet.cluster, WORK_ID)}-1"}
 
 
 # --- the work secret and the environment key stay out of logs and RunTask ------------------------
@@ -720,7 +801,11 @@ def test_expired_secrets_no_task_names_are_deleted_and_nothing_else(fleet: Fleet
 
 def test_an_incomplete_task_listing_deletes_nothing_by_age(fleet: Fleet) -> None:
     run_dispatch(fleet)
-    run_dispatch(fleet)
+    run_dispatch(
+        fleet,
+        work_item(work_id="work_02other", session_id="session_02other"),
+        env={"ANTHROPIC_WORK_ID": "work_02other", "ANTHROPIC_SESSION_ID": "session_02other"},
+    )
     _orphan(fleet, f"{PREFIX}work_orphan-0123")
     later = datetime.now(UTC) + timedelta(days=2)
 
@@ -850,11 +935,17 @@ def stubbed(fleet: Fleet) -> Iterator[tuple[Stubber, list[dict[str, Any]], Calla
         {"taskArns": []},
         {"cluster": fleet.cluster, "startedBy": STARTED_BY, "desiredStatus": "STOPPED", "maxResults": 100},
     )
-    stubber.add_response(
-        "list_tasks",
-        {"taskArns": []},
-        {"cluster": fleet.cluster, "startedBy": STARTED_BY, "desiredStatus": "RUNNING", "maxResults": 100},
-    )
+    for _lookup in ("a live task for this work item", "a free slot"):
+        stubber.add_response(
+            "list_tasks",
+            {"taskArns": []},
+            {
+                "cluster": fleet.cluster,
+                "startedBy": STARTED_BY,
+                "desiredStatus": "RUNNING",
+                "maxResults": 100,
+            },
+        )
     with stubber:
         yield stubber, sent, lambda _region: Clients(ecs=ecs, secrets=fleet.sm)
     stubber.assert_no_pending_responses()

@@ -25,11 +25,18 @@ from stockade.docker_dispatcher.broker import Broker, BrokerConfig, make_server
 from stockade.docker_dispatcher.engine import EngineClient, parse_endpoint
 from stockade.docker_dispatcher.errors import EngineError
 from stockade.docker_dispatcher.spec import (
+    COMPONENT_LABEL,
+    DEFAULT_UPSTREAM,
     MANAGED_BY,
     MANAGED_BY_LABEL,
+    PLACEHOLDER_KEY,
+    PROXY_ENTRY,
+    PROXY_PORT,
+    PROXY_SECRETS_DIR,
     SANDBOX_UID,
     SECRETS_DIR,
     SESSION_SCRIPT,
+    SESSION_SCRIPT_WITH_KEY,
     STACK_LABEL,
     WORK_ID_LABEL,
     read_secrets_script,
@@ -126,7 +133,33 @@ def client_config(port: int, wait: float = 10.0) -> client.ClientConfig:
 # --- the sandbox the broker starts ---------------------------------------------------------
 
 
-def test_a_session_becomes_one_hardened_sandbox_with_its_secrets_as_files(
+def session_containers(engine: FakeEngineApi, work_id: str = "work_01") -> tuple[dict, dict]:
+    """(proxy, sandbox) of one work item."""
+    mine = [c for c in engine.state.containers.values() if c["Config"]["Labels"][WORK_ID_LABEL] == work_id]
+    by_component = {c["Config"]["Labels"][COMPONENT_LABEL]: c for c in mine}
+    assert len(mine) == 2 and set(by_component) == {"api-proxy", "sandbox"}
+    return by_component["api-proxy"], by_component["sandbox"]
+
+
+def sandboxes(engine: FakeEngineApi) -> list[dict]:
+    return [
+        c for c in engine.state.containers.values() if c["Config"]["Labels"].get(COMPONENT_LABEL) == "sandbox"
+    ]
+
+
+def _assert_hardened(config: dict, host: dict) -> None:
+    assert config["User"] == "65532:65532"
+    assert host["ReadonlyRootfs"] is True and host["Privileged"] is False
+    assert host["CapDrop"] == ["ALL"] and "CapAdd" not in host
+    assert host["SecurityOpt"] == ["no-new-privileges:true"]
+    assert host["Runtime"] == "runsc" and host["Init"] is True and host["IpcMode"] == "private"
+    assert host["LogConfig"] == {"Type": "json-file", "Config": {"max-size": "10m", "max-file": "3"}}
+    assert "Binds" not in host and all(m["Type"] in ("volume", "tmpfs") for m in host["Mounts"])
+    assert host["Memory"] == host["MemorySwap"] and host["PidsLimit"] > 0 and host["NanoCpus"] > 0
+    assert "PortBindings" not in host and "PublishAllPorts" not in host
+
+
+def test_a_session_becomes_a_proxy_and_a_hardened_sandbox_in_its_network_namespace(
     engine: FakeEngineApi, broker_server: tuple[Broker, int]
 ) -> None:
     _, port = broker_server
@@ -134,50 +167,154 @@ def test_a_session_becomes_one_hardened_sandbox_with_its_secrets_as_files(
     assert answer.status == 201
     assert answer.body == {"container": "stockade-local-work_01", "existing": False}
 
-    (container,) = engine.state.containers.values()
-    assert container["State"] == "running"
+    proxy, container = session_containers(engine)
+    assert proxy["Name"] == "/stockade-local-work_01-proxy"
+    assert container["State"] == proxy["State"] == "running"
     config, host = container["Config"], container["HostConfig"]
+    _assert_hardened(config, host)
     assert config["Image"] == "stockade-session:local"
-    assert config["User"] == "65532:65532"
     assert config["Entrypoint"] == ["/bin/bash", "-c", SESSION_SCRIPT]
-    assert config["StopSignal"] == "SIGTERM" and config["StopTimeout"] == 30
+    assert config["StopSignal"] == "SIGTERM" and config["StopTimeout"] == 120
     assert config["Labels"][MANAGED_BY_LABEL] == MANAGED_BY
     assert config["Labels"][STACK_LABEL] == "local"
-    assert config["Labels"][WORK_ID_LABEL] == "work_01"
     assert config["Labels"]["owner"] == "tests"
     env = dict(e.split("=", 1) for e in config["Env"])
     assert env["ANTHROPIC_SESSION_ID"] == "sesn_01"
     assert env["ANTHROPIC_ENVIRONMENT_ID"] == "env_01LocalExample"
     assert env["HTTPS_PROXY"] == "http://egress-proxy:3128"
-    assert host["ReadonlyRootfs"] is True and host["Privileged"] is False
-    assert host["CapDrop"] == ["ALL"] and "CapAdd" not in host
-    assert host["SecurityOpt"] == ["no-new-privileges:true"]
-    assert host["Runtime"] == "runsc"
-    assert host["NetworkMode"] == "stockade-network-sandbox-1234567"
-    assert host["Memory"] == host["MemorySwap"] == 4096 * 1024 * 1024
+    # The sandbox talks to its proxy on loopback, with a placeholder: the key never enters it.
+    assert env["ANTHROPIC_BASE_URL"] == "http://127.0.0.1:8790"
+    assert env["ANTHROPIC_ENVIRONMENT_KEY"] == PLACEHOLDER_KEY
+    assert "127.0.0.1" in env["NO_PROXY"].split(",")
+    assert host["NetworkMode"] == f"container:{proxy['Id']}"
+    assert host["Memory"] == 4096 * 1024 * 1024
     assert host["NanoCpus"] == 1_000_000_000 and host["PidsLimit"] == 512
-    assert host["Init"] is True
-    assert host["LogConfig"] == {"Type": "json-file", "Config": {"max-size": "10m", "max-file": "3"}}
-    assert "Binds" not in host and all(m["Type"] in ("volume", "tmpfs") for m in host["Mounts"])
     targets = {m["Target"]: m for m in host["Mounts"]}
     assert set(targets) == {"/workspace", "/mnt/memory", SECRETS_DIR}
     assert targets["/workspace"]["Source"] == "stockade-local-work_01-workspace"
     assert "Source" not in targets[SECRETS_DIR]  # anonymous: removed with the container
     assert host["Tmpfs"] == {"/tmp": "rw,exec,nosuid,nodev,size=512m,mode=1777"}
-
     files = engine.state.files[container["Id"]]
-    assert files[f"{SECRETS_DIR}/work-secret"] == (
-        (WORK_SECRET + "\n").encode(),
-        0o600,
-        SANDBOX_UID,
-        SANDBOX_UID,
-    )
-    assert files[f"{SECRETS_DIR}/environment-key"][0] == (ENV_KEY + "\n").encode()
-    # Order matters: the secrets are in place before the sandbox starts.
+    assert files == {
+        f"{SECRETS_DIR}/work-secret": ((WORK_SECRET + "\n").encode(), 0o600, SANDBOX_UID, SANDBOX_UID)
+    }
+
+    # The proxy: as hardened, on the sandbox network, holding the key as a file only.
+    pconfig, phost = proxy["Config"], proxy["HostConfig"]
+    _assert_hardened(pconfig, phost)
+    assert pconfig["Image"] == "stockade-session:local"
+    assert pconfig["Entrypoint"] == [PROXY_ENTRY]
+    assert phost["NetworkMode"] == "stockade-network-sandbox-1234567"
+    assert [m["Target"] for m in phost["Mounts"]] == [PROXY_SECRETS_DIR]
+    penv = dict(e.split("=", 1) for e in pconfig["Env"])
+    assert penv["ANTHROPIC_WORK_ID"] == "work_01" and penv["ANTHROPIC_SESSION_ID"] == "sesn_01"
+    assert penv["STOCKADE_API_PROXY_UPSTREAM"] == "https://api.anthropic.com"
+    assert penv["STOCKADE_API_PROXY_KEY_FILE"] == f"{PROXY_SECRETS_DIR}/environment-key"
+    assert penv["HTTPS_PROXY"] == "http://egress-proxy:3128"
+    assert "STOCKADE_API_PROXY_CA_BUNDLE" not in penv
+    assert engine.state.files[proxy["Id"]] == {
+        f"{PROXY_SECRETS_DIR}/environment-key": ((ENV_KEY + "\n").encode(), 0o600, SANDBOX_UID, SANDBOX_UID)
+    }
+    # Order matters: the proxy runs with its key before the sandbox exists; secrets before starts.
     calls = [
-        (r.method, r.path.rsplit("/", 1)[-1]) for r in engine.state.requests if r.path.startswith("/v1.41")
+        (r.method, r.path.split("?")[0].rsplit("/", 1)[-1])
+        for r in engine.state.requests
+        if r.path.startswith("/v1.41")
     ]
-    assert calls.index(("PUT", "archive")) < calls.index(("POST", "start"))
+    starts = [i for i, call in enumerate(calls) if call == ("POST", "start")]
+    archives = [i for i, call in enumerate(calls) if call == ("PUT", "archive")]
+    creates = [i for i, call in enumerate(calls) if call == ("POST", "create")]
+    assert len(starts) == len(archives) == len(creates) == 2
+    assert creates[0] < archives[0] < starts[0] < creates[1] < archives[1] < starts[1]
+
+
+def test_the_proxy_and_the_broker_agree_on_the_proxy_s_names() -> None:
+    from stockade.apiproxy import config as proxy_config
+
+    assert proxy_config.DEFAULT_PORT == PROXY_PORT
+    assert proxy_config.DEFAULT_UPSTREAM == DEFAULT_UPSTREAM
+    assert not PLACEHOLDER_KEY.startswith("sk-ant-") and "placeholder" in PLACEHOLDER_KEY
+    shim = (COMPONENTS.parent / "images" / "session" / "stockade-api-proxy").read_text()
+    assert PROXY_ENTRY == "/usr/local/bin/stockade-api-proxy" and "-m stockade.apiproxy" in shim
+
+
+def test_with_the_proxy_off_the_sandbox_holds_the_key_as_before(
+    engine: FakeEngineApi, tmp_path: Path
+) -> None:
+    config = make_config(tmp_path, engine.port, STOCKADE_API_PROXY_ENABLED="false")
+    broker = Broker(
+        config, EngineClient("127.0.0.1", engine.port, timeout=5), clock=lambda: engine.state.clock
+    )
+    broker.start_session(request())
+    (container,) = engine.state.containers.values()
+    host = container["HostConfig"]
+    assert host["NetworkMode"] == "stockade-network-sandbox-1234567"
+    assert container["Config"]["Entrypoint"] == ["/bin/bash", "-c", SESSION_SCRIPT_WITH_KEY]
+    env = dict(e.split("=", 1) for e in container["Config"]["Env"])
+    assert "ANTHROPIC_ENVIRONMENT_KEY" not in env and "ANTHROPIC_BASE_URL" not in env
+    files = engine.state.files[container["Id"]]
+    assert files[f"{SECRETS_DIR}/environment-key"][0] == (ENV_KEY + "\n").encode()
+
+
+def test_a_ca_bundle_and_a_work_item_base_url_reach_the_proxy(engine: FakeEngineApi, tmp_path: Path) -> None:
+    from tests.test_apiproxy import make_ca
+
+    ca, _, _ = make_ca(tmp_path, "private")
+    config = make_config(tmp_path, engine.port, STOCKADE_API_PROXY_CA_BUNDLE=str(ca))
+    broker = Broker(
+        config, EngineClient("127.0.0.1", engine.port, timeout=5), clock=lambda: engine.state.clock
+    )
+    item = SessionRequest("work_01", "sesn_01", Secret(WORK_SECRET), base_url="https://vendor.test:8443")
+    broker.start_session(item)
+    proxy, _ = session_containers(engine)
+    penv = dict(e.split("=", 1) for e in proxy["Config"]["Env"])
+    assert penv["STOCKADE_API_PROXY_UPSTREAM"] == "https://vendor.test:8443"
+    assert penv["STOCKADE_API_PROXY_CA_BUNDLE"] == f"{PROXY_SECRETS_DIR}/ca-bundle.pem"
+    files = engine.state.files[proxy["Id"]]
+    assert files[f"{PROXY_SECRETS_DIR}/ca-bundle.pem"][0].strip() == ca.read_bytes().strip()
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"STOCKADE_API_PROXY_ENABLED": "maybe"}, "STOCKADE_API_PROXY_ENABLED is not true or false"),
+        (
+            {"STOCKADE_API_PROXY_UPSTREAM": "http://api.anthropic.com"},
+            "STOCKADE_API_PROXY_UPSTREAM is not an https",
+        ),
+        ({"STOCKADE_API_PROXY_CA_BUNDLE": "/nonexistent/ca.pem"}, "cannot read STOCKADE_API_PROXY_CA_BUNDLE"),
+    ],
+)
+def test_api_proxy_configuration_errors_name_the_variable(
+    tmp_path: Path, override: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        make_config(tmp_path, 2375, **override)
+
+
+def test_a_ca_bundle_that_is_not_pem_is_refused(tmp_path: Path) -> None:
+    bogus = tmp_path / "bogus.pem"
+    bogus.write_text("-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----\n")
+    with pytest.raises(ConfigError, match=r"is not PEM CA certificates|holds no CA"):
+        make_config(tmp_path, 2375, STOCKADE_API_PROXY_CA_BUNDLE=str(bogus))
+
+
+def test_a_finished_sandbox_takes_its_proxy_with_it_and_orphaned_proxies_go(
+    engine: FakeEngineApi, broker_server: tuple[Broker, int]
+) -> None:
+    broker, port = broker_server
+    client.dispatch(request("work_01"), client_config(port))
+    client.dispatch(request("work_02"), client_config(port))
+    proxy_1, sandbox_1 = session_containers(engine, "work_01")
+    proxy_2, sandbox_2 = session_containers(engine, "work_02")
+    sandbox_1["State"] = "exited"
+    assert broker.reap() == 1
+    assert sandbox_1["Id"] not in engine.state.containers and proxy_1["Id"] not in engine.state.containers
+    assert {proxy_2["Id"], sandbox_2["Id"]} <= set(engine.state.containers)
+    # A sandbox removed behind the broker's back leaves its proxy orphaned: it goes too.
+    del engine.state.containers[sandbox_2["Id"]]
+    assert broker.reap() == 0
+    assert engine.state.containers == {}
 
 
 def test_no_secret_ever_travels_in_a_create_body_or_a_log(
@@ -201,7 +338,7 @@ def test_a_retried_work_item_gets_its_running_sandbox_back(
     client.dispatch(request(), client_config(port))
     again = client.dispatch(request(), client_config(port))
     assert again.status == 200 and again.body["existing"] is True
-    assert len(engine.state.containers) == 1
+    assert len(engine.state.containers) == 2  # one sandbox and its proxy
 
 
 def test_the_cap_holds_and_the_handler_gives_up_after_its_wait(
@@ -213,7 +350,7 @@ def test_the_cap_holds_and_the_handler_gives_up_after_its_wait(
     clock = FakeClock()
     with pytest.raises(NoSlotError, match="no sandbox slot freed up after 30 s"):
         client.dispatch(request("work_03"), client_config(port, wait=30), sleep=clock.sleep, clock=clock.time)
-    assert len(engine.state.containers) == 2
+    assert len(sandboxes(engine)) == 2
     assert 3 <= len(clock.sleeps) <= 10 and max(clock.sleeps) <= 15
 
 
@@ -223,14 +360,12 @@ def test_exited_sandboxes_are_reaped_with_their_volumes_and_free_a_slot(
     broker, port = broker_server
     client.dispatch(request("work_01"), client_config(port))
     client.dispatch(request("work_02"), client_config(port))
-    first = next(
-        c for c in engine.state.containers.values() if c["Config"]["Labels"][WORK_ID_LABEL] == "work_01"
-    )
+    first_proxy, first = session_containers(engine, "work_01")
     first["State"] = "exited"
     other_stack = engine.state.add(labels={MANAGED_BY_LABEL: MANAGED_BY, STACK_LABEL: "prod"}, state="exited")
     answer = client.dispatch(request("work_03"), client_config(port))
     assert answer.status == 201
-    assert (first["Id"], True) in engine.state.removed
+    assert (first["Id"], True) in engine.state.removed and (first_proxy["Id"], True) in engine.state.removed
     assert other_stack in engine.state.containers  # another stack's sandboxes are not ours to reap
     assert broker.reap() == 2
 
@@ -387,12 +522,22 @@ def _run_script(
     )
 
 
+def test_the_proxied_session_script_loads_only_the_work_secret(tmp_path: Path) -> None:
+    secrets = tmp_path / "run"
+    secrets.mkdir()
+    (secrets / "work-secret").write_text(WORK_SECRET + "\n")
+    result = _run_script(SESSION_SCRIPT, secrets, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[1:] == [f"W={WORK_SECRET}", "K="]
+    assert "environment-key" not in SESSION_SCRIPT
+
+
 def test_the_session_script_loads_then_empties_its_secret_files(tmp_path: Path) -> None:
     secrets = tmp_path / "run"
     secrets.mkdir()
     (secrets / "work-secret").write_text(WORK_SECRET + "\n")
     (secrets / "environment-key").write_text(ENV_KEY)  # no trailing newline: still read
-    result = _run_script(SESSION_SCRIPT, secrets, tmp_path)
+    result = _run_script(SESSION_SCRIPT_WITH_KEY, secrets, tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
         "beta:worker run --workdir /workspace --log-format json",

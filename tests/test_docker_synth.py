@@ -283,6 +283,8 @@ def test_the_broker_gets_the_sandbox_template_from_settings(local: SynthResult) 
     assert env["STOCKADE_SANDBOX_MEMORY_MIB"] == "4096" and env["STOCKADE_SANDBOX_PIDS_LIMIT"] == "512"
     assert env["STOCKADE_SANDBOX_NANO_CPUS"] == "1000000000"
     assert env["STOCKADE_MAX_CONCURRENT_SESSIONS"] == "3"
+    # Every sandbox gets an API proxy holding the key, unless sandboxes.apiProxy.enabled is false.
+    assert env["STOCKADE_API_PROXY_ENABLED"] == "true"
     assert env["STOCKADE_DOCKER_ENDPOINT"] == "socket-proxy:2375"
     assert json.loads(env["STOCKADE_SANDBOX_LABELS"])["owner"] == "local-dev"
     assert broker.inputs["entrypoints"] == ["python3", "-m", "stockade.docker_dispatcher.broker"]

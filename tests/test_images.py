@@ -50,7 +50,7 @@ CONTRACT_POLL = [
 DIGEST = re.compile(r"^[^\s@]+@sha256:[0-9a-f]{64}$")
 IMAGE_STOCKADE = "/opt/stockade/stockade"
 # The stockade packages whose programs each image runs through its shims.
-SHIM_PACKAGES = {"session": {"dispatcher"}, "poller": {"dispatcher", "docker_dispatcher"}}
+SHIM_PACKAGES = {"session": {"dispatcher", "apiproxy"}, "poller": {"dispatcher", "docker_dispatcher"}}
 SAFE_ENV = {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
 
 

@@ -68,6 +68,22 @@ def test_pool_mode_is_allowed_and_reported() -> None:
     assert "sandboxes.mode is 'pool'" in _allowed(report, "sandbox-per-session")[0]
 
 
+def _key_in_sandbox(definitions: list[dict[str, Any]]) -> None:
+    (session,) = [d for d in definitions if d["name"] == "session"]
+    session["environment"] = [e for e in session["environment"] if e["name"] != "ANTHROPIC_ENVIRONMENT_KEY"]
+    session["secrets"] = [{"name": "ANTHROPIC_ENVIRONMENT_KEY", "valueFrom": "arn:aws:secretsmanager:x"}]
+
+
+def test_a_sandbox_holding_the_key_is_allowed_only_when_the_proxy_is_declared_off() -> None:
+    resources = edit_containers(base_resources(), "session-task", _key_in_sandbox)
+    assert failing(run_rules(resources)) == {"environment-key-only-in-proxy"}
+    sandboxes = {**BASE_CONFIG["stockade:sandboxes"], "apiProxy": {"enabled": False}}
+    report = run_rules(resources, config_with(sandboxes=sandboxes))
+    assert failing(report) == set()
+    assert _status(report, "environment-key-only-in-proxy") is Status.ALLOWED
+    assert "sandboxes.apiProxy.enabled is false" in _allowed(report, "environment-key-only-in-proxy")[0]
+
+
 def _exec_on(name: str, resources: list[SynthResource]) -> list[SynthResource]:
     return edit(resources, name, lambda i: i.update(enableExecuteCommand=True))
 

@@ -98,6 +98,13 @@ def _root_init(labelled: bool) -> Callable[[list[dict[str, Any]]], None]:
     return change
 
 
+def _key_into_sandbox(definitions: list[dict[str, Any]]) -> None:
+    (proxy,) = [d for d in definitions if d["name"] == "api-proxy"]
+    (session,) = [d for d in definitions if d["name"] == "session"]
+    session["secrets"] = list(proxy["secrets"])
+    session["environment"] = [e for e in session["environment"] if e["name"] != "ANTHROPIC_ENVIRONMENT_KEY"]
+
+
 def _remove_tag(key: str) -> Callable[[dict[str, Any]], None]:
     return lambda inputs: inputs["tags"].pop(key)
 
@@ -153,6 +160,8 @@ CASES: list[tuple[str, str, Mutation]] = [
     ("no-plaintext-secrets", "poller", lambda r: edit_containers(r, "poller", _plain_secret)),
     ("no-org-api-key", "poller", lambda r: edit_containers(r, "poller", _org_key)),
     ("sandbox-per-session", "poller", lambda r: edit_containers(r, "poller", _drop_on_work)),
+    ("environment-key-only-in-proxy", "session-task",
+     lambda r: edit_containers(r, "session-task", _key_into_sandbox)),
     ("images-pinned-by-digest", "gateway-task",
      lambda r: edit_containers(r, "gateway-task",
                                _container_field("mcp-proxy", "image", "ghcr.io/x/mcp-proxy:1.0"))),

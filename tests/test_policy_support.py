@@ -68,6 +68,9 @@ class GatewayStandIn(pulumi.ComponentResource):
         super().__init__("stockade:aws:TunnelGateway", name, None, None)
 
 
+from stockade.workqueue.proxy_contract import PLACEHOLDER_KEY, PROXY_ENTRY  # noqa: E402
+
+
 def _container(name: str, **extra: Any) -> dict[str, Any]:
     return {
         "name": name,
@@ -245,6 +248,45 @@ def compliant_program() -> None:
         opts=child(parent=fleet),
     )
     _service("poller", poller_task, subnet, workload_sg, fleet)
+    # The per-session sandbox task: only its api-proxy container receives the environment key.
+    session_definitions = pulumi.Output.all(secret.arn, logs.name).apply(
+        lambda values: json.dumps(
+            [
+                _container(
+                    "api-proxy",
+                    entryPoint=[PROXY_ENTRY],
+                    environment=[{"name": "ANTHROPIC_ENVIRONMENT_ID", "value": "env_01Test"}],
+                    secrets=[{"name": "ANTHROPIC_ENVIRONMENT_KEY", "valueFrom": values[0]}],
+                    logConfiguration={"logDriver": "awslogs", "options": {"awslogs-group": values[1]}},
+                ),
+                _container(
+                    "session",
+                    entryPoint=["/usr/local/bin/stockade-session-entry"],
+                    environment=[
+                        {"name": "ANTHROPIC_ENVIRONMENT_ID", "value": "env_01Test"},
+                        {"name": "ANTHROPIC_BASE_URL", "value": "http://127.0.0.1:8790"},
+                        {"name": "ANTHROPIC_ENVIRONMENT_KEY", "value": PLACEHOLDER_KEY},
+                    ],
+                    secrets=[],
+                    stopTimeout=120,
+                    dependsOn=[{"containerName": "api-proxy", "condition": "HEALTHY"}],
+                    logConfiguration={"logDriver": "awslogs", "options": {"awslogs-group": values[1]}},
+                ),
+            ]
+        )
+    )
+    aws.ecs.TaskDefinition(
+        "session-task",
+        family="session",
+        container_definitions=session_definitions,
+        requires_compatibilities=["FARGATE"],
+        network_mode="awsvpc",
+        cpu="256",
+        memory="512",
+        task_role_arn=role.arn,
+        tags=TAGS,
+        opts=child(parent=fleet),
+    )
 
     gateway = GatewayStandIn("gateway")
     aws.ssm.Parameter(

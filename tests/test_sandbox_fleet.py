@@ -12,6 +12,7 @@ import pytest
 from stockade.emulators import stable_suffix
 from stockade.engine import SynthResource, SynthResult
 from stockade.engine.synth import PLACEHOLDER_PREFIX
+from stockade.workqueue.proxy_contract import PLACEHOLDER_KEY
 
 TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
 SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
@@ -143,7 +144,9 @@ def test_every_task_definition_is_read_only_non_root_and_has_its_writable_volume
     assert {m["containerPath"] for m in session["mountPoints"] if not m["readOnly"]} == REQUIRED_VOLUMES
     for task in fleet(result, TASK_DEFINITION):
         for definition in containers(task):
-            assert "/tmp" in {m["containerPath"] for m in definition["mountPoints"]}
+            paths = {m["containerPath"] for m in definition["mountPoints"]}
+            # The API proxy writes nothing and shares no volume with the sandbox beside it.
+            assert paths == set() if definition["name"] == "api-proxy" else "/tmp" in paths
 
 
 @pytest.mark.parametrize("stack", MUST_SHOW_STACKS)
@@ -151,13 +154,23 @@ def test_the_environment_key_appears_only_as_a_secrets_manager_reference(synth_s
     result = synth_stack(stack)
     secret_arn = result.outputs["sandboxEnvironmentKeySecretArn"]
     assert secret_arn.startswith("arn:aws:secretsmanager:")
-    seen = 0
+    holders = []
     for task in fleet(result, TASK_DEFINITION):
         for definition in containers(task):
+            if definition["name"] == "session":
+                # The sandbox gets a placeholder and its proxy's loopback address, never the key.
+                assert "ANTHROPIC_ENVIRONMENT_KEY" not in secrets(definition)
+                assert environment(definition)["ANTHROPIC_ENVIRONMENT_KEY"] == PLACEHOLDER_KEY
+                assert environment(definition)["ANTHROPIC_BASE_URL"] == "http://127.0.0.1:8790"
+                continue
             assert "ANTHROPIC_ENVIRONMENT_KEY" not in environment(definition)
             assert secrets(definition)["ANTHROPIC_ENVIRONMENT_KEY"] == secret_arn
-            seen += 1
-    assert seen == 3  # session, poller, queue-stats
+            holders.append((task.name, definition["name"]))
+    assert sorted(holders) == [
+        ("stockade-sandboxes-poller-task", "poller"),
+        ("stockade-sandboxes-poller-task", "queue-stats"),
+        ("stockade-sandboxes-session-task", "api-proxy"),
+    ]
     (stored,) = fleet(result, "aws:secretsmanager/secretVersion:SecretVersion")
     assert stored.inputs["secretString"] == "[secret]"
     assert PLACEHOLDER_PREFIX not in result.to_json()
@@ -211,7 +224,7 @@ def test_poller_runs_the_contract_command_with_exactly_the_contract_environment(
         "STOCKADE_STACK", "STOCKADE_CLUSTER_ARN", "STOCKADE_SESSION_TASK_DEFINITION",
         "STOCKADE_SESSION_CONTAINER", "STOCKADE_SUBNET_IDS", "STOCKADE_SECURITY_GROUP_IDS",
         "STOCKADE_MAX_CONCURRENT_SESSIONS", "STOCKADE_WORK_SECRET_PREFIX", "STOCKADE_KMS_KEY_ARN",
-        "ANTHROPIC_ENVIRONMENT_ID",
+        "STOCKADE_API_PROXY_CONTAINER", "ANTHROPIC_ENVIRONMENT_ID",
     }  # fmt: skip
     assert env["STOCKADE_STACK"] == "prod-use1"
     assert env["STOCKADE_CLUSTER_ARN"] == result.outputs["sandboxClusterArn"]
@@ -257,8 +270,25 @@ def test_the_sandbox_task_runs_the_session_entry_with_its_size_from_settings(syn
         # Where the entry point uploads /workspace when ant exits, and the key it encrypts with.
         "STOCKADE_ARTIFACTS_BUCKET": result.outputs["sandboxArtifactsBucketName"],
         "STOCKADE_ARTIFACTS_KMS_KEY_ARN": result.outputs["kmsKeyArn"],
+        # The API proxy beside it, on the task's loopback, and the placeholder it strips.
+        "ANTHROPIC_BASE_URL": "http://127.0.0.1:8790",
+        "ANTHROPIC_ENVIRONMENT_KEY": PLACEHOLDER_KEY,
     }
     assert session["image"].endswith("@sha256:" + "5" * 64)
+    # The memory flush (30 s) and the artifact upload fit Fargate's longest grace.
+    assert session["stopTimeout"] == 120
+    assert session["dependsOn"] == [{"containerName": "api-proxy", "condition": "HEALTHY"}]
+    proxy = container(result, "stockade-sandboxes-session-task", "api-proxy")
+    assert proxy["entryPoint"] == ["/usr/local/bin/stockade-api-proxy"]
+    assert proxy["image"] == session["image"] and proxy["essential"] is True
+    assert proxy["healthCheck"]["command"][:2] == ["CMD", "python3"]
+    assert environment(proxy) == {
+        "ANTHROPIC_ENVIRONMENT_ID": "env_01ProdUSE1Example",
+        "STOCKADE_STACK": "prod-use1",
+        "STOCKADE_API_PROXY_PORT": "8790",
+    }
+    poller = container(result, "stockade-sandboxes-poller-task", "poller")
+    assert environment(poller)["STOCKADE_API_PROXY_CONTAINER"] == "api-proxy"
 
 
 def _statements(result: SynthResult, role_policy: str) -> dict[str, dict[str, Any]]:
@@ -451,3 +481,14 @@ def test_the_pollers_queue_stats_container_can_sweep_work_secrets(synth_stack) -
         assert stats_env[variable] == poller_env[variable]
     policies = " ".join(str(r.inputs.get("policy", "")) for r in result.resources)
     assert policies.count("secretsmanager:ListSecrets") >= 2  # the poller role and the endpoint policy
+
+
+def test_requests_the_api_proxy_refuses_become_a_metric(synth_stack) -> None:
+    result = synth_stack("prod-use1")
+    (denied,) = [
+        r for r in result.by_type("aws:cloudwatch/logMetricFilter:LogMetricFilter") if "api-proxy" in r.name
+    ]
+    assert denied.inputs["pattern"] == '{ $.event = "proxy.denied" }'
+    transformation = denied.inputs["metricTransformation"]
+    assert (transformation["name"], transformation["namespace"]) == ("ApiProxyDenied", "Stockade/Sandboxes")
+    assert denied.inputs["logGroupName"] == result.outputs["sandboxLogGroupName"]

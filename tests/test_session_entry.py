@@ -480,11 +480,55 @@ def test_after_a_stop_signal_the_upload_gets_only_what_is_left_of_the_window(
     environ = {**BASE_ENV, **artifacts}
     s3 = lambda region: boto3.client("s3", region_name=region)  # noqa: E731
 
-    # The signal came 30 s ago: the 25 s window is spent, so nothing is sent.
-    upload_artifacts(environ, workspace=workspace, limits=Limits(), s3=s3, stopped_at=time.monotonic() - 30)
+    # The signal came 116 s ago: the 115 s window is spent, so nothing is sent.
+    upload_artifacts(environ, workspace=workspace, limits=Limits(), s3=s3, stopped_at=time.monotonic() - 116)
     assert events(stderr.getvalue())["artifacts.capped"]["cap"] == "seconds"
     assert stored() == {}
 
     # Just signalled: the file goes up.
     upload_artifacts(environ, workspace=workspace, limits=Limits(), s3=s3, stopped_at=time.monotonic())
     assert set(stored()) == {"a"}
+
+
+def test_the_upload_window_after_a_full_memory_flush_fits_the_stop_grace(
+    artifacts: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Measured: SIGTERM, then ant's documented 30 s final flush, then the upload. What the
+    upload is given must be the rest of Fargate's 120 s grace minus the kill margin (85 s),
+    and the upload must complete within it."""
+    from stockade.aws.shared.containers import Container
+    from stockade.dispatcher import session_entry
+    from stockade.workqueue import grace
+
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    for index in range(20):
+        (workspace / f"deliverable-{index}.txt").write_text("x" * 1000)
+    given: list[float] = []
+    real_upload = session_entry.upload_workspace
+
+    def measured(client: Any, target: Any, root: Path, *, limits: Limits) -> Any:
+        given.append(limits.seconds)
+        started = time.monotonic()
+        report = real_upload(client, target, root, limits=limits)
+        given.append(time.monotonic() - started)
+        return report
+
+    monkeypatch.setattr(session_entry, "upload_workspace", measured)
+    stderr = io.StringIO()
+    configure("test", Redactor(), stderr)
+    s3 = lambda region: boto3.client("s3", region_name=region)  # noqa: E731
+    signalled = time.monotonic() - grace.MEMORY_FLUSH_SECONDS  # ant spent the whole flush
+    upload_artifacts(
+        {**BASE_ENV, **artifacts}, workspace=workspace, limits=Limits(), s3=s3, stopped_at=signalled
+    )
+
+    window, took = given
+    assert grace.UPLOAD_WINDOW_AFTER_FLUSH_SECONDS - 1 <= window <= grace.UPLOAD_WINDOW_AFTER_FLUSH_SECONDS
+    assert grace.UPLOAD_WINDOW_AFTER_FLUSH_SECONDS == 85
+    assert took < window and len(stored()) == 20
+    # The flush, the window and the margin add up to the container's stop grace, which Fargate allows.
+    assert (
+        grace.MEMORY_FLUSH_SECONDS + window + grace.KILL_MARGIN_SECONDS <= grace.SESSION_STOP_TIMEOUT_SECONDS
+    )
+    Container(name="probe", image="x", stop_timeout=grace.SESSION_STOP_TIMEOUT_SECONDS)  # within 30-120 s

@@ -30,7 +30,13 @@ from typing import TextIO
 
 from stockade.dispatcher import env
 from stockade.dispatcher.aws import EcsApi, SecretsApi, ecs_client, error_code, secrets_client
-from stockade.dispatcher.launch import TaskTarget, run_task_request, start_task
+from stockade.dispatcher.launch import (
+    TaskTarget,
+    client_token_base,
+    find_live_task,
+    run_task_request,
+    start_task,
+)
 from stockade.dispatcher.logs import Redactor, configure, emit
 from stockade.dispatcher.slots import wait_for_slot
 from stockade.dispatcher.swept import SweptTasks
@@ -87,6 +93,7 @@ class DispatchConfig:
                 security_group_ids=env.id_list(
                     environ, "STOCKADE_SECURITY_GROUP_IDS", env.SECURITY_GROUP_ID, "sg-... IDs"
                 ),
+                proxy_container=_optional_container(environ, "STOCKADE_API_PROXY_CONTAINER"),
             ),
             secrets=SecretTarget(
                 prefix=env.matching(
@@ -106,6 +113,13 @@ class DispatchConfig:
             base_url=env.base_url(environ, "ANTHROPIC_BASE_URL"),
             swept_file=swept_file(environ),
         )
+
+
+def _optional_container(environ: Mapping[str, str], name: str) -> str | None:
+    """A container name, or None when unset (the fleet leaves it out when the proxy is off)."""
+    if not environ.get(name, "").strip():
+        return None
+    return env.matching(environ, name, env.CONTAINER_NAME, "a container name")
 
 
 @dataclass(frozen=True)
@@ -142,8 +156,13 @@ def _sweep_best_effort(config: DispatchConfig, clients: Clients) -> None:
 
 
 def dispatch(config: DispatchConfig, item: WorkItem, clients: Clients, timing: Timing) -> str:
-    """Start the sandbox for one work item; returns its task ARN."""
+    """Start the sandbox for one work item, unless one is already live; returns its task ARN."""
     _sweep_best_effort(config, clients)
+    existing = find_live_task(clients.ecs, config.task.cluster_arn, item.work_id)
+    if existing is not None:
+        # A redelivered or reclaimed item: its sandbox holds the lease; a second would race it.
+        emit(log, logging.INFO, "task.existing", task_arn=existing, work_id=item.work_id)
+        return existing
     live = wait_for_slot(
         clients.ecs,
         config.task.cluster_arn,
@@ -160,7 +179,7 @@ def dispatch(config: DispatchConfig, item: WorkItem, clients: Clients, timing: T
         task_arn = start_task(
             clients.ecs,
             run_task_request(config.task, item, secret_arn),
-            nonce=nonce,
+            token_base=client_token_base(config.task.cluster_arn, item.work_id),
             attempts=config.run_task_attempts,
             backoff=config.run_task_backoff,
             sleep=timing.sleep,

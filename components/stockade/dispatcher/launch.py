@@ -1,7 +1,14 @@
-"""Start one sandbox task for one work item, with the exact RunTask request the contract fixes."""
+"""Start one sandbox task for one work item, with the exact RunTask request the contract fixes.
+
+One sandbox per work item: before launching, the dispatcher looks for a live task tagged with
+the same work ID (`find_live_task`), and RunTask's client token is derived from the cluster
+and the work ID, so two dispatches of the same item inside ECS's idempotency window cannot
+start two tasks even if they race past the lookup.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import secrets
 from collections.abc import Callable
@@ -10,7 +17,7 @@ from typing import Any
 
 from stockade.dispatcher.aws import EcsApi, error_code, error_message
 from stockade.dispatcher.logs import emit
-from stockade.dispatcher.slots import STARTED_BY
+from stockade.dispatcher.slots import STARTED_BY, list_live
 from stockade.dispatcher.work_secrets import SECRET_ARN_VARIABLE
 from stockade.workqueue.errors import LaunchError
 from stockade.workqueue.workitem import WorkItem
@@ -47,6 +54,13 @@ class TaskTarget:
     container: str
     subnet_ids: tuple[str, ...]
     security_group_ids: tuple[str, ...]
+    proxy_container: str | None = None
+    """The session task's API proxy container; None when the proxy is off."""
+
+
+WORK_ID_TAG = "stockade:work-id"
+SESSION_ID_TAG = "stockade:session-id"
+_DESCRIBE_BATCH = 100  # DescribeTasks' maximum
 
 
 def run_task_request(target: TaskTarget, item: WorkItem, secret_arn: str) -> dict[str, Any]:
@@ -55,13 +69,22 @@ def run_task_request(target: TaskTarget, item: WorkItem, secret_arn: str) -> dic
     The environment carries identifiers and the secret's ARN only; the work secret itself
     never appears here because CloudTrail records RunTask overrides.
     """
-    environment = [
-        {"name": SECRET_ARN_VARIABLE, "value": secret_arn},
+    identifiers = [
         {"name": "ANTHROPIC_SESSION_ID", "value": item.session_id},
         {"name": "ANTHROPIC_WORK_ID", "value": item.work_id},
     ]
-    if item.base_url:
-        environment.append({"name": "ANTHROPIC_BASE_URL", "value": item.base_url})
+    environment = [{"name": SECRET_ARN_VARIABLE, "value": secret_arn}, *identifiers]
+    overrides = [{"name": target.container, "environment": environment}]
+    if target.proxy_container is None:
+        if item.base_url:
+            environment.append({"name": "ANTHROPIC_BASE_URL", "value": item.base_url})
+    else:
+        # The proxy serves exactly this work item and session; the sandbox's own base URL is
+        # the proxy (fixed in the task definition), the vendor's is the proxy's upstream.
+        proxy_environment = list(identifiers)
+        if item.base_url:
+            proxy_environment.append({"name": "STOCKADE_API_PROXY_UPSTREAM", "value": item.base_url})
+        overrides.insert(0, {"name": target.proxy_container, "environment": proxy_environment})
     return {
         "cluster": target.cluster_arn,
         "taskDefinition": target.task_definition_arn,
@@ -74,26 +97,50 @@ def run_task_request(target: TaskTarget, item: WorkItem, secret_arn: str) -> dic
                 "assignPublicIp": "DISABLED",
             }
         },
-        "overrides": {"containerOverrides": [{"name": target.container, "environment": environment}]},
+        "overrides": {"containerOverrides": overrides},
         "startedBy": STARTED_BY,
         "tags": [
-            {"key": "stockade:work-id", "value": item.work_id},
-            {"key": "stockade:session-id", "value": item.session_id},
+            {"key": WORK_ID_TAG, "value": item.work_id},
+            {"key": SESSION_ID_TAG, "value": item.session_id},
         ],
         "enableExecuteCommand": False,
     }
 
 
-def _client_token(nonce: str, attempt: int) -> str:
-    # Within ECS's 64-character limit; unique per dispatch and per definite failure.
-    return f"stockade-{nonce}-{attempt}"
+def client_token_base(cluster_arn: str, work_id: str) -> str:
+    """The work item's RunTask token stem: the same for every dispatch of the same item."""
+    return hashlib.sha256(f"{cluster_arn}\n{work_id}".encode()).hexdigest()[:40]
+
+
+def _client_token(base: str, attempt: int) -> str:
+    # Within ECS's 64-character limit; the same per work item, new after each definite failure.
+    return f"stockade-{base}-{attempt}"
+
+
+def find_live_task(ecs: EcsApi, cluster_arn: str, work_id: str) -> str | None:
+    """The ARN of a live dispatcher-started task tagged with `work_id`, if there is one.
+
+    ListTasks cannot filter on tags, so the live tasks are described (with their tags) in
+    batches of 100: one ListTasks page and one DescribeTasks call per hundred live sandboxes."""
+    arns = list_live(ecs, cluster_arn)
+    for start in range(0, len(arns), _DESCRIBE_BATCH):
+        described = ecs.describe_tasks(
+            cluster=cluster_arn, tasks=arns[start : start + _DESCRIBE_BATCH], include=["TAGS"]
+        )
+        for task in described.get("tasks") or []:
+            if task.get("lastStatus") == "STOPPED" or task.get("desiredStatus") == "STOPPED":
+                continue
+            tags = {t.get("key"): t.get("value") for t in task.get("tags") or []}
+            if tags.get(WORK_ID_TAG) == work_id and task.get("taskArn"):
+                return str(task["taskArn"])
+    return None
 
 
 def start_task(
     ecs: EcsApi,
     request: dict[str, Any],
     *,
-    nonce: str,
+    token_base: str,
     attempts: int,
     backoff: float,
     sleep: Callable[[float], None],
@@ -103,7 +150,7 @@ def start_task(
     last_problem = "no attempt made"
     for attempt in range(1, attempts + 1):
         try:
-            response = ecs.run_task(**request, clientToken=_client_token(nonce, token_attempt))
+            response = ecs.run_task(**request, clientToken=_client_token(token_base, token_attempt))
         except Exception as exc:
             code = error_code(exc)
             if code in AMBIGUOUS_ERRORS:

@@ -32,6 +32,7 @@ from stockade.dispatcher.artifact_upload import Limits, ObjectStoreApi, upload_t
 from stockade.dispatcher.aws import SecretsApi, client, error_code, error_message, secrets_client
 from stockade.dispatcher.errors import EXIT_FAILED, ConfigError, DispatchError
 from stockade.dispatcher.logs import Redactor, configure, emit
+from stockade.workqueue.grace import UPLOAD_DEADLINE_SECONDS
 
 PROGRAM = "stockade-session-entry"
 ANT_COMMAND = ("ant", "beta:worker", "run", "--workdir", "/workspace")
@@ -39,9 +40,10 @@ WORKSPACE = Path("/workspace")
 EXIT_SECRET = 3
 EXIT_EXEC = 127
 FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGINT)
-# ECS kills the container 30 s after SIGTERM (the task definition's stopTimeout); after a
-# stop, the upload gets whatever is left of 25 s from the signal, so it ends before the kill.
-STOP_UPLOAD_WINDOW_SECONDS = 25.0
+# ECS kills the container 120 s after SIGTERM (the task definition's stopTimeout, Fargate's
+# maximum); after a stop, the upload gets whatever is left of 115 s from the signal, so it ends
+# before the kill: 85 s even when ant's final memory flush takes its documented 30 s.
+STOP_UPLOAD_WINDOW_SECONDS = float(UPLOAD_DEADLINE_SECONDS)
 # What `ant beta:worker run` needs besides the work secret; checked here to fail with a clear line.
 REQUIRED = (
     "ANTHROPIC_ENVIRONMENT_ID",

@@ -22,9 +22,9 @@ _PAGE = 100  # ListTasks' maximum page size
 log = logging.getLogger(__name__)
 
 
-def count_live(ecs: EcsApi, cluster: str, stop_at: int) -> int:
-    """Live dispatcher-started tasks in the cluster, counting no further than `stop_at`."""
-    count = 0
+def list_live(ecs: EcsApi, cluster: str, stop_at: int | None = None) -> list[str]:
+    """ARNs of live dispatcher-started tasks in the cluster, listing no further than `stop_at`."""
+    arns: list[str] = []
     token: str | None = None
     while True:
         request: dict[str, object] = {
@@ -36,12 +36,18 @@ def count_live(ecs: EcsApi, cluster: str, stop_at: int) -> int:
         if token:
             request["nextToken"] = token
         page = ecs.list_tasks(**request)
-        count += len(page.get("taskArns", []))
+        arns += [str(arn) for arn in page.get("taskArns", [])]
         token = page.get("nextToken")
-        # Past the cap the exact number does not matter, and stopping early keeps a busy
-        # cluster from costing one ListTasks call per hundred sandboxes on every dispatch.
-        if not token or count >= stop_at:
-            return count
+        if not token or (stop_at is not None and len(arns) >= stop_at):
+            return arns
+
+
+def count_live(ecs: EcsApi, cluster: str, stop_at: int) -> int:
+    """Live dispatcher-started tasks in the cluster, counting no further than `stop_at`.
+
+    Past the cap the exact number does not matter, and stopping early keeps a busy cluster
+    from costing one ListTasks call per hundred sandboxes on every dispatch."""
+    return len(list_live(ecs, cluster, stop_at))
 
 
 def wait_for_slot(

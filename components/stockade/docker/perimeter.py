@@ -92,6 +92,7 @@ def _sandboxes(
         "pool_size": sandboxes.pool_size,
         "max_idle_seconds": sandboxes.max_idle_seconds,
         "max_concurrent_sessions": sandboxes.max_concurrent_sessions,
+        "api_proxy": sandboxes.api_proxy.enabled,
         "keep_session_workspaces": docker_settings.keep_session_workspaces,
         "socket_path": docker_settings.socket_path,
         "socket_group_id": docker_settings.socket_group_id,

@@ -155,6 +155,10 @@ class SandboxFleetArgs(TypedDict):
     max_concurrent_sessions: int
     """Per-session mode: cap on live sandboxes."""
 
+    api_proxy: NotRequired[bool]
+    """Per-session mode: start a credential-injecting API proxy with each sandbox, so the
+    sandbox never holds the environment key (default true; false is a reported weakening)."""
+
     keep_session_workspaces: bool
     """Per-session mode: keep each sandbox's /workspace as a named volume."""
 
@@ -338,6 +342,7 @@ class SandboxFleet(pulumi.ComponentResource):
                     broker_env.ENV_PIDS_LIMIT: str(args["pids_limit"]),
                     broker_env.ENV_TMP_MIB: str(args.get("tmp_size_mib", TMP_SIZE_MIB)),
                     broker_env.ENV_MAX_CONCURRENT: str(args["max_concurrent_sessions"]),
+                    broker_env.ENV_API_PROXY: "true" if args.get("api_proxy", True) else "false",
                     broker_env.ENV_EGRESS_PROXY: args["egress_proxy_url"] or "",
                     broker_env.ENV_KEEP_WORKSPACES: "true" if args["keep_session_workspaces"] else "false",
                     broker_env.ENV_LABELS: json.dumps(dict(labels), sort_keys=True),

@@ -7,8 +7,15 @@ on-work handler in the poller, and for each one:
    anonymous volumes (the secrets and /mnt/memory go with them);
 2. answers 200 if the work item already has a live sandbox (a retried request);
 3. answers 429 if STOCKADE_MAX_CONCURRENT_SESSIONS sandboxes are live;
-4. creates the sandbox from its own template (stockade.docker_dispatcher.spec), uploads the
-   work secret and the environment key as files, starts it, and answers 201.
+4. creates the session's API proxy (stockade.apiproxy) on the sandbox network, uploads the
+   environment key (and the CA bundle, if one is configured) into it as files and starts it;
+   then creates the sandbox in the proxy's network namespace, uploads the work secret as a
+   file, starts it, and answers 201. With STOCKADE_API_PROXY_ENABLED=false (the reported
+   weakening `sandboxes.apiProxy.enabled: false`) there is no proxy and the sandbox gets the
+   environment key file itself.
+
+The reaper removes a session's proxy together with its finished sandbox, and any proxy whose
+sandbox is gone.
 
 Steps run under one lock, so the cap holds however many requests arrive at once. A
 background thread repeats step 1 every STOCKADE_REAP_INTERVAL_SECONDS. Logs are JSON lines
@@ -22,6 +29,7 @@ import logging
 import os
 import re
 import signal
+import ssl
 import sys
 import threading
 import time
@@ -36,15 +44,23 @@ from typing import Any
 
 from stockade.docker_dispatcher.engine import EngineClient, parse_endpoint
 from stockade.docker_dispatcher.spec import (
+    COMPONENT_LABEL,
     ENVIRONMENT_KEY_FILE,
+    PROXY_CA_FILE,
+    PROXY_COMPONENT,
+    PROXY_SECRETS_DIR,
     SECRETS_DIR,
     WORK_ID_LABEL,
+    WORK_SECRET_FILE,
+    ApiProxyTemplate,
     SandboxTemplate,
     container_name,
     create_body,
+    proxy_create_body,
+    proxy_name,
     secrets_archive,
 )
-from stockade.docker_dispatcher.work import SessionRequest
+from stockade.docker_dispatcher.work import SessionRequest, check_base_url
 from stockade.workqueue import env
 from stockade.workqueue.errors import (
     EXIT_FAILED,
@@ -81,6 +97,10 @@ ENV_KEEP_WORKSPACES = "STOCKADE_KEEP_WORKSPACES"
 ENV_LABELS = "STOCKADE_SANDBOX_LABELS"
 ENV_REAP_INTERVAL = "STOCKADE_REAP_INTERVAL_SECONDS"
 ENV_ENVIRONMENT_ID = "ANTHROPIC_ENVIRONMENT_ID"
+ENV_API_PROXY = "STOCKADE_API_PROXY_ENABLED"
+ENV_API_PROXY_UPSTREAM = "STOCKADE_API_PROXY_UPSTREAM"
+ENV_API_PROXY_CA_BUNDLE = "STOCKADE_API_PROXY_CA_BUNDLE"
+MAX_CA_BUNDLE_BYTES = 1024 * 1024
 
 _STACK = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
@@ -123,6 +143,7 @@ class BrokerConfig:
             egress_proxy_url=proxy,
             keep_workspaces=env.boolean(environ, ENV_KEEP_WORKSPACES, True),
             labels=_labels(environ.get(ENV_LABELS, "")),
+            api_proxy=_api_proxy(environ),
         )
         return cls(
             template=template,
@@ -148,6 +169,38 @@ def _labels(raw: str) -> dict[str, str]:
     ):
         raise ConfigError(f"{ENV_LABELS} is not an object of short string labels")
     return labels
+
+
+def _api_proxy(environ: Mapping[str, str]) -> ApiProxyTemplate | None:
+    if not env.boolean(environ, ENV_API_PROXY, True):
+        return None
+    try:
+        upstream = check_base_url(environ.get(ENV_API_PROXY_UPSTREAM, "").strip(), ENV_API_PROXY_UPSTREAM)
+    except WorkItemError as exc:
+        raise ConfigError(str(exc)) from None
+    bundle_path = environ.get(ENV_API_PROXY_CA_BUNDLE, "").strip()
+    return ApiProxyTemplate(
+        upstream=upstream or ApiProxyTemplate.upstream,
+        ca_bundle=_read_ca_bundle(Path(bundle_path)) if bundle_path else None,
+    )
+
+
+def _read_ca_bundle(path: Path) -> bytes:
+    """PEM CA certificates for the proxies to trust instead of the system roots; checked here."""
+    try:
+        data = path.read_bytes()[: MAX_CA_BUNDLE_BYTES + 1]
+    except OSError:
+        raise ConfigError(f"cannot read {ENV_API_PROXY_CA_BUNDLE} ({path})") from None
+    if len(data) > MAX_CA_BUNDLE_BYTES:
+        raise ConfigError(f"{ENV_API_PROXY_CA_BUNDLE} is larger than {MAX_CA_BUNDLE_BYTES} bytes")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    try:
+        context.load_verify_locations(cadata=data.decode("ascii"))
+    except (ssl.SSLError, ValueError, UnicodeDecodeError):
+        raise ConfigError(f"{ENV_API_PROXY_CA_BUNDLE} ({path}) is not PEM CA certificates") from None
+    if not context.get_ca_certs():
+        raise ConfigError(f"{ENV_API_PROXY_CA_BUNDLE} ({path}) holds no CA certificate") from None
+    return data
 
 
 def _read_secret(path: Path) -> Secret:
@@ -188,26 +241,46 @@ class Broker:
                     return Started(str(container.get("Id")), container_name(template, request), existing=True)
             if len(live) >= self.config.max_concurrent:
                 raise NoSlotError(f"{len(live)} of {self.config.max_concurrent} sandboxes are live")
-            name = container_name(template, request)
-            container_id = self.engine.create(name, create_body(template, request))
+            made: list[str] = []
             try:
-                archive = secrets_archive(request.secret, self.config.environment_key)
-                self.engine.put_archive(container_id, SECRETS_DIR, archive)
+                proxy_id = self._start_proxy(request, made) if template.api_proxy is not None else None
+                name = container_name(template, request)
+                container_id = self.engine.create(name, create_body(template, request, proxy_id))
+                made.append(container_id)
+                files = [(WORK_SECRET_FILE, request.secret)]
+                if proxy_id is None:
+                    files.append((ENVIRONMENT_KEY_FILE, self.config.environment_key))
+                self.engine.put_archive(container_id, SECRETS_DIR, secrets_archive(*files))
                 self.engine.start(container_id)
             except DispatchError:
-                # Nothing half-made stays behind; the anonymous secrets volume goes with it.
-                with suppress(DispatchError):
-                    self.engine.remove(container_id, volumes=True)
+                # Nothing half-made stays behind; the anonymous secrets volumes go with it.
+                for made_id in reversed(made):
+                    with suppress(DispatchError):
+                        self.engine.remove(made_id, volumes=True)
                 raise
             return Started(container_id, name, existing=False)
 
+    def _start_proxy(self, request: SessionRequest, made: list[str]) -> str:
+        """The session's API proxy, running with the key file, before its sandbox exists."""
+        template = self.config.template
+        proxy_id = self.engine.create(proxy_name(template, request), proxy_create_body(template, request))
+        made.append(proxy_id)
+        files = [(ENVIRONMENT_KEY_FILE, self.config.environment_key)]
+        if template.api_proxy is not None and template.api_proxy.ca_bundle is not None:
+            files.append((PROXY_CA_FILE, Secret(template.api_proxy.ca_bundle.decode("ascii"))))
+        self.engine.put_archive(proxy_id, PROXY_SECRETS_DIR, secrets_archive(*files))
+        self.engine.start(proxy_id)
+        return proxy_id
+
     def reap(self) -> int:
-        """Remove finished sandboxes; returns how many are still live."""
+        """Remove finished sandboxes and their proxies; returns how many sandboxes are still live."""
         with self._lock:
             return len(self._reap_locked())
 
     def _reap_locked(self) -> list[dict[str, Any]]:
+        """Live sandboxes, after removing finished ones, stale half-made ones and orphaned proxies."""
         live: list[dict[str, Any]] = []
+        proxies: list[dict[str, Any]] = []
         now = self.clock()
         for container in self.engine.list_containers(self.config.template.identity_labels()):
             state = str(container.get("State", "")).lower()
@@ -216,8 +289,17 @@ class Broker:
             if state in DONE_STATES or stale:
                 self.engine.remove(container_id, volumes=True)
                 _event("sandbox.removed", container=container_id[:12], state=state)
+            elif _labels_of(container).get(COMPONENT_LABEL) == PROXY_COMPONENT:
+                proxies.append(container)
             elif state in LIVE_STATES:
                 live.append(container)
+        sessions = {_labels_of(c).get(WORK_ID_LABEL) for c in live}
+        for proxy in proxies:
+            # Under the lock no start is half-way, so a proxy without a live sandbox is an orphan.
+            if _labels_of(proxy).get(WORK_ID_LABEL) not in sessions:
+                proxy_id = str(proxy.get("Id", ""))
+                self.engine.remove(proxy_id, volumes=True)
+                _event("proxy.removed", container=proxy_id[:12])
         return live
 
 

@@ -49,7 +49,11 @@ class SessionRequest(WorkItem):
 
 
 def check_base_url(value: Any, field: str) -> str | None:
-    """An optional API base URL; https only, since the sandbox sends the environment key to it."""
+    """An optional vendor API base URL; https only, since the environment key goes to it.
+
+    It is where the session's API proxy forwards (or, with the proxy off, where the sandbox's
+    `ant` sends the key); the sandbox's own base URL is the proxy's loopback address, which
+    the broker sets itself and never takes from a request."""
     if value is None or value == "":
         return None
     if not isinstance(value, str):

@@ -47,6 +47,9 @@ class PolicyFacts(BaseModel):
     pool_mode_allowed: bool = False
     """`sandboxes.mode: pool` - sessions run in-process in long-lived workers."""
 
+    api_proxy_disabled_allowed: bool = False
+    """`sandboxes.apiProxy.enabled: false` - per-session sandboxes hold the environment key."""
+
     ecs_exec_allowed: bool = False
     """`sandboxes.enableExec: true` - ECS Exec into the sandbox fleet's services."""
 
@@ -82,6 +85,7 @@ def facts_from_settings(settings: StackSettings) -> PolicyFacts:
         production=settings.is_production,
         open_egress_allowed=settings.network.egress.mode is EgressMode.OPEN,
         pool_mode_allowed=settings.sandboxes.mode is WorkerMode.POOL,
+        api_proxy_disabled_allowed=settings.sandboxes.api_proxy_disabled,
         ecs_exec_allowed=settings.sandboxes.enable_exec,
         flow_logs_disabled_allowed=not settings.network.flow_logs.enabled,
         ip_validation_disabled_allowed=tunnel.enabled and tunnel.disable_ip_validation,

@@ -139,6 +139,17 @@ class ImageBuild(SettingsModel):
     (a version or a commit SHA); the task definition pins the pushed digest either way."""
 
 
+class ApiProxySettings(SettingsModel):
+    """The per-session API proxy (docs/sandbox-fleet.md, "The API proxy")."""
+
+    enabled: bool = True
+    """Per-session mode: run a credential-injecting proxy beside each sandbox, so the
+    environment key never enters it and the sandbox can reach only its own work item and
+    session. Turning it off gives every sandbox the key (as before) and is reported as a
+    weakening; do so only if your `ant` version does not honour `ANTHROPIC_BASE_URL` for every
+    call or refuses the placeholder key (an unverified vendor behaviour, docs/threat-model.md)."""
+
+
 class AlarmProtocol(StrEnum):
     EMAIL = "email"
     HTTPS = "https"
@@ -232,6 +243,9 @@ class SandboxSettings(SettingsModel):
     max_idle_seconds: Annotated[int, Field(ge=1, le=3600)] = 60
     """`--max-idle`: how long a worker waits after an idle `end_turn` before exiting."""
 
+    api_proxy: ApiProxySettings = Field(default_factory=ApiProxySettings)
+    """Per-session mode: the API proxy that keeps the environment key out of every sandbox."""
+
     enable_exec: bool = False
     """ECS Exec into the poller or pool workers (per-session sandboxes are started by the
     dispatcher without it). Off by default; enabling it is reported as a weakening."""
@@ -256,6 +270,15 @@ class SandboxSettings(SettingsModel):
 
     vercel: VercelSettings | None = None
     """`provider: vercel` settings (docs/providers.md)."""
+
+    @property
+    def api_proxy_disabled(self) -> bool:
+        """Self-hosted per-session sandboxes that would hold the environment key themselves."""
+        return (
+            self.provider is SandboxProvider.SELF_HOSTED
+            and self.mode is WorkerMode.PER_SESSION
+            and not self.api_proxy.enabled
+        )
 
     def rule_errors(self) -> Iterator[PydanticCustomError]:
         # The chosen managed provider's section is required; the others are refused.
@@ -334,7 +357,7 @@ def image_errors(sandboxes: SandboxSettings) -> Iterator[PydanticCustomError]:
 
 # Knobs that only one mode reads: setting one in the other mode is a misunderstanding
 # worth stopping, not ignoring (e.g. expecting maxConcurrentSessions to cap a pool).
-_PER_SESSION_ONLY = ("max_concurrent_sessions", "poller_replicas")
+_PER_SESSION_ONLY = ("max_concurrent_sessions", "poller_replicas", "api_proxy")
 _POOL_ONLY = ("pool_size",)
 
 
@@ -347,8 +370,8 @@ def mode_knob_errors(sandboxes: SandboxSettings) -> Iterator[PydanticCustomError
             hint = (
                 "in pool mode, poolSize sets how many workers run"
                 if pool
-                else "in per-session mode, maxConcurrentSessions caps sandboxes and pollerReplicas "
-                "sets the pollers"
+                else "in per-session mode, maxConcurrentSessions caps sandboxes, pollerReplicas "
+                "sets the pollers and apiProxy guards each sandbox's key"
             )
             yield invalid(
                 f"sandboxes.{key} is not read in {sandboxes.mode.value} mode",

@@ -94,6 +94,11 @@ class StackSettings(SettingsModel):
                 "aws.protectStatefulResources is false: `pulumi destroy` deletes the KMS key, "
                 "the artifacts bucket and the tunnel's setup state"
             )
+        if self.sandboxes.api_proxy_disabled:
+            found.append(
+                "sandboxes.apiProxy.enabled is false: every per-session sandbox holds the environment "
+                "key and can claim other sessions' work"
+            )
         if self.sandboxes.enable_exec:
             found.append("sandboxes.enableExec is true: operators can open shells in sandboxes")
         if self.tunnel.enabled and self.tunnel.disable_ip_validation:

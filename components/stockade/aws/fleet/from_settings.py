@@ -198,6 +198,7 @@ def fleet_args(
             "ephemeral_storage_gib": sandboxes.resources.ephemeral_storage_gib,
         },
         "max_concurrent_sessions": sandboxes.max_concurrent_sessions,
+        "api_proxy": sandboxes.api_proxy.enabled,
         "poller_replicas": sandboxes.poller_replicas,
         "pool_size": sandboxes.pool_size,
         "max_idle_seconds": sandboxes.max_idle_seconds,

@@ -103,6 +103,10 @@ class SandboxFleetArgs(TypedDict):
     max_concurrent_sessions: int
     """Per-session mode: the dispatcher's cap on running sandboxes."""
 
+    api_proxy: NotRequired[bool]
+    """Per-session mode: give each session task an API proxy container that alone receives the
+    environment key (default true; false gives the sandbox the key and is a reported weakening)."""
+
     poller_replicas: int
     """Per-session mode: poller tasks."""
 
@@ -324,8 +328,24 @@ class SandboxFleet(pulumi.ComponentResource):
                 max_idle_seconds=args["max_idle_seconds"],
                 artifacts_bucket=self._artifacts.bucket,
                 artifacts_kms_key_arn=args["kms_key_arn"],
+                api_proxy=args.get("api_proxy", True),
             ),
         )
+        if args.get("api_proxy", True):
+            # Every request a sandbox's API proxy refused (stockade.apiproxy logs `proxy.denied`
+            # with the stack): a sandbox probing for other sessions' work shows up as a metric.
+            aws.cloudwatch.LogMetricFilter(
+                f"{self._name}-api-proxy-denied",
+                log_group_name=sandbox.logs.name,
+                pattern='{ $.event = "proxy.denied" }',
+                metric_transformation=aws.cloudwatch.LogMetricFilterMetricTransformationArgs(
+                    name="ApiProxyDenied",
+                    namespace=fleet_iam.METRICS_NAMESPACE,
+                    value="1",
+                    dimensions={"Stack": "$.stack"},
+                ),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
         dispatcher_environment: dict[str, pulumi.Input[str]] = {
             "STOCKADE_STACK": self._stack,
             "STOCKADE_CLUSTER_ARN": self._cluster.arn,
@@ -337,6 +357,8 @@ class SandboxFleet(pulumi.ComponentResource):
             "STOCKADE_WORK_SECRET_PREFIX": scope.work_secret_prefix,
             "STOCKADE_KMS_KEY_ARN": args["kms_key_arn"],
         }
+        if args.get("api_proxy", True):
+            dispatcher_environment["STOCKADE_API_PROXY_CONTAINER"] = fleet_tasks.API_PROXY_CONTAINER
         poller_family = self._naming.name("poller")
         poller = self._workload(
             "poller",

@@ -6,7 +6,11 @@ read-only root, every capability dropped, 30 s stop grace):
 * `session`: one per work item, started by the dispatcher. Container "session"
   runs `/usr/local/bin/stockade-session-entry`, which fetches the work secret,
   runs `ant beta:worker run` as its child and then uploads /workspace to the
-  artifacts bucket.
+  artifacts bucket. With the API proxy on (the default), container "api-proxy"
+  (`/usr/local/bin/stockade-api-proxy`, same image) is the only one that receives
+  the environment key (`valueFrom`); "session" gets a placeholder key and
+  `ANTHROPIC_BASE_URL=http://127.0.0.1:8790` (the task's shared loopback), starts
+  once the proxy is healthy and, by that dependency, is stopped before it.
 * `poller`: `ant beta:worker poll --on-work /usr/local/bin/stockade-dispatch`,
   plus the "queue-stats" container publishing the queue's stats as metrics.
 * `worker` (pool mode): `ant beta:worker poll` running sessions in-process, plus
@@ -25,10 +29,13 @@ from typing import TypedDict
 import pulumi
 
 from stockade.aws.fleet.iam import METRICS_NAMESPACE
-from stockade.aws.shared.containers import Container, Mount
+from stockade.aws.shared.containers import STOP_TIMEOUT_SECONDS, Container, Mount
 from stockade.aws.shared.fargate import TaskSpec
+from stockade.workqueue.grace import SESSION_STOP_TIMEOUT_SECONDS
+from stockade.workqueue.proxy_contract import PLACEHOLDER_KEY, PROXY_BASE_URL, PROXY_ENTRY, PROXY_PORT
 
 SESSION_CONTAINER = "session"
+API_PROXY_CONTAINER = "api-proxy"
 QUEUE_STATS_CONTAINER = "queue-stats"
 SESSION_ENTRY = "/usr/local/bin/stockade-session-entry"
 DISPATCH_HOOK = "/usr/local/bin/stockade-dispatch"
@@ -68,18 +75,26 @@ class FleetEnvironment:
         environment: Mapping[str, pulumi.Input[str]] | None = None,
         essential: bool = True,
         working_directory: str | None = "/workspace",
+        holds_key: bool = True,
+        stop_timeout: int | None = None,
+        depends_on: Mapping[str, str] | None = None,
+        health_check: Mapping[str, object] | None = None,
     ) -> Container:
-        """A container holding the environment key (only as an ECS secret) and its ID."""
+        """A container told the environment ID and, when `holds_key`, the environment key
+        (only ever as an ECS secret, `valueFrom`)."""
         return Container(
             name=name,
             image=image,
             entry_point=entry_point,
             command=command,
             environment={**(environment or {}), "ANTHROPIC_ENVIRONMENT_ID": self.environment_id},
-            secrets={ENVIRONMENT_KEY_VARIABLE: self.environment_key_arn},
+            secrets={ENVIRONMENT_KEY_VARIABLE: self.environment_key_arn} if holds_key else {},
             mounts=[Mount(volume=v, path=WRITABLE_PATHS[v]) for v in volumes],
             essential=essential,
             working_directory=working_directory,
+            stop_timeout=STOP_TIMEOUT_SECONDS if stop_timeout is None else stop_timeout,
+            depends_on=depends_on or {},
+            health_check=health_check,
         )
 
     def queue_stats(
@@ -130,6 +145,36 @@ def _max_idle(seconds: int) -> list[str]:
     return ["--max-idle", f"{seconds}s"]
 
 
+# The proxy is healthy once it accepts connections on the task's loopback; python3 is in the image.
+_PROXY_HEALTH_CHECK = {
+    "command": [
+        "CMD",
+        "python3",
+        "-c",
+        f"import socket; socket.create_connection(('127.0.0.1', {PROXY_PORT}), 2).close()",
+    ],
+    "interval": 5,
+    "timeout": 3,
+    "retries": 3,
+    "startPeriod": 5,
+}
+
+
+def api_proxy_container(env: FleetEnvironment, image: pulumi.Input[str]) -> Container:
+    """The session's API proxy: the only container of the task that receives the key. The
+    dispatcher adds the work item's and session's IDs (and the upstream, if `ant` polled a
+    non-default base URL) as RunTask overrides."""
+    return env.container(
+        API_PROXY_CONTAINER,
+        image,
+        entry_point=[PROXY_ENTRY],
+        volumes=(),
+        environment={"STOCKADE_STACK": env.stack, "STOCKADE_API_PROXY_PORT": str(PROXY_PORT)},
+        working_directory=None,
+        health_check=_PROXY_HEALTH_CHECK,
+    )
+
+
 def session_task(
     env: FleetEnvironment,
     *,
@@ -139,11 +184,20 @@ def session_task(
     max_idle_seconds: int,
     artifacts_bucket: pulumi.Input[str],
     artifacts_kms_key_arn: pulumi.Input[str],
+    api_proxy: bool = True,
 ) -> TaskSpec:
     """The per-session sandbox. The dispatcher adds the session's identifiers and its work
     secret's ARN as environment overrides at RunTask; nothing else differs per session.
-    When `ant` exits, the entry point uploads /workspace to the artifacts bucket."""
+    When `ant` exits, the entry point uploads /workspace to the artifacts bucket, within the
+    120 s stop grace (stockade.workqueue.grace). With `api_proxy` (the default) the sandbox
+    never receives the environment key: its `ant` talks to the proxy container beside it."""
     volumes = tuple(WRITABLE_PATHS)
+    environment: dict[str, pulumi.Input[str]] = {
+        ARTIFACTS_BUCKET_VARIABLE: artifacts_bucket,
+        ARTIFACTS_KEY_VARIABLE: artifacts_kms_key_arn,
+    }
+    if api_proxy:
+        environment |= {"ANTHROPIC_BASE_URL": PROXY_BASE_URL, ENVIRONMENT_KEY_VARIABLE: PLACEHOLDER_KEY}
     session = env.container(
         SESSION_CONTAINER,
         image,
@@ -151,12 +205,14 @@ def session_task(
         # The entry point passes its arguments on to `ant beta:worker run`.
         command=_max_idle(max_idle_seconds),
         volumes=volumes,
-        environment={
-            ARTIFACTS_BUCKET_VARIABLE: artifacts_bucket,
-            ARTIFACTS_KEY_VARIABLE: artifacts_kms_key_arn,
-        },
+        environment=environment,
+        holds_key=not api_proxy,
+        stop_timeout=SESSION_STOP_TIMEOUT_SECONDS,
+        # ECS stops dependents first, so the proxy outlives the session's final flush and upload.
+        depends_on={API_PROXY_CONTAINER: "HEALTHY"} if api_proxy else None,
     )
-    return _sized(family, resources, [session], volumes)
+    containers = [api_proxy_container(env, image), session] if api_proxy else [session]
+    return _sized(family, resources, containers, volumes)
 
 
 def poller_task(

@@ -16,6 +16,7 @@ from stockade.guardrails.props import MISSING, UNKNOWN, as_bool, as_int, get, it
 from stockade.guardrails.rule import Level, Rule, allowed, facts
 from stockade.guardrails.rules import tokens
 from stockade.settings.types import is_pinned
+from stockade.workqueue.proxy_contract import PLACEHOLDER_KEY, PROXY_ENTRY
 
 if TYPE_CHECKING:
     from pulumi_policy import ReportViolation, ResourceValidationArgs
@@ -26,6 +27,9 @@ ROOT_REASON_LABEL = "stockade.root-reason"
 """dockerLabels key where a root init container states why it needs uid 0 (aws/containers.py)."""
 _FINISHED = frozenset({"SUCCESS", "COMPLETE"})
 ORG_API_KEY = "ANTHROPIC_API_KEY"
+ENVIRONMENT_KEY = "ANTHROPIC_ENVIRONMENT_KEY"
+SESSION_ENTRY = "/usr/local/bin/stockade-session-entry"
+"""What a per-session sandbox container runs (aws/fleet/tasks.py); its task is a session task."""
 _SECRET_NAME = re.compile(
     r"(^|_)(KEY|TOKEN|SECRET|PASSWORD|PASSWD|PASSPHRASE|CREDENTIALS?)$|^AWS_ACCESS_KEY_ID$"
 )
@@ -240,6 +244,8 @@ def check_no_plaintext_secrets(args: ResourceValidationArgs, report: ReportViola
         return
     for container in containers(args, report):
         for name, value in container.environment:
+            if name == ENVIRONMENT_KEY and value == PLACEHOLDER_KEY:
+                continue  # the API proxy's placeholder: deliberately not a secret
             if _SECRET_NAME.search(name.upper()):
                 report(f"container {container.name}: {name} is a plain environment variable", None)
             elif value == REDACTED or (isinstance(value, str) and value.startswith("sk-ant-")):
@@ -313,6 +319,48 @@ PER_SESSION = Rule(
 )
 
 
+def check_key_only_in_proxy(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """In a per-session sandbox task, only the API proxy container may receive the environment key."""
+    if args.resource_type != tokens.ECS_TASK_DEFINITION:
+        return
+    found = containers(args, report)
+    if not any(SESSION_ENTRY in c.argv for c in found):
+        return  # not a session task: pollers and pool workers need the key themselves
+    stack_facts = facts(args)
+    for container in found:
+        if PROXY_ENTRY in container.argv:
+            continue
+        plain = [v for n, v in container.environment if n == ENVIRONMENT_KEY and v != PLACEHOLDER_KEY]
+        if ENVIRONMENT_KEY not in container.secret_names and not plain:
+            continue
+        message = (
+            f"container {container.name} of a per-session sandbox task receives {ENVIRONMENT_KEY}: "
+            "code in the sandbox can read it and claim other sessions' work"
+        )
+        if stack_facts.api_proxy_disabled_allowed:
+            allowed(report, f"{message} (sandboxes.apiProxy.enabled is false)")
+        else:
+            report(message, None)
+
+
+KEY_ONLY_IN_PROXY = Rule(
+    name="environment-key-only-in-proxy",
+    description=(
+        "In a per-session sandbox task, the environment key (valueFrom) reaches only the API proxy "
+        "container, never the sandbox."
+    ),
+    level=Level.MANDATORY,
+    remediation=(
+        "Keep sandboxes.apiProxy.enabled: true (the default): the key goes only to the task's "
+        "api-proxy container, and the sandbox gets a placeholder and ANTHROPIC_BASE_URL pointing at "
+        "the proxy. Or declare sandboxes.apiProxy.enabled: false."
+    ),
+    resource_check=check_key_only_in_proxy,
+    facts=("api_proxy_disabled_allowed",),
+    allowed_by="sandboxes.apiProxy.enabled: false",
+)
+
+
 def _image_problem(image: Any) -> str | None:
     if image in (MISSING, UNKNOWN) or not isinstance(image, str):
         return None
@@ -363,5 +411,6 @@ RULES = (
     NO_PLAINTEXT_SECRETS,
     NO_ORG_API_KEY,
     PER_SESSION,
+    KEY_ONLY_IN_PROXY,
     PINNED_IMAGES,
 )

@@ -41,6 +41,9 @@ class Invocation:
     started: float
     ended: float | None
     code: int | None
+    backend_url: str | None = None
+    cpu_seconds: float | None = None
+    """User + system CPU the stand-in process itself used (for the benchmark's split)."""
 
     @property
     def is_operation(self) -> bool:
@@ -106,6 +109,8 @@ class StandIn:
                     started=entry["t"],
                     ended=end["t"] if end else None,
                     code=end["code"] if end else None,
+                    backend_url=entry.get("backend_url"),
+                    cpu_seconds=end.get("cpu") if end else None,
                 )
             )
         return sorted(calls, key=lambda call: call.started)

@@ -5,7 +5,7 @@ Automation API sends (version, whoami, stack select/init, config, preview --json
 up/refresh/destroy with --event-log, stack output/history, cancel) in the shapes the SDK
 parses, streams engine events (apitype.EngineEvent JSON) over the SDK's gRPC Events
 service or into an event-log file, and records every invocation: argv, cwd, the NAMES of
-the AWS_* variables it saw (never their values) and PULUMI_HOME.
+the AWS_* variables it saw (never their values), PULUMI_HOME, PULUMI_BACKEND_URL and its own CPU time.
 
 Behaviour per stack comes from a JSON control file (STANDIN_CONTROL):
     {"default": {...}, "stacks": {"<stack>": {...}}}
@@ -446,6 +446,7 @@ def main() -> int:
         or (words[2] if words[:2] == ["stack", "init"] and len(words) > 2 else None),
         "aws_env": sorted(name for name in os.environ if name.startswith("AWS_")),
         "pulumi_home": os.environ.get("PULUMI_HOME"),
+        "backend_url": os.environ.get("PULUMI_BACKEND_URL"),
     }
     RECORDER.write(entry)
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(143))
@@ -453,7 +454,9 @@ def main() -> int:
     try:
         code = _answer(words, options, flags)
     finally:
-        RECORDER.write({"event": "end", "pid": os.getpid(), "t": time.time(), "code": code})
+        times = os.times()
+        cpu = round(times.user + times.system, 4)
+        RECORDER.write({"event": "end", "pid": os.getpid(), "t": time.time(), "code": code, "cpu": cpu})
     return code
 
 

@@ -47,6 +47,8 @@ class Job:
     """The stack's assumed-role credentials and region; handed to the Pulumi CLI only."""
     cancel_after_seconds: float = 10.0
     """After SIGINT, how long the worker waits for the CLI before the Automation API's cancel."""
+    secrets_provider: str | None = None
+    """`--secrets-provider` for `stack init` when the stack does not exist yet (from the plan)."""
 
     def to_line(self) -> str:
         data = asdict(self)

@@ -104,11 +104,12 @@ class StackDriver:
 
     def _drive(self) -> Outcome:
         rollout, target = self._rollout, self.target
+        backend = rollout.loaded.plan.backend_for(target)
         rollout.view.update_stack(
             target.stack, status=StackStatus.STARTING, activity="assuming role", started_at=time.time()
         )
         try:
-            credentials = rollout.credentials.credentials_for(target)
+            credentials = rollout.credentials.credentials_for(target, backend)
         except CredentialError as exc:
             if self._reserved is not None:
                 self._reserved.dismiss()
@@ -131,8 +132,9 @@ class StackDriver:
             pulumi_home=str(pulumi_home_for(state_dir, target.stack)),
             lock_path=str(lock_path(state_dir, target.stack)),
             log_path=str(state_dir / "logs" / f"{target.stack}.{rollout.options.operation.value}.log"),
-            env=credentials.environment(target.region),
+            env={**credentials.environment(target.region), **(backend.environment() if backend else {})},
             cancel_after_seconds=max(1.0, rollout.options.cancel_grace_seconds / 2),
+            secrets_provider=backend.secrets_provider if backend else None,
         )
         worker.start(job)
         rollout.view.update_stack(target.stack, status=StackStatus.RUNNING, activity="selecting stack")

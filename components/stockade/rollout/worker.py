@@ -150,7 +150,11 @@ class Worker:
             print(cleaned, file=sys.stderr)
 
         workspace = auto.LocalWorkspace(
-            work_dir=job.work_dir, pulumi_home=job.pulumi_home, env_vars=job.env, pulumi_command=command
+            work_dir=job.work_dir,
+            pulumi_home=job.pulumi_home,
+            env_vars=job.env,  # credentials and PULUMI_BACKEND_URL: this workspace's commands only
+            secrets_provider=job.secrets_provider,  # used by `stack init` alone
+            pulumi_command=command,
         )
         try:
             progress.say("selecting stack", force=True)

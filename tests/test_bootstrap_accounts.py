@@ -27,7 +27,18 @@ from stockade.rollout.plan import StackTarget
 REGION = "us-east-1"
 ACCOUNT_A, ACCOUNT_B, CENTRAL = "111111111111", "222222222222", "333333333333"
 MANAGER = "arn:aws:iam::123456789012:role/platform-deployer"
-MUTATING_PREFIXES = ("Create", "Put", "Enable", "Disable", "Delete", "Update", "Tag", "Untag", "Add", "Attach")
+MUTATING_PREFIXES = (
+    "Create",
+    "Put",
+    "Enable",
+    "Disable",
+    "Delete",
+    "Update",
+    "Tag",
+    "Untag",
+    "Add",
+    "Attach",
+)
 # A slice of what `stockade synth` reports for the dev stack, enough to exercise the mapping.
 DESIRED_TYPES = [
     "aws:ec2/vpc:Vpc",
@@ -130,7 +141,9 @@ def test_two_accounts_get_their_own_backend_and_a_bounded_deployer(base: boto3.S
         assert github["Principal"]["Federated"].endswith(
             f"{account}:oidc-provider/token.actions.githubusercontent.com"
         )
-        assert github["Condition"]["StringEquals"] == {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"}
+        assert github["Condition"]["StringEquals"] == {
+            "token.actions.githubusercontent.com:aud": "sts.amazonaws.com"
+        }
         assert github["Condition"]["StringLike"]["token.actions.githubusercontent.com:sub"] == [
             "repo:acme/infra:ref:refs/heads/main",
             "repo:acme/infra:environment:production",
@@ -140,7 +153,11 @@ def test_two_accounts_get_their_own_backend_and_a_bounded_deployer(base: boto3.S
         assert [p["Arn"] for p in providers] == [github["Principal"]["Federated"]]
 
         policy = _role_policy(session)
-        actions = [a for s in policy["Statement"] for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])]
+        actions = [
+            a
+            for s in policy["Statement"]
+            for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
+        ]
         assert "*" not in actions and "ec2:*" in actions and "ecs:*" in actions
         assert not any(a.startswith(("lambda:", "rds:", "organizations:")) for a in actions)
         (bucket_statement,) = [s for s in policy["Statement"] if s["Sid"] == "StateObjects"]
@@ -195,7 +212,9 @@ def test_a_central_backend_grants_each_accounts_deployer(base: boto3.Session) ->
         f"arn:aws:iam::{a}:role/stockade-deployer" for a in (ACCOUNT_A, ACCOUNT_B)
     ]
     assert any(s["Sid"] == "DenyInsecureTransport" for s in policy["Statement"])
-    key_policy = json.loads(central.client("kms").get_key_policy(KeyId=backend.key_arn, PolicyName="default")["Policy"])
+    key_policy = json.loads(
+        central.client("kms").get_key_policy(KeyId=backend.key_arn, PolicyName="default")["Policy"]
+    )
     (key_grant,) = [s for s in key_policy["Statement"] if s["Sid"] == GRANT_SID]
     assert key_grant["Condition"] == grant["Condition"]
     assert len(key_policy["Statement"]) == 2  # the account's own administration statement is kept
@@ -252,17 +271,24 @@ def test_the_cli_derives_the_deployer_from_a_synthesized_stack(base: boto3.Sessi
         app,
         [
             "bootstrap",
-            "--account", ACCOUNT_A,
-            "--region", REGION,
-            "--role-arn", f"arn:aws:iam::{ACCOUNT_A}:role/OrganizationAccountAccessRole",
-            "--stack", "dev",
-            "--github-repo", "acme/infra",
-            "--github-environment", "dev",
-            "--format", "json",
+            "--account",
+            ACCOUNT_A,
+            "--region",
+            REGION,
+            "--role-arn",
+            f"arn:aws:iam::{ACCOUNT_A}:role/OrganizationAccountAccessRole",
+            "--stack",
+            "dev",
+            "--github-repo",
+            "acme/infra",
+            "--github-environment",
+            "dev",
+            "--format",
+            "json",
         ],
     )
     assert result.exit_code == 0, result.output
-    report = json.loads(result.stdout[result.stdout.index("{"):])
+    report = json.loads(result.stdout[result.stdout.index("{") :])
     assert report["deployerRole"] == f"arn:aws:iam::{ACCOUNT_A}:role/stockade-deployer"
     policy = _role_policy(_into(base, ACCOUNT_A))
     actions = policy["Statement"][0]["Action"]
@@ -271,7 +297,11 @@ def test_the_cli_derives_the_deployer_from_a_synthesized_stack(base: boto3.Sessi
 
 def test_the_cli_refuses_a_deployer_without_stacks_or_with_a_bad_grant(base: boto3.Session) -> None:
     runner = CliRunner()
-    no_stacks = runner.invoke(app, ["bootstrap", "--account", ACCOUNT_A, "--region", REGION, "--github-repo", "acme/infra"])
+    no_stacks = runner.invoke(
+        app, ["bootstrap", "--account", ACCOUNT_A, "--region", REGION, "--github-repo", "acme/infra"]
+    )
     assert no_stacks.exit_code == 2 and "--plan" in no_stacks.output
-    self_grant = runner.invoke(app, ["bootstrap", "--account", ACCOUNT_A, "--region", REGION, "--grant-account", ACCOUNT_A])
+    self_grant = runner.invoke(
+        app, ["bootstrap", "--account", ACCOUNT_A, "--region", REGION, "--grant-account", ACCOUNT_A]
+    )
     assert self_grant.exit_code == 2 and "another 12-digit account" in self_grant.output

@@ -33,7 +33,10 @@ def bootstrap(
     ] = None,
     bucket_name: Annotated[
         str | None,
-        typer.Option("--bucket-name", help="State bucket name (default: the plan's, else stockade-state-ACCOUNT-REGION)."),
+        typer.Option(
+            "--bucket-name",
+            help="State bucket name (default: the plan's, else stockade-state-ACCOUNT-REGION).",
+        ),
     ] = None,
     key_alias: Annotated[str, typer.Option("--key-alias", help="KMS alias for the secrets key.")] = "",
     profile: Annotated[
@@ -50,10 +53,13 @@ def bootstrap(
     ] = None,
     stacks: Annotated[
         list[str] | None,
-        typer.Option("--stack", help="Stack whose desired state the deployer must be able to deploy (repeat)."),
+        typer.Option(
+            "--stack", help="Stack whose desired state the deployer must be able to deploy (repeat)."
+        ),
     ] = None,
     github_repo: Annotated[
-        str | None, typer.Option("--github-repo", help="OWNER/REPO whose Actions runs may assume the deployer.")
+        str | None,
+        typer.Option("--github-repo", help="OWNER/REPO whose Actions runs may assume the deployer."),
     ] = None,
     github_branch: Annotated[
         list[str] | None, typer.Option("--github-branch", help="Branch allowed to assume it (repeat).")
@@ -69,11 +75,13 @@ def bootstrap(
     grant_account: Annotated[
         list[str] | None,
         typer.Option(
-            "--grant-account", help="Central backend: let this account's deployer role use the bucket and key."
+            "--grant-account",
+            help="Central backend: let this account's deployer role use the bucket and key.",
         ),
     ] = None,
     deployer_role_name: Annotated[
-        str, typer.Option("--deployer-role-name", help="Name of the deployer role here and in granted accounts.")
+        str,
+        typer.Option("--deployer-role-name", help="Name of the deployer role here and in granted accounts."),
     ] = "stockade-deployer",
     project_dir: ProjectOption = None,
     output_format: Annotated[BootstrapFormat, typer.Option("--format")] = BootstrapFormat.TABLE,
@@ -197,7 +205,8 @@ def _planned_backend(
         if s3 is not None:
             if s3.region not in (None, region):
                 fail(
-                    f"stack '{target.stack}': the plan's bucket {s3.bucket} is in {s3.region}, not --region {region}",
+                    f"stack '{target.stack}': the plan's bucket {s3.bucket} is in {s3.region}, "
+                    f"not --region {region}",
                     EXIT_INVALID,
                 )
             bucket = s3.bucket
@@ -227,7 +236,9 @@ def _deployer_request(
         return None
     names = list(stacks)
     if loaded is not None:
-        names += [t.stack for _, _, t in loaded.plan.targets() if t.account_id == account and t.stack not in names]
+        names += [
+            t.stack for _, _, t in loaded.plan.targets() if t.account_id == account and t.stack not in names
+        ]
     if not names:
         fail(
             "the deployer's permissions come from the stacks it deploys: pass --plan (this account's stacks "

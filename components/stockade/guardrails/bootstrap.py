@@ -371,7 +371,9 @@ def _ensure_bucket_policy(s3: Any, plan: BootstrapPlan) -> list[ItemResult]:
     tls_ok = any(_same_tls(s, wanted_tls) for s in statements)
     grant = _grant_statement(plan) if plan.grant_accounts else None
     ours = [s for s in statements if s.get("Sid") == GRANT_SID]
-    grant_ok = (grant is None and not ours) or (grant is not None and len(ours) == 1 and same_policy(ours[0], grant))
+    grant_ok = (grant is None and not ours) or (
+        grant is not None and len(ours) == 1 and same_policy(ours[0], grant)
+    )
     items = [ItemResult("TLS-only policy", Status.UNCHANGED if tls_ok else Status.UPDATED, TLS_SID)]
     detail = ", ".join(plan.grant_accounts) or "none (no --grant-account)"
     if grant is not None or ours:

@@ -34,7 +34,9 @@ ADMIN_POLICY_SUFFIX = ":iam::aws:policy/AdministratorAccess"
 
 _REPO = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 _REF = re.compile(r"^[A-Za-z0-9_./*-]{1,255}$")
-_PRINCIPAL = re.compile(r"^arn:(aws|aws-cn|aws-us-gov):(iam|sts)::\d{12}:(root|role/.+|user/.+|assumed-role/.+)$")
+_PRINCIPAL = re.compile(
+    r"^arn:(aws|aws-cn|aws-us-gov):(iam|sts)::\d{12}:(root|role/.+|user/.+|assumed-role/.+)$"
+)
 
 # Pulumi module -> IAM service prefixes, where they differ. `cloudwatch` holds log, event and
 # metric resources, which IAM splits into three services (see _services_for).
@@ -65,8 +67,8 @@ def services_for_types(types: Iterable[str]) -> tuple[str, ...]:
         provider, _, rest = token.partition(":")
         if provider != "aws" or not rest:
             continue  # tls:, random:, stockade: components: nothing in AWS
-        module, _, resource = rest.partition(":")
-        module, _, type_name = module.partition("/")
+        module_path = rest.partition(":")[0]
+        module, _, type_name = module_path.partition("/")
         if module == "cloudwatch":
             if type_name.startswith("log"):
                 services.add("logs")
@@ -139,7 +141,9 @@ class DeployerRequest:
         if not re.fullmatch(r"[\w+=,.@-]{1,64}", self.role_name):
             raise DeployerError(f"--deployer-role-name {self.role_name!r} is not a valid IAM role name")
 
-    def spec(self, account_id: str, partition: str, state_bucket_arn: str, state_key_arn: str) -> DeployerSpec:
+    def spec(
+        self, account_id: str, partition: str, state_bucket_arn: str, state_key_arn: str
+    ) -> DeployerSpec:
         return DeployerSpec(self, account_id, partition, state_bucket_arn, state_key_arn)
 
 
@@ -253,7 +257,12 @@ class DeployerSpec:
                     "Action": [f"{service}:*" for service in self.services],
                     "Resource": "*",
                 },
-                {"Sid": "ProviderBaseline", "Effect": "Allow", "Action": list(_PROVIDER_BASELINE), "Resource": "*"},
+                {
+                    "Sid": "ProviderBaseline",
+                    "Effect": "Allow",
+                    "Action": list(_PROVIDER_BASELINE),
+                    "Resource": "*",
+                },
                 *self._state_statements(),
             ],
         }
@@ -388,8 +397,12 @@ def _ensure_boundary(iam: Any, spec: DeployerSpec) -> ItemResult:
     if len(versions) >= 5 and old:  # IAM keeps at most five versions
         oldest = min(old, key=lambda v: v["CreateDate"])
         iam.delete_policy_version(PolicyArn=spec.boundary_arn, VersionId=oldest["VersionId"])
-    iam.create_policy_version(PolicyArn=spec.boundary_arn, PolicyDocument=json.dumps(wanted), SetAsDefault=True)
-    return ItemResult("permissions boundary", Status.UPDATED, f"{spec.boundary_arn} ({len(spec.services)} services)")
+    iam.create_policy_version(
+        PolicyArn=spec.boundary_arn, PolicyDocument=json.dumps(wanted), SetAsDefault=True
+    )
+    return ItemResult(
+        "permissions boundary", Status.UPDATED, f"{spec.boundary_arn} ({len(spec.services)} services)"
+    )
 
 
 def _ensure_role(iam: Any, spec: DeployerSpec) -> list[ItemResult]:
@@ -433,7 +446,9 @@ def _ensure_role(iam: Any, spec: DeployerSpec) -> list[ItemResult]:
     if current is not None and same_policy(current, wanted):
         items.append(ItemResult("deployer permissions", Status.UNCHANGED, detail))
     else:
-        iam.put_role_policy(RoleName=spec.role_name, PolicyName=POLICY_NAME, PolicyDocument=json.dumps(wanted))
+        iam.put_role_policy(
+            RoleName=spec.role_name, PolicyName=POLICY_NAME, PolicyDocument=json.dumps(wanted)
+        )
         status = Status.CREATED if current is None else Status.UPDATED
         items.append(ItemResult("deployer permissions", status, detail))
     if role is None:  # trust and boundary came with the role

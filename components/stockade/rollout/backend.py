@@ -28,7 +28,9 @@ from stockade.settings.problems import invalid
 from stockade.settings.types import AwsAccountId
 
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-_KEY_ARN = re.compile(r"^arn:(aws|aws-cn|aws-us-gov|aws-iso[a-z-]*):kms:([a-z0-9-]+):(\d{12}):(key|alias)/.+$")
+_KEY_ARN = re.compile(
+    r"^arn:(aws|aws-cn|aws-us-gov|aws-iso[a-z-]*):kms:([a-z0-9-]+):(\d{12}):(key|alias)/.+$"
+)
 _BACKEND_SCHEMES = ("s3", "file", "https", "gs", "azblob")
 
 
@@ -118,7 +120,8 @@ class Backend(SettingsModel):
             if scheme in ("s3", "file", "gs", "azblob"):
                 raise invalid(
                     "a self-managed backend needs a secrets provider",
-                    "set secretsProvider: awskms://alias/stockade-state?region=REGION (`stockade bootstrap` prints it)",
+                    "set secretsProvider: awskms://alias/stockade-state?region=REGION "
+                    "(`stockade bootstrap` prints it)",
                     field="secretsProvider",
                 )
             return self

@@ -174,7 +174,8 @@ class RolloutPlan(SettingsModel):
                     raise invalid(
                         f"the stack's backend key is in account {key}, but its backend sets no accountId "
                         f"(so it must be the stack's account {target.account_id})",
-                        "set the backend's accountId to the key's account, or use a key in the stack's account",
+                        "set the backend's accountId to the key's account, "
+                        "or use a key in the stack's account",
                         field=f"waves.{w_index}.stacks.{s_index}.backend",
                     )
         return self

@@ -429,6 +429,14 @@ def _answer(words: list[str], options: dict[str, str], flags: set[str]) -> int:
 RECORDER = Recorder()
 
 
+def _fingerprint(value: str | None) -> str | None:
+    if not value:
+        return None
+    import hashlib
+
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()[:12]
+
+
 def main() -> int:
     argv = [arg for arg in sys.argv[1:] if arg != "--non-interactive"]
     words, options, flags = _parse(argv)
@@ -447,6 +455,8 @@ def main() -> int:
         "aws_env": sorted(name for name in os.environ if name.startswith("AWS_")),
         "pulumi_home": os.environ.get("PULUMI_HOME"),
         "backend_url": os.environ.get("PULUMI_BACKEND_URL"),
+        # A fingerprint, never the value: lets tests tell whose credentials a CLI saw.
+        "key_fingerprint": _fingerprint(os.environ.get("AWS_ACCESS_KEY_ID")),
     }
     RECORDER.write(entry)
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(143))

@@ -137,7 +137,7 @@ class StackDriver:
             secrets_provider=backend.secrets_provider if backend else None,
         )
         worker.start(job)
-        rollout.view.update_stack(target.stack, status=StackStatus.RUNNING, activity="selecting stack")
+        rollout.view.update_stack(target.stack, status=StackStatus.RUNNING, activity="starting the operation")
         outcome: Outcome | None = None
         code: int | None = None
         for message in worker.messages():
@@ -150,7 +150,15 @@ class StackDriver:
                 outcome = Outcome.from_message(message)
                 break
         if outcome is not None:
-            worker.reap()
+            with self._lock:
+                reusable = not self._cancelled and outcome.status is not StackStatus.CANCELLED
+                if reusable:
+                    self._worker = None  # an interrupt from now on is not this stack's
+            if reusable:
+                rollout.pool.release(worker)
+            else:
+                worker.dismiss()
+                worker.reap()
             return outcome
         if self._cancelled:
             return Outcome(

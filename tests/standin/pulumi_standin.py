@@ -379,18 +379,37 @@ def _stack_exists(state: Path, stack: str) -> bool:
     return _stack_file(state, stack).is_file() or not _behaviour(stack).get("missing")
 
 
+# What the real CLI's `version` and `stack select` take, estimated (not measured: there is
+# no Pulumi CLI on the development machine). `version` is a start of a ~290 MB Go binary
+# (pulumi/pulumi#23357 lists its size); `stack select` is that plus one backend read, about
+# 0.2 s against Pulumi Cloud by pulumi/pulumi#3671's breakdown ("400ms: talking to
+# api.pulumi.com", twice per update). The control file's `version_seconds` and
+# `select_seconds` override them.
+MODELED_SECONDS = {"version": 0.1, "select": 0.3}
+
+
+def _cost(command: str) -> None:
+    """Take at least the modeled wall time (from process start), mostly asleep, like the Go CLI."""
+    seconds = float(_behaviour(None).get(f"{command}_seconds", MODELED_SECONDS[command]))
+    remaining = seconds - (time.monotonic() - STARTED)
+    if remaining > 0:
+        time.sleep(remaining)
+
+
 def _answer(words: list[str], options: dict[str, str], flags: set[str]) -> int:
     state = _env_path("STANDIN_STATE")
     (state / "stacks").mkdir(parents=True, exist_ok=True)
     stack = options.get("--stack")
     head = words[0] if words else ""
     if head == "version":
+        _cost("version")
         print("v" + os.environ.get("STANDIN_VERSION", "3.272.0"))
         return 0
     if head == "whoami":
         print(json.dumps({"user": "standin", "url": f"file://{state}", "organizations": []}))
         return 0
     if words[:2] == ["stack", "select"] and stack:
+        _cost("select")
         if not _stack_exists(state, stack):
             print(f"error: no stack named '{stack}' found", file=sys.stderr)
             return 255

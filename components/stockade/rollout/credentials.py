@@ -222,3 +222,55 @@ def verify_backend(target: StackTarget, backend: Backend, session: Any) -> None:
             f"{where}: secrets key {metadata.get('Arn')} is {metadata.get('KeyState')}, not Enabled; "
             "no Pulumi command was run for this stack"
         )
+
+
+class AmbientCredentials:
+    """CI: the job already holds the stack's role (GitHub OIDC); prove it is the planned one.
+
+    Nothing is assumed here. The same checks as `RoleAssumer` run on whatever the default
+    credential chain holds: the caller's account must be the plan's, the caller must be the
+    plan's role (its assumed-role session), and the backend must be reachable and owned as
+    planned. Any mismatch stops the stack before Pulumi runs.
+    """
+
+    def __init__(self) -> None:
+        import boto3
+
+        self._session = boto3.Session()
+
+    def credentials_for(self, target: StackTarget, backend: Backend | None = None) -> StackCredentials:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        credentials = self._session.get_credentials()
+        frozen = credentials.get_frozen_credentials() if credentials is not None else None
+        if frozen is None or not frozen.access_key or not frozen.secret_key:
+            raise CredentialError(
+                f"no AWS credentials in the environment for stack '{target.stack}'; the workflow's "
+                "configure-aws-credentials step should have assumed its role"
+            )
+        try:
+            identity = self._session.client("sts", region_name=target.region).get_caller_identity()
+        except (ClientError, BotoCoreError) as exc:
+            raise CredentialError(f"cannot confirm the ambient identity: {exc}") from None
+        verify_identity(target, str(identity["Account"]))
+        verify_role(target, str(identity["Arn"]))
+        if backend is not None:
+            verify_backend(target, backend, self._session)
+        return StackCredentials(
+            account_id=target.account_id,
+            role_arn=target.role_arn,
+            access_key_id=frozen.access_key,
+            secret_access_key=frozen.secret_key,
+            session_token=frozen.token or "",
+        )
+
+
+def verify_role(target: StackTarget, caller_arn: str) -> None:
+    """The caller must be a session of the planned role (`assumed-role/<name>/...`)."""
+    planned = target.role_arn.rsplit("/", 1)[-1]
+    match = re.match(r"^arn:[\w-]+:sts::\d{12}:assumed-role/([^/]+)/", caller_arn)
+    if match is None or match.group(1) != planned:
+        raise IdentityMismatchError(
+            f"the ambient identity is {caller_arn}, not a session of {target.role_arn}; "
+            f"no Pulumi command was run for stack '{target.stack}'"
+        )

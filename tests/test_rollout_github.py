@@ -94,6 +94,25 @@ def test_the_workflow_validates_against_githubs_published_schema(
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_an_environment_puts_every_wave_job_in_it(tmp_path: Path) -> None:
+    loaded = load_plan(EXAMPLE, REPO)
+    text = emit_workflow(loaded, Operation.UP, plan_in_repo="stacks/rollout.yaml", environment="production")
+    jobs = yaml.safe_load(text)["jobs"]
+    assert {jobs[f"wave-{i}"]["environment"] for i in range(1, 5)} == {"production"}
+    assert "environment" not in jobs["gate-1"]
+    path = tmp_path / "rollout.yml"
+    path.write_text(text, encoding="utf-8")
+    checked = subprocess.run(
+        [str(CHECK_JSONSCHEMA), "--builtin-schema", "vendor.github-workflows", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert checked.returncode == 0, checked.stdout
+    with pytest.raises(EmitError, match="may hold only"):
+        emit_workflow(loaded, Operation.UP, plan_in_repo="stacks/rollout.yaml", environment="prod env")
+
+
 def test_the_schema_check_can_fail(tmp_path: Path) -> None:
     _, workflow = _workflow()
     workflow["jobs"]["wave-1"]["strategy"]["max-parallel"] = "four"

@@ -70,6 +70,12 @@ def rollout(
     out: Annotated[
         Path | None, typer.Option("--out", help="With --emit: write the workflow here (default: stdout).")
     ] = None,
+    github_environment: Annotated[
+        str | None,
+        typer.Option(
+            "--github-environment", help="With --emit: run the wave jobs in this GitHub environment."
+        ),
+    ] = None,
     only: Annotated[
         str | None,
         typer.Option("--only", help="Run just this stack of the plan (what each workflow leg does)."),
@@ -92,7 +98,7 @@ def rollout(
             root = _project_root(project_dir)
             loaded = load_plan(plan, root, stacks_dir=stacks_dir)
             if emit is not None:
-                _emit(loaded, operation, root, out)
+                _emit(loaded, operation, root, out, github_environment)
                 return
             if only is not None:
                 loaded = _only(loaded, only)
@@ -112,7 +118,9 @@ class Emit(StrEnum):
     GITHUB_ACTIONS = "github-actions"
 
 
-def _emit(loaded: LoadedPlan, operation: Operation, root: Path, out: Path | None) -> None:
+def _emit(
+    loaded: LoadedPlan, operation: Operation, root: Path, out: Path | None, environment: str | None
+) -> None:
     from stockade.rollout.github import EmitError, emit_workflow
 
     try:
@@ -123,7 +131,7 @@ def _emit(loaded: LoadedPlan, operation: Operation, root: Path, out: Path | None
             EXIT_INVALID,
         )
     try:
-        text = emit_workflow(loaded, operation, plan_in_repo=plan_in_repo)
+        text = emit_workflow(loaded, operation, plan_in_repo=plan_in_repo, environment=environment)
     except EmitError as exc:
         fail(str(exc), EXIT_INVALID)
     if out is None:

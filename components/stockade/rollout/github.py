@@ -47,8 +47,16 @@ def emit_workflow(
     *,
     plan_in_repo: str,
     python_version: str = "3.11",
+    environment: str | None = None,
 ) -> str:
-    """The workflow's YAML text. `plan_in_repo` is the plan's path relative to the repository root."""
+    """The workflow's YAML text. `plan_in_repo` is the plan's path relative to the repository root.
+
+    `environment` puts every wave job in that GitHub environment, so its OIDC subject is
+    `repo:OWNER/REPO:environment:NAME` (what `stockade bootstrap --github-environment` trusts)
+    and the environment's protection rules (reviewers, branches) apply.
+    """
+    if environment is not None and not re.fullmatch(r"[A-Za-z0-9_.-]{1,255}", environment):
+        raise EmitError(f"GitHub environment {environment!r} may hold only letters, digits, '_', '.' and '-'")
     plan = loaded.plan
     if operation is Operation.DESTROY:
         raise EmitError(
@@ -66,6 +74,8 @@ def emit_workflow(
     for index, wave in enumerate(plan.waves):
         wave_id, gate_id = _job_id("wave", index), _job_id("gate", index)
         jobs[wave_id] = _wave_job(plan, index, operation, plan_in_repo, python_version, previous_gate)
+        if environment is not None:
+            jobs[wave_id]["environment"] = environment
         bake = wave.bake_time if operation.changes_cloud and index + 1 < len(plan.waves) else 0.0
         jobs[gate_id] = _gate_job(plan, index, wave_id, python_version, bake)
         previous_gate = gate_id

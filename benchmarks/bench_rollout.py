@@ -52,6 +52,7 @@ def ratio_target(delay: float) -> float:
 
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
+TICKS = os.sysconf("SC_CLK_TCK")
 
 
 class TreeMemory:
@@ -62,6 +63,8 @@ class TreeMemory:
         self._stop = threading.Event()
         self.peak_bytes = 0
         self.peak_processes = 0
+        self.worker_cpu: dict[int, float] = {}
+        """Per direct child (the workers): its own CPU seconds when last sampled, not its children's."""
         self.cpu_seconds = 0.0
         """CPU this sampler itself used; subtracted from the rollout process's CPU."""
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -96,6 +99,8 @@ class TreeMemory:
                 fields = stat.rsplit(")", 1)[1].split()
                 parents[int(entry.name)] = int(fields[1])
                 rss[int(entry.name)] = pages * PAGE
+                if int(fields[1]) == os.getpid():  # utime and stime: fields 14 and 15 of stat
+                    self.worker_cpu[int(entry.name)] = (int(fields[11]) + int(fields[12])) / TICKS
             tree = {root}
             changed = True
             while changed:
@@ -188,9 +193,11 @@ def main() -> None:
         ratio = wall / setup.ideal
         target = ratio_target(args.delay)
         cpu_children = children.ru_utime + children.ru_stime
-        # The stand-in records its own CPU; what is left of the children's is the workers'.
-        cpu_cli = sum(call.cpu_seconds or 0.0 for call in standin.invocations())
-        cpu_workers = max(0.0, cpu_children - cpu_cli)
+        # Workers are sampled from /proc (their own CPU, to within the last interval); the rest
+        # of the children's CPU is the stand-in CLI's, its interpreter teardown included.
+        cpu_workers = sum(memory.worker_cpu.values())
+        cpu_cli = max(0.0, cpu_children - cpu_workers)
+        workers_started = len(memory.worker_cpu)
         cpu_parent = own.ru_utime + own.ru_stime - before.ru_utime - before.ru_stime - memory.cpu_seconds
         operations = len(standin.operations())
         calls = len(standin.invocations())
@@ -208,7 +215,7 @@ def main() -> None:
         )
         print(
             f"cpu during the run: rollout process {cpu_parent:.1f}s "
-            f"(+{memory.cpu_seconds:.1f}s memory sampling), workers {cpu_workers:.1f}s, "
+            f"(+{memory.cpu_seconds:.1f}s memory sampling), {workers_started} workers {cpu_workers:.1f}s, "
             f"stand-in CLI {cpu_cli:.1f}s ({cpu_cli / args.stacks * 1000:.0f} ms per stack); "
             f"{os.cpu_count()} cores, load average before/after {LOAD_BEFORE} / {os.getloadavg()[0]:.1f}"
         )

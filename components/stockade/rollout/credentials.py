@@ -108,13 +108,14 @@ class RoleAssumer:
         if target.external_id:
             request["ExternalId"] = target.external_id
         try:
-            issued = self._sts(target.region).assume_role(**request)["Credentials"]
+            response = self._sts(target.region).assume_role(**request)
         except ClientError as exc:
             error = exc.response.get("Error", {})
             reason = f"{error.get('Code', 'error')}: {error.get('Message', '')}".rstrip(": ")
             raise CredentialError(f"cannot assume {target.role_arn}: {reason}") from None
         except BotoCoreError as exc:
             raise CredentialError(f"cannot assume {target.role_arn}: {exc}") from None
+        issued = response["Credentials"]
         credentials = StackCredentials(
             account_id=target.account_id,
             role_arn=target.role_arn,
@@ -123,7 +124,13 @@ class RoleAssumer:
             session_token=issued["SessionToken"],
             expiration=issued.get("Expiration"),
         )
-        verify_identity(target, self._caller_account(target.region, credentials))
+        # STS names the session it issued (`arn:aws:sts::<account>:assumed-role/<role>/<session>`),
+        # which is exactly what GetCallerIdentity with these credentials would answer; reading it
+        # here saves a client and a round trip per stack.
+        session_arn = str(response.get("AssumedRoleUser", {}).get("Arn", ""))
+        verify_identity(target, _account_of(session_arn) or self._caller_account(target.region, credentials))
+        if session_arn:
+            verify_role(target, session_arn)
         if backend is not None:
             checked = (target.role_arn, backend.url, backend.secrets_provider)
             if checked not in self._backends_checked:
@@ -157,6 +164,11 @@ class RoleAssumer:
             raise CredentialError(
                 f"assumed {credentials.role_arn} but cannot confirm its identity: {exc}"
             ) from None
+
+
+def _account_of(arn: str) -> str | None:
+    parts = arn.split(":")
+    return parts[4] if len(parts) > 5 and parts[4].isdigit() else None
 
 
 def verify_identity(target: StackTarget, caller_account: str) -> None:

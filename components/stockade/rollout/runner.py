@@ -300,7 +300,7 @@ class Rollout:
                 driver = StackDriver(self, target, self.pool.reserve())
                 running[target.stack] = driver
                 driver.start()
-            self.pool.warm(self._demand(index, pending, cap, stopping))
+            self.pool.warm(self._demand(index, pending, cap, stopping, len(running)))
             try:
                 stack, outcome = self._done.get(timeout=TICK)
             except queue.Empty:
@@ -327,16 +327,19 @@ class Rollout:
         self.view.update_wave(index, status=WaveStatus.SUCCEEDED)
         return True
 
-    def _demand(self, index: int, pending: deque[StackTarget], cap: int, stopping: bool) -> int:
-        """Idle workers worth keeping warm: for this wave's next starts, else the next wave's first."""
+    def _demand(
+        self, index: int, pending: deque[StackTarget], cap: int, stopping: bool, running: int
+    ) -> int:
+        """Idle workers worth keeping warm, beyond the running stacks' workers (which come back
+        to the pool when their stacks finish): for this wave's next starts, else the next wave's."""
         if stopping or self._cancel.is_set():
             return 0
         if pending:
-            return min(cap, len(pending))
+            return max(0, min(cap, len(pending)) - running)
         waves = self.loaded.plan.waves
         baking = self.options.operation.changes_cloud and waves[index].bake_time > WARM_BEFORE_BAKE_ENDS
         if index + 1 < len(waves) and not baking:
-            return self._wave_demand(index + 1)
+            return max(0, self._wave_demand(index + 1) - running)
         return 0
 
     def _wave_demand(self, index: int) -> int:

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
+import yaml
 from moto import mock_aws
 from typer.testing import CliRunner
 
@@ -24,6 +26,7 @@ from stockade.rollout.backend import Backend
 from stockade.rollout.credentials import IdentityMismatchError, verify_backend
 from stockade.rollout.plan import StackTarget
 
+REPO = Path(__file__).resolve().parents[1]
 REGION = "us-east-1"
 ACCOUNT_A, ACCOUNT_B, CENTRAL = "111111111111", "222222222222", "333333333333"
 MANAGER = "arn:aws:iam::123456789012:role/platform-deployer"
@@ -305,3 +308,45 @@ def test_the_cli_refuses_a_deployer_without_stacks_or_with_a_bad_grant(base: bot
         app, ["bootstrap", "--account", ACCOUNT_A, "--region", REGION, "--grant-account", ACCOUNT_A]
     )
     assert self_grant.exit_code == 2 and "another 12-digit account" in self_grant.output
+
+
+def test_bootstrap_follows_a_two_account_plan(base: boto3.Session, tmp_path: Any) -> None:
+    """dev (111111111111) keeps state centrally, staging (222222222222) in its own account."""
+    central = bootstrap(_into(base, CENTRAL), _plan(CENTRAL, deployer=None, grant_accounts=(ACCOUNT_A,)))
+    plan = yaml.safe_load((REPO / "stacks" / "rollout.yaml").read_text(encoding="utf-8"))
+    plan["waves"] = plan["waves"][:2]  # dev and staging
+    staging_bucket = "stockade-staging-state-222222222222"
+    plan["backends"] = {
+        ACCOUNT_A: central.plan_entry(),
+        ACCOUNT_B: {
+            "url": f"s3://{staging_bucket}?region={REGION}&awssdk=v2",
+            "secretsProvider": f"awskms://alias/staging-state?region={REGION}",
+        },
+    }
+    path = tmp_path / "rollout.yaml"
+    path.write_text(yaml.safe_dump(plan), encoding="utf-8")
+    runner = CliRunner()
+    for account in (ACCOUNT_A, ACCOUNT_B):
+        result = runner.invoke(
+            app,
+            [
+                "bootstrap",
+                *("--account", account, "--region", REGION, "--plan", str(path)),
+                *("--role-arn", f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole"),
+                *("--management-principal", MANAGER, "--project-dir", str(REPO), "--format", "json"),
+            ],
+        )
+        assert result.exit_code == 0, result.output
+
+    dev_policy = {s["Sid"]: s for s in _role_policy(_into(base, ACCOUNT_A))["Statement"]}
+    central_bucket = f"arn:aws:s3:::{BootstrapPlan.default_bucket_name(CENTRAL, REGION)}"
+    assert central_bucket in dev_policy["StateBucket"]["Resource"]
+    assert central.key_arn in dev_policy["StateKey"]["Resource"]
+    staging = _into(base, ACCOUNT_B)
+    staging_policy = {s["Sid"]: s for s in _role_policy(staging)["Statement"]}
+    assert staging_policy["StateBucket"]["Resource"] == [f"arn:aws:s3:::{staging_bucket}"]
+    assert staging.client("kms").describe_key(KeyId="alias/staging-state")["KeyMetadata"]["Enabled"]
+    # Both deployers may deploy what their stacks declare, and nothing is a wildcard.
+    for policy in (dev_policy, staging_policy):
+        actions = policy["DesiredStateServices"]["Action"]
+        assert "ecs:*" in actions and "*" not in actions

@@ -1,9 +1,9 @@
 """What the rollout parent and a stack's worker process say to each other.
 
-One JSON object per line. The parent writes exactly one job to the worker's stdin; the
-worker writes `ready`, then `progress` lines, then one `result` to its stdout. The job is
-the only message that carries credentials, and it travels over a pipe between the two
-processes, never through a file, an argument list or a log.
+One JSON object per line. The worker writes `ready`; then, for each job the parent writes to
+its stdin (one at a time, the next only after the last result), `progress` lines and one
+`result` to its stdout. The job is the only message that carries credentials, and it travels
+over a pipe between the two processes, never through a file, an argument list or a log.
 """
 
 from __future__ import annotations

@@ -56,7 +56,8 @@ def test_automation_api_sends_preview_json_with_an_event_log(harness: Harness) -
     loaded = harness.project([WaveSpec("only", ["solo"])])
     view = harness.run(loaded)
     calls = [c for c in harness.standin.invocations() if c.stack == "solo"]
-    assert [c.command for c in calls] == ["stack select", "preview"]
+    # No `stack select`: every command names --stack, and each stack has a PULUMI_HOME of its own.
+    assert [c.command for c in calls] == ["preview"]
     preview = calls[-1].argv
     assert "--json" in preview and "--event-log" in preview
     assert preview[preview.index("--stack") + 1] == "solo"
@@ -91,13 +92,15 @@ def test_missing_stack_is_created_for_preview_but_never_for_destroy(harness: Har
     destroy = harness.run(loaded, Operation.DESTROY)
     assert destroy.stacks["new-one"].status is StackStatus.FAILED
     assert "no stack named 'new-one' found" in (destroy.stacks["new-one"].error or "")
-    assert not harness.standin.operations("new-one")
+    assert [(c.command, c.code) for c in harness.standin.invocations() if c.stack == "new-one"] == [
+        ("destroy", 255)  # refused by the CLI; nothing was created
+    ]
     preview = harness.run(loaded, Operation.PREVIEW)
     assert preview.stacks["new-one"].status is StackStatus.SUCCEEDED
-    assert [c.command for c in harness.standin.invocations() if c.stack == "new-one"][-3:] == [
-        "stack select",
-        "stack init",
-        "preview",
+    assert [(c.command, c.code) for c in harness.standin.invocations() if c.stack == "new-one"][1:] == [
+        ("preview", 255),
+        ("stack init", 0),
+        ("preview", 0),
     ]
 
 
@@ -256,6 +259,21 @@ def test_credentials_reach_only_the_cli_of_their_stack(harness: Harness) -> None
         text = path.read_text(encoding="utf-8", errors="replace")
         assert not any(secret in text for secret in secrets), f"a credential leaked into {path}"
     assert issued[0].secret_access_key not in repr(issued[0])
+
+
+def test_a_reused_worker_gives_each_stack_only_its_own_credentials(harness: Harness) -> None:
+    import hashlib
+
+    loaded = harness.project([WaveSpec("one", ["a", "b", "c"], max_concurrency=1)])
+    view = harness.run(loaded)
+    assert view.count(StackStatus.SUCCEEDED) == 3
+    operations = harness.standin.operations()
+    assert len({call.ppid for call in operations}) == 1, "one warm worker runs the wave's stacks in turn"
+    issued = {hashlib.sha256(c.access_key_id.encode()).hexdigest()[:12] for c in harness.credentials.issued}
+    seen = [call.key_fingerprint for call in operations]
+    assert len(set(seen)) == 3 and set(seen) == issued, "each CLI saw the credentials issued for its stack"
+    versions = [c for c in harness.standin.invocations() if c.command == "version"]
+    assert len(versions) <= 2, "`pulumi version` runs once per worker, not once per stack"
 
 
 def test_never_two_operations_on_one_stack(harness: Harness) -> None:

@@ -41,6 +41,11 @@ class Invocation:
     started: float
     ended: float | None
     code: int | None
+    backend_url: str | None = None
+    key_fingerprint: str | None = None
+    """sha256 prefix of the AWS_ACCESS_KEY_ID the CLI saw (the value itself is never recorded)."""
+    cpu_seconds: float | None = None
+    """User + system CPU the stand-in process itself used (for the benchmark's split)."""
 
     @property
     def is_operation(self) -> bool:
@@ -106,6 +111,9 @@ class StandIn:
                     started=entry["t"],
                     ended=end["t"] if end else None,
                     code=end["code"] if end else None,
+                    backend_url=entry.get("backend_url"),
+                    key_fingerprint=entry.get("key_fingerprint"),
+                    cpu_seconds=end.get("cpu") if end else None,
                 )
             )
         return sorted(calls, key=lambda call: call.started)

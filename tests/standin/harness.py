@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from stockade.rollout.backend import Backend
 from stockade.rollout.credentials import RoleAssumer, StackCredentials
 from stockade.rollout.operations import Operation
 from stockade.rollout.plan import LoadedPlan, StackTarget, load_plan
@@ -34,8 +35,8 @@ class RecordingAssumer(RoleAssumer):
         self.issued: list[StackCredentials] = []
         self._issued_lock = threading.Lock()
 
-    def credentials_for(self, target: StackTarget) -> StackCredentials:
-        credentials = super().credentials_for(target)
+    def credentials_for(self, target: StackTarget, backend: Backend | None = None) -> StackCredentials:
+        credentials = super().credentials_for(target, backend)
         with self._issued_lock:
             self.issued.append(credentials)
         return credentials

@@ -5,7 +5,7 @@ Automation API sends (version, whoami, stack select/init, config, preview --json
 up/refresh/destroy with --event-log, stack output/history, cancel) in the shapes the SDK
 parses, streams engine events (apitype.EngineEvent JSON) over the SDK's gRPC Events
 service or into an event-log file, and records every invocation: argv, cwd, the NAMES of
-the AWS_* variables it saw (never their values) and PULUMI_HOME.
+the AWS_* variables it saw (never their values), PULUMI_HOME, PULUMI_BACKEND_URL and its own CPU time.
 
 Behaviour per stack comes from a JSON control file (STANDIN_CONTROL):
     {"default": {...}, "stacks": {"<stack>": {...}}}
@@ -379,18 +379,37 @@ def _stack_exists(state: Path, stack: str) -> bool:
     return _stack_file(state, stack).is_file() or not _behaviour(stack).get("missing")
 
 
+# What the real CLI's `version` and `stack select` take, estimated (not measured: there is
+# no Pulumi CLI on the development machine). `version` is a start of a ~290 MB Go binary
+# (pulumi/pulumi#23357 lists its size); `stack select` is that plus one backend read, about
+# 0.2 s against Pulumi Cloud by pulumi/pulumi#3671's breakdown ("400ms: talking to
+# api.pulumi.com", twice per update). The control file's `version_seconds` and
+# `select_seconds` override them.
+MODELED_SECONDS = {"version": 0.1, "select": 0.3}
+
+
+def _cost(command: str) -> None:
+    """Take at least the modeled wall time (from process start), mostly asleep, like the Go CLI."""
+    seconds = float(_behaviour(None).get(f"{command}_seconds", MODELED_SECONDS[command]))
+    remaining = seconds - (time.monotonic() - STARTED)
+    if remaining > 0:
+        time.sleep(remaining)
+
+
 def _answer(words: list[str], options: dict[str, str], flags: set[str]) -> int:
     state = _env_path("STANDIN_STATE")
     (state / "stacks").mkdir(parents=True, exist_ok=True)
     stack = options.get("--stack")
     head = words[0] if words else ""
     if head == "version":
+        _cost("version")
         print("v" + os.environ.get("STANDIN_VERSION", "3.272.0"))
         return 0
     if head == "whoami":
         print(json.dumps({"user": "standin", "url": f"file://{state}", "organizations": []}))
         return 0
     if words[:2] == ["stack", "select"] and stack:
+        _cost("select")
         if not _stack_exists(state, stack):
             print(f"error: no stack named '{stack}' found", file=sys.stderr)
             return 255
@@ -429,6 +448,14 @@ def _answer(words: list[str], options: dict[str, str], flags: set[str]) -> int:
 RECORDER = Recorder()
 
 
+def _fingerprint(value: str | None) -> str | None:
+    if not value:
+        return None
+    import hashlib
+
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()[:12]
+
+
 def main() -> int:
     argv = [arg for arg in sys.argv[1:] if arg != "--non-interactive"]
     words, options, flags = _parse(argv)
@@ -446,6 +473,9 @@ def main() -> int:
         or (words[2] if words[:2] == ["stack", "init"] and len(words) > 2 else None),
         "aws_env": sorted(name for name in os.environ if name.startswith("AWS_")),
         "pulumi_home": os.environ.get("PULUMI_HOME"),
+        "backend_url": os.environ.get("PULUMI_BACKEND_URL"),
+        # A fingerprint, never the value: lets tests tell whose credentials a CLI saw.
+        "key_fingerprint": _fingerprint(os.environ.get("AWS_ACCESS_KEY_ID")),
     }
     RECORDER.write(entry)
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(143))
@@ -453,7 +483,9 @@ def main() -> int:
     try:
         code = _answer(words, options, flags)
     finally:
-        RECORDER.write({"event": "end", "pid": os.getpid(), "t": time.time(), "code": code})
+        times = os.times()
+        cpu = round(times.user + times.system, 4)
+        RECORDER.write({"event": "end", "pid": os.getpid(), "t": time.time(), "code": code, "cpu": cpu})
     return code
 
 

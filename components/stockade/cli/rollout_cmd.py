@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import signal
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -62,6 +63,31 @@ def rollout(
     plain: Annotated[
         bool, typer.Option("--plain", help="Line-by-line progress instead of the live view.")
     ] = False,
+    emit: Annotated[
+        Emit | None,
+        typer.Option("--emit", help="Write the plan as a workflow instead of running it (github-actions)."),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="With --emit: write the workflow here (default: stdout).")
+    ] = None,
+    github_environment: Annotated[
+        str | None,
+        typer.Option(
+            "--github-environment", help="With --emit: run the wave jobs in this GitHub environment."
+        ),
+    ] = None,
+    only: Annotated[
+        str | None,
+        typer.Option("--only", help="Run just this stack of the plan (what each workflow leg does)."),
+    ] = None,
+    ambient_credentials: Annotated[
+        bool,
+        typer.Option(
+            "--ambient-credentials",
+            help="Use the credentials already in the environment (CI OIDC) after checking they are the "
+            "planned role, account and backend, instead of assuming roles.",
+        ),
+    ] = False,
 ) -> None:
     """Run one operation over every stack in PLAN, wave by wave; exit 2 on a bad plan, 130 on Ctrl-C."""
     from stockade.rollout.plan import load_plan
@@ -71,14 +97,61 @@ def rollout(
         with reported_errors():
             root = _project_root(project_dir)
             loaded = load_plan(plan, root, stacks_dir=stacks_dir)
+            if emit is not None:
+                _emit(loaded, operation, root, out, github_environment)
+                return
+            if only is not None:
+                loaded = _only(loaded, only)
             if operation is Operation.DESTROY:
                 _confirm_destroy(loaded.plan, yes_destroy, confirm_stack or [])
-            view = _run(loaded, operation, root, state_file, resume, profile, cancel_grace, plain)
+            view = _run(
+                loaded, operation, root, state_file, resume, profile, cancel_grace, plain, ambient_credentials
+            )
     except KeyboardInterrupt:
         # Ctrl-C before any stack started (the rollout handles it from then on): nothing ran.
         typer.echo("cancelled before any stack started", err=True)
         raise typer.Exit(EXIT_CANCELLED) from None
     _finish(view, report, markdown)
+
+
+class Emit(StrEnum):
+    GITHUB_ACTIONS = "github-actions"
+
+
+def _emit(
+    loaded: LoadedPlan, operation: Operation, root: Path, out: Path | None, environment: str | None
+) -> None:
+    from stockade.rollout.github import EmitError, emit_workflow
+
+    try:
+        plan_in_repo = loaded.path.resolve().relative_to(root).as_posix()
+    except ValueError:
+        fail(
+            f"the plan {loaded.path} is outside the project {root}; the workflow checks out the project",
+            EXIT_INVALID,
+        )
+    try:
+        text = emit_workflow(loaded, operation, plan_in_repo=plan_in_repo, environment=environment)
+    except EmitError as exc:
+        fail(str(exc), EXIT_INVALID)
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text, encoding="utf-8")
+        typer.echo(f"wrote {out}", err=True)
+
+
+def _only(loaded: LoadedPlan, stack: str) -> LoadedPlan:
+    from dataclasses import replace
+
+    plan = loaded.plan
+    for wave in plan.waves:
+        for target in wave.stacks:
+            if target.stack == stack:
+                single = wave.model_copy(update={"stacks": [target]})
+                return replace(loaded, plan=plan.model_copy(update={"waves": [single]}))
+    fail(f"--only {stack!r} is not a stack in the plan {loaded.path}", EXIT_INVALID)
 
 
 def _project_root(start: Path | None) -> Path:
@@ -129,10 +202,16 @@ def _run(
     profile: str | None,
     cancel_grace: float,
     plain: bool,
+    ambient: bool = False,
 ) -> RolloutView:
     from rich.console import Console
 
-    from stockade.rollout.credentials import CredentialError, RoleAssumer
+    from stockade.rollout.credentials import (
+        AmbientCredentials,
+        CredentialError,
+        CredentialSource,
+        RoleAssumer,
+    )
     from stockade.rollout.display import LiveDisplay, PlainDisplay
     from stockade.rollout.runner import Rollout, RunOptions
     from stockade.rollout.state import DEFAULT_STATE_FILE, StateFileError
@@ -140,9 +219,13 @@ def _run(
     if shutil.which("pulumi") is None:
         fail("the pulumi CLI is not on PATH; install it (https://www.pulumi.com/docs/install/)")
     try:
-        credentials = RoleAssumer(
-            profile=profile or loaded.plan.source_profile,
-            duration_seconds=loaded.plan.session_duration_seconds,
+        credentials: CredentialSource = (
+            AmbientCredentials()
+            if ambient
+            else RoleAssumer(
+                profile=profile or loaded.plan.source_profile,
+                duration_seconds=loaded.plan.session_duration_seconds,
+            )
         )
     except CredentialError as exc:
         fail(str(exc), EXIT_INVALID)

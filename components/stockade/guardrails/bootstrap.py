@@ -1,8 +1,10 @@
-"""`stockade bootstrap`: the per-account Pulumi state backend, created idempotently.
+"""`stockade bootstrap`: an account's Pulumi state backend and deployer role, created idempotently.
 
 Creates (or completes) an S3 state bucket (versioned, SSE-KMS with a bucket key,
-all four public-access blocks, TLS-only policy, BucketOwnerEnforced) and a KMS
-key with rotation and an alias for the `awskms://` secrets provider.
+all four public-access blocks, TLS-only policy, BucketOwnerEnforced), a KMS key with
+rotation and an alias for the `awskms://` secrets provider, and (when asked) the
+deployer role the rollout assumes (guardrails/deployer.py). For a central backend, the
+bucket and key also grant the deployer roles of the accounts named by `grant_accounts`.
 
 Every item is read first and changed only when it differs, so a second run
 makes no mutating call, and a run interrupted half-way is finished by the next
@@ -14,37 +16,24 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from stockade.aws.shared.arns import partition_for
+from stockade.guardrails.bootstrap_model import ItemResult, Status, client_code
+from stockade.guardrails.deployer import DEFAULT_ROLE_NAME, DeployerRequest, ensure_deployer, same_policy
+from stockade.rollout.backend import awskms_provider, s3_backend_url
 
 DEFAULT_KEY_ALIAS = "alias/stockade-state"
 TLS_SID = "DenyInsecureTransport"
 PURPOSE_TAG = ("stockade:purpose", "pulumi-state")
 ALIAS_TAG = "stockade:bootstrap-alias"
+GRANT_SID = "StockadeDeployers"
 
 
 class BootstrapError(Exception):
     """Bootstrap stopped before changing anything it should not (wrong account, name taken, ...)."""
-
-
-class Status(StrEnum):
-    CREATED = "created"
-    UPDATED = "updated"
-    UNCHANGED = "unchanged"
-
-
-@dataclass(frozen=True)
-class ItemResult:
-    item: str
-    status: Status
-    detail: str = ""
-
-    def as_json(self) -> dict[str, str]:
-        return {"item": self.item, "status": self.status.value, "detail": self.detail}
 
 
 @dataclass(frozen=True)
@@ -53,6 +42,10 @@ class BootstrapPlan:
     region: str
     bucket_name: str
     key_alias: str = DEFAULT_KEY_ALIAS
+    grant_accounts: tuple[str, ...] = ()
+    """Accounts whose deployer roles may use this bucket and key (a central backend)."""
+    grant_role_name: str = DEFAULT_ROLE_NAME
+    deployer: DeployerRequest | None = None
 
     @staticmethod
     def default_bucket_name(account_id: str, region: str) -> str:
@@ -67,6 +60,16 @@ class BootstrapPlan:
     def bucket_arn(self) -> str:
         return f"arn:{self.partition}:s3:::{self.bucket_name}"
 
+    def grantee_condition(self) -> dict[str, Any]:
+        # The account root as principal plus the role ARN as a condition: a policy naming a
+        # role ARN directly is rejected until that role exists, and the member accounts'
+        # roles are usually made after the central backend they point at.
+        roles = [f"arn:{self.partition}:iam::{a}:role/{self.grant_role_name}" for a in self.grant_accounts]
+        return {"ArnEquals": {"aws:PrincipalArn": roles}}
+
+    def grantee_principal(self) -> dict[str, Any]:
+        return {"AWS": [f"arn:{self.partition}:iam::{a}:root" for a in self.grant_accounts]}
+
 
 @dataclass(frozen=True)
 class BootstrapResult:
@@ -76,7 +79,7 @@ class BootstrapResult:
 
     @property
     def login_url(self) -> str:
-        return f"s3://{self.plan.bucket_name}?region={self.plan.region}&awssdk=v2"
+        return s3_backend_url(self.plan.bucket_name, self.plan.region)
 
     @property
     def login_command(self) -> str:
@@ -84,7 +87,16 @@ class BootstrapResult:
 
     @property
     def secrets_provider(self) -> str:
-        return f"awskms://{self.plan.key_alias}?region={self.plan.region}"
+        # Grantees reach the key from other accounts, where an alias would not resolve.
+        key = self.key_arn if self.plan.grant_accounts else self.plan.key_alias
+        return awskms_provider(key, self.plan.region)
+
+    def plan_entry(self) -> dict[str, Any]:
+        """The `backends:` entry a rollout plan uses for this account's stacks (docs/rollouts.md)."""
+        entry: dict[str, Any] = {"url": self.login_url, "secretsProvider": self.secrets_provider}
+        if self.plan.grant_accounts:
+            entry["accountId"] = self.plan.account_id
+        return entry
 
     @property
     def changed(self) -> bool:
@@ -100,11 +112,17 @@ class BootstrapResult:
             "items": [i.as_json() for i in self.items],
             "login": self.login_command,
             "secretsProvider": f"--secrets-provider='{self.secrets_provider}'",
+            "planBackend": self.plan_entry(),
+            "grantAccounts": list(self.plan.grant_accounts),
+            "deployerRole": (
+                f"arn:{self.plan.partition}:iam::{self.plan.account_id}:role/{self.plan.deployer.role_name}"
+                if self.plan.deployer
+                else None
+            ),
         }
 
 
-def _code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
+_code = client_code
 
 
 def assume_role_session(base: Any, role_arn: str, region: str) -> Any:
@@ -325,18 +343,73 @@ def _ensure_encryption(s3: Any, plan: BootstrapPlan, key_arn: str) -> ItemResult
     return ItemResult("default encryption", Status.UPDATED, f"SSE-KMS {key_arn}, bucket key")
 
 
-def _ensure_tls_policy(s3: Any, plan: BootstrapPlan) -> ItemResult:
+def _grant_statement(plan: BootstrapPlan) -> dict[str, Any]:
+    return {
+        "Sid": GRANT_SID,
+        "Effect": "Allow",
+        "Principal": plan.grantee_principal(),
+        "Action": [
+            "s3:ListBucket",
+            "s3:GetBucketLocation",
+            "s3:GetBucketVersioning",
+            "s3:GetObject",
+            "s3:PutObject",
+            "s3:DeleteObject",
+        ],
+        "Resource": [plan.bucket_arn, f"{plan.bucket_arn}/*"],
+        "Condition": plan.grantee_condition(),
+    }
+
+
+def _ensure_bucket_policy(s3: Any, plan: BootstrapPlan) -> list[ItemResult]:
+    """The TLS-only statement and, for a central backend, the grant to other accounts' deployers."""
     current = _read(s3.get_bucket_policy, "NoSuchBucketPolicy", Bucket=plan.bucket_name)
     document: dict[str, Any] = json.loads(current["Policy"]) if current else {"Version": "2012-10-17"}
     statements = document.get("Statement", [])
     statements = statements if isinstance(statements, list) else [statements]
-    wanted = _tls_statement(plan)
-    if any(_same_tls(s, wanted) for s in statements):
-        return ItemResult("TLS-only policy", Status.UNCHANGED, TLS_SID)
+    wanted_tls = _tls_statement(plan)
+    tls_ok = any(_same_tls(s, wanted_tls) for s in statements)
+    grant = _grant_statement(plan) if plan.grant_accounts else None
+    ours = [s for s in statements if s.get("Sid") == GRANT_SID]
+    grant_ok = (grant is None and not ours) or (
+        grant is not None and len(ours) == 1 and same_policy(ours[0], grant)
+    )
+    items = [ItemResult("TLS-only policy", Status.UNCHANGED if tls_ok else Status.UPDATED, TLS_SID)]
+    detail = ", ".join(plan.grant_accounts) or "none (no --grant-account)"
+    if grant is not None or ours:
+        items.append(ItemResult("bucket grants", Status.UNCHANGED if grant_ok else Status.UPDATED, detail))
+    if tls_ok and grant_ok:
+        return items
     # Keep statements others added; replace only ours.
-    document["Statement"] = [s for s in statements if s.get("Sid") != TLS_SID] + [wanted]
+    kept = [s for s in statements if s.get("Sid") not in (TLS_SID, GRANT_SID)]
+    document["Statement"] = kept + [wanted_tls] + ([grant] if grant else [])
     s3.put_bucket_policy(Bucket=plan.bucket_name, Policy=json.dumps(document))
-    return ItemResult("TLS-only policy", Status.UPDATED, TLS_SID)
+    return items
+
+
+def ensure_key_grants(kms: Any, plan: BootstrapPlan, key_arn: str) -> list[ItemResult]:
+    """For a central backend: the key policy lets the granted accounts' deployers use the key."""
+    document = json.loads(kms.get_key_policy(KeyId=key_arn, PolicyName="default")["Policy"])
+    statements = document.get("Statement", [])
+    statements = statements if isinstance(statements, list) else [statements]
+    ours = [s for s in statements if s.get("Sid") == GRANT_SID]
+    if not plan.grant_accounts and not ours:
+        return []
+    wanted = {
+        "Sid": GRANT_SID,
+        "Effect": "Allow",
+        "Principal": plan.grantee_principal(),
+        "Action": ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
+        "Resource": "*",
+        "Condition": plan.grantee_condition(),
+    }
+    detail = ", ".join(plan.grant_accounts) or "removed"
+    if plan.grant_accounts and len(ours) == 1 and same_policy(ours[0], wanted):
+        return [ItemResult("kms key grants", Status.UNCHANGED, detail)]
+    kept = [s for s in statements if s.get("Sid") != GRANT_SID]
+    document["Statement"] = kept + ([wanted] if plan.grant_accounts else [])
+    kms.put_key_policy(KeyId=key_arn, PolicyName="default", Policy=json.dumps(document))
+    return [ItemResult("kms key grants", Status.UPDATED, detail)]
 
 
 def _ensure_tags(s3: Any, plan: BootstrapPlan) -> ItemResult:
@@ -359,7 +432,7 @@ def ensure_bucket(s3: Any, plan: BootstrapPlan, key_arn: str) -> list[ItemResult
         _ensure_public_access_block(s3, plan),
         _ensure_versioning(s3, plan),
         _ensure_encryption(s3, plan, key_arn),
-        _ensure_tls_policy(s3, plan),
+        *_ensure_bucket_policy(s3, plan),
         _ensure_tags(s3, plan),
     ]
     if created.status is Status.CREATED:
@@ -369,8 +442,14 @@ def ensure_bucket(s3: Any, plan: BootstrapPlan, key_arn: str) -> list[ItemResult
 
 
 def bootstrap(session: Any, plan: BootstrapPlan) -> BootstrapResult:
-    """Verify the account, then create or complete the key and the bucket."""
+    """Verify the account, then create or complete the key, the bucket and the deployer role."""
     verify_account(session, plan.account_id)
-    key_arn, key_items = ensure_key(session.client("kms", region_name=plan.region), plan)
+    kms = session.client("kms", region_name=plan.region)
+    key_arn, key_items = ensure_key(kms, plan)
+    key_items.extend(ensure_key_grants(kms, plan, key_arn))
     bucket_items = ensure_bucket(session.client("s3", region_name=plan.region), plan, key_arn)
-    return BootstrapResult(plan=plan, key_arn=key_arn, items=(*key_items, *bucket_items))
+    role_items: list[ItemResult] = []
+    if plan.deployer is not None:
+        spec = plan.deployer.spec(plan.account_id, plan.partition, plan.bucket_arn, key_arn)
+        role_items = ensure_deployer(session.client("iam", region_name=plan.region), spec)
+    return BootstrapResult(plan=plan, key_arn=key_arn, items=(*key_items, *bucket_items, *role_items))

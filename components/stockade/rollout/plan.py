@@ -17,6 +17,7 @@ from typing import Annotated, Any
 import yaml
 from pydantic import BeforeValidator, Field, TypeAdapter, ValidationError, WithJsonSchema, model_validator
 
+from stockade.rollout.backend import Backend, parse_awskms
 from stockade.settings.base import SettingsModel
 from stockade.settings.load import (
     GENERIC_FIXES as _GENERIC_FIXES,
@@ -98,6 +99,10 @@ class StackTarget(SettingsModel):
     )
     """An STS external ID, when the role's trust policy requires one."""
 
+    backend: Backend | None = None
+    """This stack's state backend and secrets provider; overrides the plan's `backends` entry
+    for its account."""
+
     @model_validator(mode="after")
     def _role_in_planned_account(self) -> StackTarget:
         match = _ROLE_ARN.match(self.role_arn)
@@ -150,6 +155,11 @@ class RolloutPlan(SettingsModel):
     session_duration_seconds: int = Field(default=3600, ge=900, le=43200)
     """Lifetime of each assumed-role session; a stack's operation must finish within it."""
 
+    backends: dict[AwsAccountId, Backend] = Field(default_factory=dict)
+    """Per account: the state backend and secrets provider its stacks use (`stockade bootstrap`
+    prints the entry). A stack's own `backend` wins; a stack with neither uses the operator's
+    `pulumi login` and the backend's default secrets provider."""
+
     waves: list[Wave] = Field(min_length=1)
     """Run in order: dev first, production last."""
 
@@ -175,7 +185,19 @@ class RolloutPlan(SettingsModel):
                         field=f"waves.{w_index}.stacks.{s_index}.stack",
                     )
                 seen[target.stack] = (w_index, s_index)
+                key = _alias_key_elsewhere(target, self.backend_for(target))
+                if key is not None:
+                    raise invalid(
+                        f"the stack's backend key is in account {key}, but its backend sets no accountId "
+                        f"(so it must be the stack's account {target.account_id})",
+                        "set the backend's accountId to the key's account, "
+                        "or use a key in the stack's account",
+                        field=f"waves.{w_index}.stacks.{s_index}.backend",
+                    )
         return self
+
+    def backend_for(self, target: StackTarget) -> Backend | None:
+        return target.backend or self.backends.get(target.account_id)
 
     def targets(self) -> Iterator[tuple[int, Wave, StackTarget]]:
         for index, wave in enumerate(self.waves):
@@ -187,6 +209,16 @@ class RolloutPlan(SettingsModel):
 
     def stack_names(self) -> list[str]:
         return [target.stack for _, _, target in self.targets()]
+
+
+def _alias_key_elsewhere(target: StackTarget, backend: Backend | None) -> str | None:
+    """The key's account when a backend without accountId names a key ARN in another account."""
+    if backend is None or backend.account_id is not None or backend.secrets_provider is None:
+        return None
+    key = parse_awskms(backend.secrets_provider)
+    if key is None or key.account_id in (None, target.account_id):
+        return None
+    return key.account_id
 
 
 class PlanError(SettingsError):

@@ -1,7 +1,9 @@
-"""Workers started ahead of need, so a stack does not wait for Python and the Automation API to load.
+"""Workers started ahead of need and reused, so a stack never waits for Python and the Automation API.
 
-A warm worker holds no credentials and no stack: it has only imported the Automation API
-and checked the CLI version. Each one runs exactly one job and exits; none is reused.
+An idle worker holds no credentials and no stack: it has imported the Automation API and
+checked the CLI version, and between jobs it keeps nothing of the last stack (the
+credentials lived in that stack's workspace `env_vars` only). A worker whose job was
+cancelled or ended without a result is never reused.
 """
 
 from __future__ import annotations
@@ -39,7 +41,18 @@ class WorkerPool:
             while len(self._idle) < count:
                 self._idle.append(self._spawn())
             while len(self._idle) > count:
-                self._idle.pop().dismiss()
+                extra = self._idle.pop()
+                extra.dismiss()
+                extra.reap()
+
+    def release(self, worker: WorkerProcess) -> None:
+        """A worker whose job ended normally goes back to the idle list (ready at once)."""
+        with self._lock:
+            if not self._closed and worker.poll() is None:
+                self._idle.appendleft(worker)
+                return
+        worker.dismiss()
+        worker.reap()
 
     def reserve(self) -> WorkerProcess | None:
         """Claim an idle worker for a stack that is starting now, before `warm()` can dismiss it."""

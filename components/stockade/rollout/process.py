@@ -113,16 +113,17 @@ class WorkerProcess:
         return False
 
     def start(self, job: Job) -> None:
+        """Hand over one job; the worker stays for the next one until dismissed."""
         stdin = self._popen.stdin
         assert stdin is not None
         try:
             stdin.write(job.to_line().encode("utf-8"))
-            stdin.close()
-        except BrokenPipeError:
+            stdin.flush()
+        except (BrokenPipeError, ValueError):
             raise WorkerFailedError("the worker exited before it received its job") from None
 
     def messages(self) -> Iterator[dict[str, Any] | Exit]:
-        """Progress and result messages until the worker's stdout closes."""
+        """Progress and result messages until the worker's stdout closes (callers stop at the result)."""
         while True:
             message = self._messages.get()
             if message is _EOF:

@@ -1,9 +1,9 @@
 """What the rollout parent and a stack's worker process say to each other.
 
-One JSON object per line. The parent writes exactly one job to the worker's stdin; the
-worker writes `ready`, then `progress` lines, then one `result` to its stdout. The job is
-the only message that carries credentials, and it travels over a pipe between the two
-processes, never through a file, an argument list or a log.
+One JSON object per line. The worker writes `ready`; then, for each job the parent writes to
+its stdin (one at a time, the next only after the last result), `progress` lines and one
+`result` to its stdout. The job is the only message that carries credentials, and it travels
+over a pipe between the two processes, never through a file, an argument list or a log.
 """
 
 from __future__ import annotations
@@ -47,6 +47,8 @@ class Job:
     """The stack's assumed-role credentials and region; handed to the Pulumi CLI only."""
     cancel_after_seconds: float = 10.0
     """After SIGINT, how long the worker waits for the CLI before the Automation API's cancel."""
+    secrets_provider: str | None = None
+    """`--secrets-provider` for `stack init` when the stack does not exist yet (from the plan)."""
 
     def to_line(self) -> str:
         data = asdict(self)

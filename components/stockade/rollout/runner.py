@@ -104,11 +104,12 @@ class StackDriver:
 
     def _drive(self) -> Outcome:
         rollout, target = self._rollout, self.target
+        backend = rollout.loaded.plan.backend_for(target)
         rollout.view.update_stack(
             target.stack, status=StackStatus.STARTING, activity="assuming role", started_at=time.time()
         )
         try:
-            credentials = rollout.credentials.credentials_for(target)
+            credentials = rollout.credentials.credentials_for(target, backend)
         except CredentialError as exc:
             if self._reserved is not None:
                 self._reserved.dismiss()
@@ -131,11 +132,12 @@ class StackDriver:
             pulumi_home=str(pulumi_home_for(state_dir, target.stack)),
             lock_path=str(lock_path(state_dir, target.stack)),
             log_path=str(state_dir / "logs" / f"{target.stack}.{rollout.options.operation.value}.log"),
-            env=credentials.environment(target.region),
+            env={**credentials.environment(target.region), **(backend.environment() if backend else {})},
             cancel_after_seconds=max(1.0, rollout.options.cancel_grace_seconds / 2),
+            secrets_provider=backend.secrets_provider if backend else None,
         )
         worker.start(job)
-        rollout.view.update_stack(target.stack, status=StackStatus.RUNNING, activity="selecting stack")
+        rollout.view.update_stack(target.stack, status=StackStatus.RUNNING, activity="starting the operation")
         outcome: Outcome | None = None
         code: int | None = None
         for message in worker.messages():
@@ -148,7 +150,15 @@ class StackDriver:
                 outcome = Outcome.from_message(message)
                 break
         if outcome is not None:
-            worker.reap()
+            with self._lock:
+                reusable = not self._cancelled and outcome.status is not StackStatus.CANCELLED
+                if reusable:
+                    self._worker = None  # an interrupt from now on is not this stack's
+            if reusable:
+                rollout.pool.release(worker)
+            else:
+                worker.dismiss()
+                worker.reap()
             return outcome
         if self._cancelled:
             return Outcome(
@@ -290,7 +300,7 @@ class Rollout:
                 driver = StackDriver(self, target, self.pool.reserve())
                 running[target.stack] = driver
                 driver.start()
-            self.pool.warm(self._demand(index, pending, cap, stopping))
+            self.pool.warm(self._demand(index, pending, cap, stopping, len(running)))
             try:
                 stack, outcome = self._done.get(timeout=TICK)
             except queue.Empty:
@@ -317,16 +327,19 @@ class Rollout:
         self.view.update_wave(index, status=WaveStatus.SUCCEEDED)
         return True
 
-    def _demand(self, index: int, pending: deque[StackTarget], cap: int, stopping: bool) -> int:
-        """Idle workers worth keeping warm: for this wave's next starts, else the next wave's first."""
+    def _demand(
+        self, index: int, pending: deque[StackTarget], cap: int, stopping: bool, running: int
+    ) -> int:
+        """Idle workers worth keeping warm, beyond the running stacks' workers (which come back
+        to the pool when their stacks finish): for this wave's next starts, else the next wave's."""
         if stopping or self._cancel.is_set():
             return 0
         if pending:
-            return min(cap, len(pending))
+            return max(0, min(cap, len(pending)) - running)
         waves = self.loaded.plan.waves
         baking = self.options.operation.changes_cloud and waves[index].bake_time > WARM_BEFORE_BAKE_ENDS
         if index + 1 < len(waves) and not baking:
-            return self._wave_demand(index + 1)
+            return max(0, self._wave_demand(index + 1) - running)
         return 0
 
     def _wave_demand(self, index: int) -> int:

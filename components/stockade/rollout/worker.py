@@ -1,11 +1,17 @@
-"""`python -m stockade.rollout.worker`: one stack's operation, on the Pulumi Automation API.
+"""`python -m stockade.rollout.worker`: stacks' operations, one at a time, on the Pulumi Automation API.
 
-Each stack runs in a worker of its own. The worker starts before its stack is known: it
-imports the Automation API and checks the CLI version (`pulumi version`) while the rollout
-is still busy elsewhere, says `ready`, then waits for one job on stdin. The job brings the
-stack's assumed-role credentials, which the worker hands to the CLI through the
-workspace's environment and to nothing else; they are scrubbed from everything it relays
-or logs.
+A worker starts before its stacks are known: it imports the Automation API and checks the
+CLI version (`pulumi version`) once, says `ready`, then runs jobs from stdin one after the
+other until stdin closes. Each job brings one stack's assumed-role credentials and backend,
+which the worker hands to that stack's `LocalWorkspace` as `env_vars`: the Automation API
+merges them into the environment of that workspace's CLI commands only, so they never
+enter the worker's own environment and cannot reach the next stack. They are scrubbed
+from everything the worker relays or logs.
+
+A worker never runs two operations at once (pulumi/pulumi#7782), and each stack has its
+own PULUMI_HOME (pulumi/pulumi#8186). The stack is not selected first: every command the
+Automation API sends names `--stack`, so `pulumi stack select` would only rewrite the
+stack's private workspace file at the cost of one more CLI start per stack.
 
 Ctrl-C reaches the worker and its CLI together (the rollout signals the worker's process
 group): the CLI cancels gracefully, and if it has not stopped after `cancel_after_seconds`
@@ -101,6 +107,12 @@ class Worker:
         self._timer: threading.Timer | None = None
         self._cancel_after = 10.0
 
+    def begin(self) -> None:
+        self.cancelled.clear()
+        self._stack = None
+        self._timer = None
+        self.job_started = True
+
     def on_sigint(self, signum: int, frame: object) -> None:
         if not self.job_started:
             os._exit(0)  # an idle worker has nothing to clean up
@@ -133,6 +145,7 @@ class Worker:
         finally:
             if self._timer is not None:
                 self._timer.cancel()
+            self.job_started = False
 
     def _operate(self, job: Job, command: PulumiCommand, scrub: Scrubber) -> Outcome:
         from pulumi import automation as auto
@@ -150,17 +163,25 @@ class Worker:
             print(cleaned, file=sys.stderr)
 
         workspace = auto.LocalWorkspace(
-            work_dir=job.work_dir, pulumi_home=job.pulumi_home, env_vars=job.env, pulumi_command=command
+            work_dir=job.work_dir,
+            pulumi_home=job.pulumi_home,
+            env_vars=job.env,  # credentials and PULUMI_BACKEND_URL: this workspace's commands only
+            secrets_provider=job.secrets_provider,  # used by `stack init` alone
+            pulumi_command=command,
         )
         try:
-            progress.say("selecting stack", force=True)
-            if job.operation.creates_missing_stack:
-                self._stack = auto.Stack.create_or_select(job.stack, workspace)
-            else:
-                self._stack = auto.Stack.select(job.stack, workspace)
+            self._stack = _unselected_stack(job.stack, workspace)
             if self.cancelled.is_set():
                 return Outcome(StackStatus.CANCELLED, error="cancelled before the operation started")
             progress.say(job.operation.command, force=True)
+            try:
+                return self._dispatch(job.operation, self._stack, progress, on_output, on_error)
+            except auto.errors.StackNotFoundError:
+                if not job.operation.creates_missing_stack or self.cancelled.is_set():
+                    raise
+            # A new stack: `stack init` with the plan's secrets provider, then the operation again.
+            progress.say("creating stack", force=True)
+            workspace.create_stack(job.stack)
             return self._dispatch(job.operation, self._stack, progress, on_output, on_error)
         except auto.errors.CommandError as exc:
             if self.cancelled.is_set():
@@ -194,6 +215,26 @@ class Worker:
             return Outcome(StackStatus.SUCCEEDED, changes=_counts(up.summary.resource_changes))
         destroyed = stack.destroy(**common)
         return Outcome(StackStatus.SUCCEEDED, changes=_counts(destroyed.summary.resource_changes))
+
+
+def _unselected_stack(name: str, workspace: Any) -> Stack:
+    """A `Stack` handle without `pulumi stack select` (see the module docstring).
+
+    `Stack.__init__` always runs select or init; this subclass only records the name and
+    workspace, which is all the operations read (they pass `--stack NAME` themselves).
+    tests/test_rollout_runner.py checks the CLI sees no select, so an SDK that starts
+    reading more state here is noticed.
+    """
+    from pulumi import automation as auto
+    from pulumi.automation._stack import StackInitMode
+
+    class _Unselected(auto.Stack):
+        def __init__(self, stack_name: str, stack_workspace: Any) -> None:
+            self.name = stack_name
+            self.workspace = stack_workspace
+            self._mode = StackInitMode.SELECT
+
+    return _Unselected(name, workspace)
 
 
 def _counts(changes: Any) -> dict[str, int]:
@@ -238,21 +279,26 @@ def main() -> int:
         channel.send({"type": "fatal", "error": f"cannot start the Pulumi CLI: {exc}"})
         return 3
     channel.send({"type": "ready", "pid": os.getpid(), "cli": str(command.version)})
-    line = sys.stdin.readline()
-    if not line.strip():
-        return 0  # the rollout no longer needs this worker
-    job = Job.from_line(line)
-    worker.job_started = True
-    _log_to(job.log_path, job)
-    channel.send(worker.run(job, command).to_message())
-    # The CLI has exited and the lock is released. Skip interpreter teardown: the SDK's
-    # gRPC event server winds down for seconds, and nothing is left to flush but stderr.
+    worker_log = os.dup(2)
+    while True:
+        line = sys.stdin.readline()
+        if not line.strip():
+            break  # stdin closed (or an empty line): the rollout no longer needs this worker
+        job = Job.from_line(line)
+        worker.begin()
+        _log_to(job.log_path, job)
+        outcome = worker.run(job, command)
+        sys.stderr.flush()
+        os.dup2(worker_log, 2)  # between jobs, back to the workers' own log
+        channel.send(outcome.to_message())
+    # stdin closed: the rollout no longer needs this worker. Skip interpreter teardown: the
+    # SDK's gRPC event servers wind down for seconds, and nothing is left to flush.
     sys.stderr.flush()
     os._exit(0)
 
 
 def _log_to(path: str, job: Job) -> None:
-    """From here on, this worker's stderr (and the CLI output it copies there) is the stack's log."""
+    """Until the job ends, this worker's stderr (and the CLI output it copies there) is the stack's log."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     os.dup2(fd, 2)

@@ -11,12 +11,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from stockade.cli.common import EXIT_FAILED, EXIT_INVALID, ProjectOption, write_output
+from stockade.cli.common import EXIT_FAILED, EXIT_INVALID, EXIT_RISK, ProjectOption, write_output
 
 if TYPE_CHECKING:
     from stockade.review.model import Review
-
-EXIT_RISK = 3
 
 
 class ReviewFormat(StrEnum):

@@ -57,6 +57,20 @@ ProjectOption = Annotated[
         file_okay=False,
     ),
 ]
+
+
+def complete_stack(incomplete: str) -> list[str]:
+    """Shell completion for --stack: the stack files of the checkout around the working directory."""
+    here = Path.cwd()
+    for candidate in (here, *here.parents):
+        if (candidate / "Pulumi.yaml").is_file():
+            names = (
+                p.name[len("Pulumi.") : -len(".yaml")] for p in (candidate / "stacks").glob("Pulumi.*.yaml")
+            )
+            return sorted(n for n in names if n.startswith(incomplete))
+    return []
+
+
 StackOption = Annotated[
     str | None,
     typer.Option(
@@ -67,6 +81,7 @@ StackOption = Annotated[
             "`pulumi stack select` chose for this project."
         ),
         show_default=False,
+        autocompletion=complete_stack,
     ),
 ]
 
@@ -116,8 +131,10 @@ def reported_errors() -> Iterator[None]:
         where = f"{exc.filename}: " if exc.filename else ""
         fail(f"{where}{exc.strerror or exc}", EXIT_INVALID)
     except Exception as exc:
-        from stockade.engine.synth import SynthError
+        from stockade.engine.synth import SynthError, SynthInputError
 
+        if isinstance(exc, SynthInputError):
+            fail(str(exc), EXIT_INVALID)
         if isinstance(exc, SynthError):
             # The program itself failed on a stack that validated: a Stockade bug.
             fail(str(exc), EXIT_INTERNAL)

@@ -109,13 +109,19 @@ config:
         mainModule:  # TODO: path of your built Worker template's entry module, e.g. dist/index.js
       # TODO (secret) sandboxes.cloudflare.webhookSecret: the whsec_... signing secret, then run
       #   pulumi config set --stack {stack} --secret --path 'stockade:sandboxes.cloudflare.webhookSecret'
-      # The template also reads an organization API key (sandboxes.cloudflare.anthropicApiKey);
-      # setting it is reported as a weakening. docs/providers.md explains the trade.
+      # The template also needs an organization API key, which Stockade reports as a weakening
+      # (docs/providers.md explains the trade):
+      # TODO (secret) sandboxes.cloudflare.anthropicApiKey: an organization API key, then run
+      #   pulumi config set --stack {stack} --secret --path 'stockade:sandboxes.cloudflare.anthropicApiKey'
+      # The webhook is served on workers.dev (or set customDomain instead: docs/providers.md).
+      workersDevSubdomain:  # TODO: your account's workers.dev subdomain (Workers & Pages -> Overview)
+      # The template's dashboard and API sit behind Cloudflare Access (docs/providers.md, Access):
+      access:
+        teamDomain:  # TODO: your Access team domain, e.g. acme.cloudflareaccess.com
+        aud:  # TODO: the Access application's 64-hex audience tag
       egress:
         allow:
           - api.anthropic.com
-  stockade:tags:
-    owner:  # TODO: the team or person that owns this stack
 """
 
 _BODIES = {InitTarget.AWS: _AWS, InitTarget.DOCKER: _DOCKER, InitTarget.CLOUDFLARE: _CLOUDFLARE}

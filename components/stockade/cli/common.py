@@ -28,11 +28,7 @@ from stockade.exit_codes import (
     combined_exit,
 )
 
-EXIT_FAILED = EXIT_INTERNAL
-"""Kept for callers that mean "internal error"; new code names EXIT_INTERNAL."""
-
 __all__ = [
-    "EXIT_FAILED",
     "EXIT_INTERNAL",
     "EXIT_INTERRUPTED",
     "EXIT_INVALID",

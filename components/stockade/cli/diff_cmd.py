@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from stockade.cli.common import EXIT_FAILED, EXIT_INVALID, EXIT_RISK, ProjectOption, write_output
+from stockade.cli.common import EXIT_INVALID, EXIT_RISK, ProjectOption, write_output
 
 if TYPE_CHECKING:
     from stockade.review.model import Review
@@ -41,7 +41,7 @@ FailOnRiskOption = Annotated[
 
 @contextmanager
 def review_errors() -> Iterator[None]:
-    """Bad input exits 2 and a failed synth exits 1, each with one clear message and no traceback."""
+    """Bad input, and a revision that fails to synthesize, exit 2 with one clear message, no traceback."""
     from stockade.review.errors import ReviewInputError, RevisionError
 
     try:
@@ -51,10 +51,10 @@ def review_errors() -> Iterator[None]:
         raise typer.Exit(EXIT_INVALID) from None
     except RevisionError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        raise typer.Exit(EXIT_FAILED) from None
+        raise typer.Exit(EXIT_INVALID) from None
     except OSError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        raise typer.Exit(EXIT_FAILED) from None
+        raise typer.Exit(EXIT_INVALID) from None
 
 
 def emit(
@@ -109,7 +109,7 @@ def diff(
     """Synthesize each stack at BASE and HEAD offline and review the difference, risky changes first.
 
     No cloud credentials and no Pulumi CLI: safe for pull requests from forks.
-    Exit 0 when rendered, 2 for bad input, 1 when a revision fails to synthesize,
+    Exit 0 when rendered, 2 for bad input or a revision that fails to synthesize,
     3 with --fail-on-risk when a risky change is found.
     """
 

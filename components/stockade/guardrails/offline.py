@@ -51,11 +51,11 @@ _IDENTITY_TYPES = frozenset({tokens.SECURITY_GROUP, tokens.PREFIX_LIST, tokens.V
 
 
 class _Reads:
-    """Which rules read any resource's properties: a rule that read none had nothing to check.
+    """Which rules looked past a resource's type: a rule that never did had nothing to check.
 
-    A rule filters by resource type before it looks inside a resource, so on a stack
-    without its resources (an S3 rule on a Docker stack) it never reads a property and
-    is reported `n/a` rather than a vacuous `pass`.
+    A rule filters by resource type before it looks at anything else (properties, name,
+    dependencies), so on a stack without its resources (an S3 rule on a Docker stack) it
+    reads only types and is reported `n/a` rather than a vacuous `pass`.
     """
 
     def __init__(self) -> None:
@@ -85,6 +85,17 @@ class _Watched(Mapping[str, Any]):
     def __len__(self) -> int:
         self._reads.note()
         return len(self._props)
+
+
+class _WatchedResource(PolicyResource):
+    """A resource for stack policies that notes any read beyond its type (see _Reads)."""
+
+    _reads: _Reads
+
+    def __getattribute__(self, name: str) -> Any:
+        if name != "resource_type" and not name.startswith("_"):
+            object.__getattribute__(self, "_reads").note()
+        return super().__getattribute__(name)
 
 
 def _restore_unknowns(value: Any) -> Any:
@@ -132,9 +143,11 @@ class _Resources:
         stack: dict[str, PolicyResource] = {}
         for r in self.synth:
             props = emulate(r.type, r.name, r.inputs, context) if r.type in _IDENTITY_TYPES else r.inputs
-            stack[r.urn] = PolicyResource(
+            node = _WatchedResource(
                 r.type, self._watched(props), r.urn, r.name, _options(r), self.provider(r), None, [], {}
             )
+            node._reads = self.reads
+            stack[r.urn] = node
         for r in self.synth:
             node = stack[r.urn]
             node.parent = stack.get(r.parent) if r.parent else None

@@ -16,9 +16,6 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
-if TYPE_CHECKING:
-    from stockade.settings import SettingsError
-
 from stockade.exit_codes import (
     EXIT_INTERNAL,
     EXIT_INTERRUPTED,
@@ -28,17 +25,25 @@ from stockade.exit_codes import (
     combined_exit,
 )
 
+if TYPE_CHECKING:
+    from stockade.settings import SettingsError
+
 __all__ = [
     "EXIT_INTERNAL",
     "EXIT_INTERRUPTED",
     "EXIT_INVALID",
     "EXIT_OK",
     "EXIT_RISK",
+    "AllOption",
     "ProjectOption",
     "StackOption",
+    "chosen_stacks",
     "combined_exit",
+    "complete_stack",
     "fail",
     "lazy",
+    "nearest_project",
+    "problems_as_json",
     "problems_document",
     "project_root",
     "reported_errors",
@@ -55,16 +60,19 @@ ProjectOption = Annotated[
 ]
 
 
+def nearest_project(start: Path | None = None) -> Path | None:
+    """The nearest directory at or above `start` (default: here) holding Pulumi.yaml, or None."""
+    here = (start or Path.cwd()).resolve()
+    return next((c for c in (here, *here.parents) if (c / "Pulumi.yaml").is_file()), None)
+
+
 def complete_stack(incomplete: str) -> list[str]:
     """Shell completion for --stack: the stack files of the checkout around the working directory."""
-    here = Path.cwd()
-    for candidate in (here, *here.parents):
-        if (candidate / "Pulumi.yaml").is_file():
-            names = (
-                p.name[len("Pulumi.") : -len(".yaml")] for p in (candidate / "stacks").glob("Pulumi.*.yaml")
-            )
-            return sorted(n for n in names if n.startswith(incomplete))
-    return []
+    root = nearest_project()
+    if root is None:
+        return []
+    names = (p.name[len("Pulumi.") : -len(".yaml")] for p in (root / "stacks").glob("Pulumi.*.yaml"))
+    return sorted(n for n in names if n.startswith(incomplete))
 
 
 StackOption = Annotated[
@@ -89,12 +97,10 @@ def fail(message: str, code: int = EXIT_INVALID) -> NoReturn:
 
 def project_root(project_dir: Path | None) -> Path:
     """The checkout to work in; outside one, a SettingsError that says where to run."""
-    from stockade.engine.synth import SynthError, find_project_dir
     from stockade.settings import ConfigProblem, SettingsError
 
-    try:
-        return find_project_dir(project_dir)
-    except SynthError:
+    root = nearest_project(project_dir)
+    if root is None:
         where = str(project_dir) if project_dir is not None else str(Path.cwd())
         problem = ConfigProblem(
             "--project-dir",
@@ -102,7 +108,8 @@ def project_root(project_dir: Path | None) -> Path:
             "no Pulumi.yaml here or in any parent directory, so this is not a Stockade project checkout",
             "run the command inside your checkout, or pass --project-dir PATH",
         )
-        raise SettingsError("(none)", [problem]) from None
+        raise SettingsError("(none)", [problem])
+    return root
 
 
 def problems_document(stack: str, exc: SettingsError) -> dict[str, object]:

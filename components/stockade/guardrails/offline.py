@@ -143,11 +143,11 @@ class _Resources:
         stack: dict[str, PolicyResource] = {}
         for r in self.synth:
             props = emulate(r.type, r.name, r.inputs, context) if r.type in _IDENTITY_TYPES else r.inputs
-            node = _WatchedResource(
+            watched = _WatchedResource(
                 r.type, self._watched(props), r.urn, r.name, _options(r), self.provider(r), None, [], {}
             )
-            node._reads = self.reads
-            stack[r.urn] = node
+            watched._reads = self.reads
+            stack[r.urn] = watched
         for r in self.synth:
             node = stack[r.urn]
             node.parent = stack.get(r.parent) if r.parent else None

@@ -225,7 +225,7 @@ def test_an_internal_error_exits_1_in_one_line(
 
 def test_format_json_prints_json_for_an_invalid_stack(home: Path, tmp_path: Path) -> None:
     root = _project(tmp_path, extra={"broken": INVALID})
-    for command in ("validate", "synth", "policy"):
+    for command in ("validate", "synth", "policy", "audit"):
         result = _run(command, "--stack", "broken", "--format", "json", "--project-dir", str(root), home=home)
         assert result.returncode == 2, (command, result.stderr)
         document = json.loads(result.stdout)

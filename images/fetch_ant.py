@@ -22,7 +22,7 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import urlsplit
 
-# The vendor's documented release location (vendor contract 1.4).
+# The vendor's documented release location (docs/vendor-interface.md §1.4).
 RELEASE_BASE = "https://github.com/anthropics/anthropic-cli/releases/download"
 ARCHES = ("amd64", "arm64")
 MAX_ARCHIVE_BYTES = 256 * 1024 * 1024

@@ -224,7 +224,7 @@ def test_a_drifted_account_is_caught(aws: boto3.Session) -> None:
     assert manual == {"not encrypted with a KMS key", "no retention: logs are kept forever"}
     # The endpoint group's private HTTPS ingress is the one allowed ingress, drift or not.
     assert not any(f.resource.startswith(seeded["endpoints"]) for f in report.findings)
-    assert report.exit_code == 1
+    assert report.exit_code == 3
 
 
 def test_a_missing_service_is_a_finding(aws: boto3.Session) -> None:
@@ -281,7 +281,7 @@ def test_cli_reports_json_and_exits_non_zero_on_findings(
     result = CliRunner().invoke(
         app, ["audit", "--stack", "prod-use1", "--project-dir", str(PROJECT_DIR), "--format", "json"]
     )
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == 3, result.output
     report = json.loads(result.output)
     assert report["account"] == "333333333333" and report["clean"] is False
     assert {f["check"] for f in report["findings"]} == {checks.SERVICES}

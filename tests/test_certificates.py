@@ -1,4 +1,4 @@
-"""The tunnel's inner-TLS certificates: what Stockade generates meets contract 2.3.
+"""The tunnel's inner-TLS certificates: what Stockade generates meets docs/vendor-interface.md §2.3.
 
 The PEMs come from the offline emulation of pulumi-tls (stockade.emulators.tls),
 which builds real certificates from the inputs Stockade passes; the tests parse them

@@ -66,6 +66,6 @@ def test_synth_of_an_unknown_stack_is_a_clean_error() -> None:
 
 def test_outside_a_project_the_error_says_where_to_run(tmp_path: Path) -> None:
     result = _run("synth", "--stack", "dev", cwd=tmp_path)
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert "no Pulumi.yaml" in result.stderr
     assert "Traceback" not in result.stderr

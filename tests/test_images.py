@@ -1,7 +1,7 @@
 """What can be checked about the reference images without a Docker engine.
 
 The Dockerfiles are parsed (continuations joined, comments dropped) and checked against the
-vendor contract (section 1.6) and the dispatcher contract; the entry points they name are
+docs/vendor-interface.md §1.6 and the dispatcher contract; the entry points they name are
 resolved in this checkout and the shims are run; the stockade packages they copy are checked
 against what the programs import (statically, and by importing them from a copy laid out as
 the image lays it out); images/fetch_ant.py, which installs `ant` at build time, is run
@@ -196,7 +196,7 @@ def test_boto3_is_installed_from_hash_pinned_wheels(image: tuple[str, list[Instr
     assert tuple(int(p) for p in low.split(".")) <= version < tuple(int(p) for p in high.split("."))
 
 
-# --- user, paths and volumes (vendor contract 1.6) ---------------------------------------------
+# --- user, paths and volumes (docs/vendor-interface.md §1.6) ----------------------------------
 
 
 def test_the_image_runs_as_a_numeric_non_root_user(image: tuple[str, list[Instruction]]) -> None:

@@ -18,7 +18,7 @@ RULE_GROUP = "aws:networkfirewall/ruleGroup:RuleGroup"
 DNS_LIST = "aws:route53/resolverFirewallDomainList:ResolverFirewallDomainList"
 ENDPOINT = "aws:ec2/vpcEndpoint:VpcEndpoint"
 POLICY_TYPES = ("aws:iam/rolePolicy:RolePolicy", "aws:iam/policy:Policy")
-# The tunnel images' public registries (vendor contract 2.1 digests and the init image).
+# The tunnel images' public registries (docs/vendor-interface.md §2.1 digests and the init image).
 TUNNEL_REGISTRIES = (
     "registry-1.docker.io",
     "auth.docker.io",

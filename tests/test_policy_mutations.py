@@ -200,6 +200,6 @@ def test_every_rule_has_a_mutation_test() -> None:
 def test_mandatory_violation_fails_the_report_and_advisory_does_not() -> None:
     mandatory = run_rules(edit(base_resources(), "key", _set("enableKeyRotation", False)))
     advisory = run_rules(edit(base_resources(), "poller-service", _set("desiredCount", 1)))
-    assert (mandatory.passed, mandatory.exit_code) == (False, 1)
+    assert (mandatory.passed, mandatory.exit_code) == (False, 3)
     assert (advisory.passed, advisory.exit_code) == (True, 0)
     assert {o.rule: o.status for o in advisory.outcomes}["prod-replicas"] is Status.WARN

@@ -89,15 +89,15 @@ def _project(tmp_path: Path, program: str) -> Path:
     return tmp_path
 
 
-def test_policy_cli_exits_1_on_a_mandatory_violation(tmp_path: Path) -> None:
+def test_policy_cli_exits_3_on_a_mandatory_violation(tmp_path: Path) -> None:
     project = _project(tmp_path, VIOLATING_PROGRAM)
     result = CliRunner().invoke(
         app, ["policy", "--stack", "bad", "--project-dir", str(project), "--format", "json"]
     )
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == 3, result.output
     report = json.loads(result.output)
     rules = {v["rule"] for v in report["violations"]}
     assert rules == {"kms-key-rotation", "kms-encryption-at-rest"}
     table = CliRunner().invoke(app, ["policy", "--stack", "bad", "--project-dir", str(project)])
-    assert table.exit_code == 1
+    assert table.exit_code == 3
     assert "fix kms-key-rotation:" in table.output and "policy FAILED" in table.output

@@ -45,11 +45,11 @@ def test_preview_run_writes_a_report_and_exits_0(cli: Harness, tmp_path: Path) -
     assert "stockade rollout: preview (succeeded)" in result.output
 
 
-def test_a_failed_stack_makes_exit_1(cli: Harness) -> None:
+def test_a_failed_stack_makes_exit_3(cli: Harness) -> None:
     cli.standin.configure(b={"fail": True})
     make_project(cli.project_dir, [WaveSpec("one", ["a", "b"])])
     result = _invoke(cli)
-    assert result.exit_code == 1
+    assert result.exit_code == 3
     assert "stand-in failure requested for stack b" in result.output
 
 
@@ -111,7 +111,7 @@ def test_a_missing_pulumi_cli_is_reported(
     make_project(cli.project_dir, [WaveSpec("one", ["a"])])
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     result = _invoke(cli)
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "pulumi CLI is not on PATH" in result.output
 
 

@@ -1,4 +1,4 @@
-"""Every tunnel contract rule (vendor contract 2.2-2.4) has a failing config with a clear error."""
+"""Every tunnel rule (docs/vendor-interface.md §2.2-§2.4) has a failing config with a clear error."""
 
 from __future__ import annotations
 

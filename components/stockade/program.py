@@ -15,6 +15,9 @@ from stockade.settings import SettingsError, StackSettings
 from stockade.settings.load import settings_from_engine
 from stockade.settings.stack import Target
 
+WEAKENING_LOG_PREFIX = "stockade: weakened setting: "
+"""How the program logs each weakening, so `pulumi preview` and `up` show it."""
+
 
 def load_settings() -> StackSettings:
     """Validate the engine's config; a bad stack stops here with every problem listed."""
@@ -50,7 +53,7 @@ def run() -> None:
     settings = load_settings()
     for weakening in settings.weakenings():
         # Shows in `pulumi preview`/`up` output, so a reviewer cannot miss it.
-        pulumi.log.warn(f"stockade: weakened setting: {weakening}")
+        pulumi.log.warn(f"{WEAKENING_LOG_PREFIX}{weakening}")
     outputs = compose(settings)
     outputs["weakenings"] = settings.weakenings()
     for key in sorted(outputs):

@@ -1,6 +1,17 @@
-"""The `stockade` command. Each subcommand lives in its own module under stockade.cli."""
+"""The `stockade` command. Each subcommand lives in its own module under stockade.cli.
+
+`main` keeps the exit-code scheme (stockade.exit_codes): usage errors exit 2 with the parser's
+message, Ctrl-C exits 130, and anything unexpected is an internal error (exit 1) reported in
+one line, never a traceback unless STOCKADE_DEBUG=1 asks for it.
+"""
 
 from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
@@ -10,32 +21,117 @@ from stockade.cli.comment_cmd import comment
 from stockade.cli.config_docs_cmd import config_docs
 from stockade.cli.cost_cmd import cost
 from stockade.cli.diff_cmd import diff
+from stockade.cli.init_cmd import init
 from stockade.cli.policy_cmd import policy
 from stockade.cli.rollout_cmd import rollout
 from stockade.cli.synth_cmd import synth
 from stockade.cli.validate_cmd import validate
+from stockade.exit_codes import EXIT_INTERNAL, EXIT_OK
+
+PROG = "stockade"
+DEBUG_ENV = "STOCKADE_DEBUG"
 
 app = typer.Typer(
-    name="stockade",
-    help="Provision and check Claude Managed Agents' self-hosted perimeter with Pulumi.",
+    name=PROG,
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
+    # Plain click help wraps every line to the terminal; rich panels cut long words with "…".
+    rich_markup_mode=None,
 )
-app.command()(validate)
-app.command()(synth)
-app.command("config-docs")(config_docs)
-app.command()(rollout)
-app.command()(diff)
-app.command()(comment)
-app.command()(policy)
-app.command()(audit)
-app.command()(bootstrap)
-app.command()(cost)
+
+
+def installed_version() -> str:
+    """The installed distribution's version; the package's own when running from a bare checkout."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(PROG)
+    except PackageNotFoundError:
+        from stockade import __version__
+
+        return __version__
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"{PROG} {installed_version()}")
+        raise typer.Exit(EXIT_OK)
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """Provision and check Claude Managed Agents' self-hosted perimeter with Pulumi.
+
+    Exit codes (every command): 0 clean; 2 bad input or usage; 3 a risk, policy violation or
+    other failed check; 1 internal error (a bug); 130 interrupted.
+    """
+
+
+def _short_help(command: Callable[..., Any]) -> str:
+    # Click shortens a command's summary to fit the command list ("..."); the first docstring
+    # line, given whole, is wrapped instead.
+    return (command.__doc__ or "").strip().splitlines()[0]
+
+
+for _name, _command in (
+    ("init", init),
+    ("validate", validate),
+    ("synth", synth),
+    ("policy", policy),
+    ("diff", diff),
+    ("comment", comment),
+    ("audit", audit),
+    ("bootstrap", bootstrap),
+    ("rollout", rollout),
+    ("cost", cost),
+    ("config-docs", config_docs),
+):
+    app.command(_name, short_help=_short_help(_command))(_command)
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    """Run the command line and return its exit code.
+
+    Typer already exits 2 on usage errors and 130 on Ctrl-C; what escapes it is a bug.
+    """
+    try:
+        app(args=list(argv) if argv is not None else None, prog_name=PROG)
+    except SystemExit as exc:
+        if exc.code is None or isinstance(exc.code, int):
+            return exc.code or EXIT_OK
+        print(exc.code, file=sys.stderr)
+        return EXIT_INTERNAL
+    except Exception as exc:
+        _report_internal_error(exc)
+        return EXIT_INTERNAL
+    return EXIT_OK
+
+
+def _report_internal_error(exc: Exception) -> None:
+    """One line a user can report; the message and traceback only on request, as they may hold values."""
+    import traceback
+
+    if os.environ.get(DEBUG_ENV):
+        traceback.print_exception(exc)
+        return
+    frames = traceback.extract_tb(exc.__traceback__)
+    ours = [f for f in frames if f"{os.sep}stockade{os.sep}" in f.filename]
+    where = f" at {Path(ours[-1].filename).name}:{ours[-1].lineno}" if ours else ""
+    print(
+        f"internal error: {type(exc).__name__}{where}. This is a bug in Stockade; please report it with "
+        f"the command you ran. Set {DEBUG_ENV}=1 to print the traceback.",
+        file=sys.stderr,
+    )
 
 
 def main() -> None:
-    app()
+    sys.exit(run())
 
 
 if __name__ == "__main__":

@@ -7,7 +7,15 @@ from typing import Annotated
 
 import typer
 
-from stockade.cli.common import EXIT_INVALID, ProjectOption, StackOption, fail, reported_errors
+from stockade.cli.common import (
+    EXIT_INVALID,
+    ProjectOption,
+    StackOption,
+    chosen_stacks,
+    fail,
+    problems_as_json,
+    reported_errors,
+)
 
 
 class AuditFormat(StrEnum):
@@ -16,7 +24,7 @@ class AuditFormat(StrEnum):
 
 
 def audit(
-    stack: StackOption,
+    stack: StackOption = None,
     project_dir: ProjectOption = None,
     profile: Annotated[str | None, typer.Option("--profile", help="AWS profile to read with.")] = None,
     region: Annotated[
@@ -26,21 +34,24 @@ def audit(
         AuditFormat, typer.Option("--format", help="Output format.")
     ] = AuditFormat.TABLE,
 ) -> None:
-    """Check ingress, public IPs, buckets, log groups, KMS rotation and replicas; exit 1 on findings."""
+    """Check ingress, public IPs, buckets, log groups, KMS rotation and replicas in a deployed account.
+
+    Exit 0 when clean, 3 on findings, 2 for an invalid stack or refused credentials.
+    """
     import boto3
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from stockade.engine.synth import find_project_dir
     from stockade.guardrails.audit.discovery import expectations_from_settings
     from stockade.guardrails.audit.model import render_table
     from stockade.guardrails.audit.runner import AuditError, run_audit
     from stockade.settings.load import read_stack_file, settings_from_stack_file
 
     with reported_errors():
-        root = find_project_dir(project_dir)
-        settings = settings_from_stack_file(read_stack_file(root, stack))
+        with problems_as_json(output_format is AuditFormat.JSON):
+            root, (name,) = chosen_stacks(stack, False, project_dir)
+            settings = settings_from_stack_file(read_stack_file(root, name))
         try:
-            expected = expectations_from_settings(stack, settings, region)
+            expected = expectations_from_settings(name, settings, region)
             session = boto3.Session(profile_name=profile, region_name=expected.region or None)
             report = run_audit(session, expected)
         except (AuditError, ValueError) as exc:

@@ -10,7 +10,14 @@ from typing import Annotated
 
 import typer
 
-from stockade.cli.common import EXIT_INVALID, ProjectOption, StackOption, reported_errors, write_output
+from stockade.cli.common import (
+    EXIT_INVALID,
+    ProjectOption,
+    StackOption,
+    chosen_stacks,
+    reported_errors,
+    write_output,
+)
 
 
 class CostFormat(StrEnum):
@@ -34,16 +41,15 @@ def cost(
     """
     from stockade.cost.estimate import CostError, estimate, render_table
     from stockade.engine import synthesize
-    from stockade.engine.synth import find_project_dir
     from stockade.settings.load import read_stack_file, settings_from_stack_file
 
     with reported_errors():
-        project = find_project_dir(project_dir)
-        settings = settings_from_stack_file(read_stack_file(project, stack))
-        result = synthesize(stack, project)
+        project, (name,) = chosen_stacks(stack, False, project_dir)
+        settings = settings_from_stack_file(read_stack_file(project, name))
+        result = synthesize(name, project)
         documents = [resource.as_json() for resource in result.resources]
         try:
-            priced = estimate(stack, documents, settings.cost, settings.aws_region)
+            priced = estimate(name, documents, settings.cost, settings.aws_region)
         except CostError as exc:
             print(f"error: {exc}", file=sys.stderr)
             raise typer.Exit(EXIT_INVALID) from None

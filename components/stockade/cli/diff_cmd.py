@@ -11,12 +11,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from stockade.cli.common import EXIT_FAILED, EXIT_INVALID, ProjectOption, write_output
+from stockade.cli.common import EXIT_INVALID, EXIT_RISK, ProjectOption, write_output
 
 if TYPE_CHECKING:
     from stockade.review.model import Review
-
-EXIT_RISK = 3
 
 
 class ReviewFormat(StrEnum):
@@ -43,7 +41,7 @@ FailOnRiskOption = Annotated[
 
 @contextmanager
 def review_errors() -> Iterator[None]:
-    """Bad input exits 2 and a failed synth exits 1, each with one clear message and no traceback."""
+    """Bad input, and a revision that fails to synthesize, exit 2 with one clear message, no traceback."""
     from stockade.review.errors import ReviewInputError, RevisionError
     from stockade.settings.problems import clean_text  # input quoted back is redacted and escaped
 
@@ -54,10 +52,10 @@ def review_errors() -> Iterator[None]:
         raise typer.Exit(EXIT_INVALID) from None
     except RevisionError as exc:
         print(f"error: {clean_text(str(exc))}", file=sys.stderr)
-        raise typer.Exit(EXIT_FAILED) from None
+        raise typer.Exit(EXIT_INVALID) from None
     except OSError as exc:
         print(f"error: {clean_text(str(exc))}", file=sys.stderr)
-        raise typer.Exit(EXIT_FAILED) from None
+        raise typer.Exit(EXIT_INVALID) from None
 
 
 def emit(
@@ -85,7 +83,7 @@ def emit(
     if failed:
         # The comment is written (the other stacks are worth reading); the exit code still says it failed.
         print(f"error: could not review stack {', '.join(failed)}; see its section", file=sys.stderr)
-        raise typer.Exit(EXIT_FAILED)
+        raise typer.Exit(EXIT_INVALID)
     if fail_on_risk and review.has_risk():
         raise typer.Exit(EXIT_RISK)
 
@@ -126,8 +124,8 @@ def diff(
     Only stacks whose inputs changed are synthesized: a stack file change needs that stack,
     a change to shared code or dependencies needs every stack.
     No cloud credentials and no Pulumi CLI: safe for pull requests from forks.
-    Exit 0 when rendered, 2 for bad input, 1 when a stack fails to synthesize (the others
-    are still rendered), 3 with --fail-on-risk when a risky change is found.
+    Exit 0 when rendered, 2 for bad input or when a stack fails to synthesize (the others are
+    still rendered), 3 with --fail-on-risk when a risky change is found.
     """
 
     def build() -> Review:

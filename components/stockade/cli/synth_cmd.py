@@ -8,7 +8,14 @@ from typing import Annotated
 
 import typer
 
-from stockade.cli.common import ProjectOption, StackOption, reported_errors, write_output
+from stockade.cli.common import (
+    ProjectOption,
+    StackOption,
+    chosen_stacks,
+    problems_as_json,
+    reported_errors,
+    write_output,
+)
 
 
 class SynthFormat(StrEnum):
@@ -19,7 +26,7 @@ class SynthFormat(StrEnum):
 
 
 def synth(
-    stack: StackOption,
+    stack: StackOption = None,
     project_dir: ProjectOption = None,
     output_format: Annotated[
         SynthFormat,
@@ -27,12 +34,17 @@ def synth(
     ] = SynthFormat.SUMMARY,
     out: Annotated[Path | None, typer.Option("--out", help="Write to FILE instead of stdout.")] = None,
 ) -> None:
-    """Run the stack's program under Pulumi's mock runtime: no CLI, no credentials, no plugins."""
+    """Run the stack's program under Pulumi's mock runtime: no CLI, no credentials, no plugins.
+
+    Exit 0 when synthesized, 2 when the stack is invalid (with --format json, its problems as JSON).
+    """
     from stockade.engine import synthesize
     from stockade.engine.render import render_summary, render_tree
 
     with reported_errors():
-        result = synthesize(stack, project_dir)
+        with problems_as_json(output_format is SynthFormat.JSON):
+            root, (name,) = chosen_stacks(stack, False, project_dir)
+            result = synthesize(name, root)
         if output_format is SynthFormat.JSON:
             text = result.to_json()
         elif output_format is SynthFormat.MERMAID:

@@ -59,7 +59,7 @@ from stockade.workqueue.errors import EXIT_OK, DispatchError
 PROGRAM = "stockade-queue-stats"
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 DEFAULT_NAMESPACE = "Stockade/Sandboxes"
-# Vendor contract 1.2: API version and the managed-agents beta header.
+# docs/vendor-interface.md §1.2: API version and the managed-agents beta header.
 API_VERSION = "2023-06-01"
 API_BETA = "managed-agents-2026-04-01"
 # Stats field -> metric name (the dispatcher contract fixes these names).

@@ -20,7 +20,7 @@ mount the same volumes read-only. No process ever runs with a writable root, and
 files are written by the daemon, owned and moded exactly as declared.
 
 A consumer carries its stagers' IDs in a label, so new content replaces the consumer
-(a config change needs a restart: contract 2.2); the key's value never appears in it.
+(a config change needs a restart: docs/vendor-interface.md §2.2); the key's value never appears in it.
 Secret and public files go through separate stagers: Pulumi treats a whole property as
 secret when one element is, and the public ones (the proxy config) should stay readable
 in previews, synth and policy.

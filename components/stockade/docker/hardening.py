@@ -1,13 +1,13 @@
 """Hardened Docker containers, the same for every long-running container Stockade creates.
 
-The vendor's Compose reference (contract 2.1) sets `user 65532:65532`, `read_only`,
+The vendor's Compose reference (docs/vendor-interface.md §2.1) sets `user 65532:65532`, `read_only`,
 `no-new-privileges`, `cap_drop ALL`, a 30 s stop grace and json-file logs capped at
 10m x 3. Every container here gets all of that, plus an init process to reap children,
 no privileged mode, memory/CPU limits and a restart policy. What differs between
 containers is data (`ContainerSpec`); the hardening is not a parameter.
 
 Pulumi's `destroy_grace_seconds` gets the same 30 s, so `pulumi destroy` and
-replacements stop a container the way the vendor's shutdown contract (1.8) asks.
+replacements stop a container the way the vendor asks (docs/vendor-interface.md §1.8).
 """
 
 from __future__ import annotations

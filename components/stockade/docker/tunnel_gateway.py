@@ -1,4 +1,4 @@
-"""`stockade:docker:TunnelGateway`: the vendor's Compose reference (contract 2.1), in Pulumi.
+"""`stockade:docker:TunnelGateway`: the vendor's Compose reference (docs/vendor-interface.md §2.1) in Pulumi.
 
 Per replica, the reference's two services:
 
@@ -72,7 +72,7 @@ class TunnelGatewayArgs(TypedDict):
     """Bumping it replaces cloudflared, which then reads the rotated token."""
 
     replicas: int
-    """Identical proxy+cloudflared pairs (same token and certificates, contract 2.7)."""
+    """Identical proxy+cloudflared pairs (same token and certificates, docs/vendor-interface.md §2.7)."""
 
     health_check: bool
     """cloudflared's `tunnel --metrics ... ready` health check (cloudflared 2024.12 or later)."""
@@ -133,7 +133,7 @@ class TunnelGateway(pulumi.ComponentResource):
             stack_labels=labels,
             opts=child,
         )
-        # Routes are read at start only (contract 2.2): a new config must replace the proxy.
+        # Routes are read at start only (docs/vendor-interface.md §2.2): a new config must replace the proxy.
         # The certificate is hot-reloaded, but the stager label replaces it on any file change.
         config_hash = hashlib.sha256(args["proxy_config"].encode("utf-8")).hexdigest()
         command = ["tunnel", "--no-autoupdate"]

@@ -267,7 +267,7 @@ def _mounts(template: SandboxTemplate, request: SessionRequest) -> list[dict[str
     }
     workspace: dict[str, Any] = {"Type": "volume", "Target": WORKSPACE}
     if template.keep_workspaces:
-        # A named volume outlives the container; deliverables land in the workdir (contract 1.6).
+        # A named volume outlives the container; outputs land in the workdir (docs/vendor-interface.md §1.6).
         workspace["Source"] = workspace_volume(template, request)
         workspace["VolumeOptions"] = {"Labels": labels}
     return [

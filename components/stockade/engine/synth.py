@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import runpy
 import sys
 from collections.abc import Callable, Mapping
@@ -29,8 +30,27 @@ PROJECT = "stockade"
 PLACEHOLDER_PREFIX = "stockade-offline-secret:"
 
 
+class _WeakeningsShownOnce(logging.Filter):
+    """Drop the program's weakening log lines: offline, SynthResult.weakenings carries them and every
+    command prints them from there, so a user sees each weakening once."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from stockade.program import WEAKENING_LOG_PREFIX
+
+        return not record.getMessage().startswith(WEAKENING_LOG_PREFIX)
+
+
+# The program's own log lines under the mock runtime (warnings still reach stderr).
+_PROGRAM_LOG = logging.getLogger("stockade.engine.program")
+_PROGRAM_LOG.addFilter(_WeakeningsShownOnce())
+
+
 class SynthError(Exception):
     """The program failed under the offline engine; the message says why and where."""
+
+
+class SynthInputError(SynthError):
+    """The checkout itself is incomplete (no Pulumi.yaml, no program): the user's to fix."""
 
 
 def find_project_dir(start: Path | None = None) -> Path:
@@ -39,7 +59,7 @@ def find_project_dir(start: Path | None = None) -> Path:
     for candidate in (here, *here.parents):
         if (candidate / "Pulumi.yaml").is_file():
             return candidate
-    raise SynthError(f"no Pulumi.yaml at or above {here}; run from a Stockade project checkout")
+    raise SynthInputError(f"no Pulumi.yaml at or above {here}; run from a Stockade project checkout")
 
 
 def _engine_config(
@@ -93,7 +113,7 @@ def synthesize(stack: str, project_dir: Path | None = None) -> SynthResult:
     stack_file = read_stack_file(project_dir, stack)
     program = project_dir / "__main__.py"
     if not program.is_file():
-        raise SynthError(f"{program} does not exist")
+        raise SynthInputError(f"{program} does not exist")
 
     def run_program() -> None:
         sys.path.insert(0, str(project_dir))
@@ -144,7 +164,9 @@ def synthesize_config(
         runtime_settings.reset_options(project=PROJECT, stack=stack)
         asyncio.set_event_loop(loop)
         runtime_config.set_all_config(config, secret_keys)
-        pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
+        pulumi.runtime.set_mocks(
+            mocks, project=PROJECT, stack=stack, preview=False, logger=_PROGRAM_LOG, monitor=monitor
+        )
         loop.run_until_complete(pulumi.runtime.stack.run_pulumi_func(entry))
         root = runtime_settings.get_root_resource()
         exported = getattr(root, "outputs", {}) or {}

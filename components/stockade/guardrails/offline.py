@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from inspect import isawaitable
 from typing import Any
 
@@ -48,6 +48,54 @@ STACK_TYPE = "pulumi:pulumi:Stack"
 # resources when dependencies alone are ambiguous (a rule referencing two groups), so only these
 # types are re-emulated; other emulators (certificates, keys) are costly and need unredacted inputs.
 _IDENTITY_TYPES = frozenset({tokens.SECURITY_GROUP, tokens.PREFIX_LIST, tokens.VPC, *tokens.BUCKETS})
+
+
+class _Reads:
+    """Which rules looked past a resource's type: a rule that never did had nothing to check.
+
+    A rule filters by resource type before it looks at anything else (properties, name,
+    dependencies), so on a stack without its resources (an S3 rule on a Docker stack) it
+    reads only types and is reported `n/a` rather than a vacuous `pass`.
+    """
+
+    def __init__(self) -> None:
+        self.current: str | None = None
+        self.rules: set[str] = set()
+
+    def note(self) -> None:
+        if self.current is not None:
+            self.rules.add(self.current)
+
+
+class _Watched(Mapping[str, Any]):
+    """A resource's properties that note, on any read, the rule now running."""
+
+    def __init__(self, props: Mapping[str, Any], reads: _Reads) -> None:
+        self._props = props
+        self._reads = reads
+
+    def __getitem__(self, key: str) -> Any:
+        self._reads.note()
+        return self._props[key]
+
+    def __iter__(self) -> Iterator[str]:
+        self._reads.note()
+        return iter(self._props)
+
+    def __len__(self) -> int:
+        self._reads.note()
+        return len(self._props)
+
+
+class _WatchedResource(PolicyResource):
+    """A resource for stack policies that notes any read beyond its type (see _Reads)."""
+
+    _reads: _Reads
+
+    def __getattribute__(self, name: str) -> Any:
+        if name != "resource_type" and not name.startswith("_"):
+            object.__getattribute__(self, "_reads").note()
+        return super().__getattribute__(name)
 
 
 def _restore_unknowns(value: Any) -> Any:
@@ -85,6 +133,7 @@ class _Resources:
         self, resources: Sequence[SynthResource], context: OfflineContext, outputs: Mapping[str, Any]
     ) -> None:
         self.synth = list(resources)
+        self.reads = _Reads()
         by_urn = {r.urn: r for r in self.synth}
         self.providers: dict[str, PolicyProviderResource] = {
             r.urn: PolicyProviderResource(r.type, _proxied(r.inputs), r.urn, r.name)
@@ -94,9 +143,11 @@ class _Resources:
         stack: dict[str, PolicyResource] = {}
         for r in self.synth:
             props = emulate(r.type, r.name, r.inputs, context) if r.type in _IDENTITY_TYPES else r.inputs
-            stack[r.urn] = PolicyResource(
-                r.type, _proxied(props), r.urn, r.name, _options(r), self.provider(r), None, [], {}
+            watched = _WatchedResource(
+                r.type, self._watched(props), r.urn, r.name, _options(r), self.provider(r), None, [], {}
             )
+            watched._reads = self.reads
+            stack[r.urn] = watched
         for r in self.synth:
             node = stack[r.urn]
             node.parent = stack.get(r.parent) if r.parent else None
@@ -110,8 +161,11 @@ class _Resources:
             PolicyResource(STACK_TYPE, _proxied(dict(outputs)), root, name, root_options, None, None, [], {})
         )
         # Rules only read props, so one proxy per resource serves every resource policy.
-        self.inputs = {r.urn: _proxied(r.inputs) for r in self.synth}
+        self.inputs = {r.urn: self._watched(r.inputs) for r in self.synth}
         self.labels = {r.urn: f"{r.name} ({r.type})" for r in self.synth} | {root: f"{name} ({STACK_TYPE})"}
+
+    def _watched(self, props: dict[str, Any]) -> Any:
+        return _Watched(_proxied(props), self.reads)
 
     def provider(self, resource: SynthResource) -> PolicyProviderResource | None:
         return self.providers.get(resource.provider) if resource.provider else None
@@ -163,6 +217,7 @@ def evaluate(
         return report
 
     def run(policy_name: str, call: Any, urn: str | None) -> None:
+        shapes.reads.current = rule_of[policy_name].name
         try:
             _settle(call())
         except UnknownValueError as exc:
@@ -178,6 +233,8 @@ def evaluate(
             )
         except _NotApplicableError:
             not_applicable[policy_name] = not_applicable.get(policy_name, 0) + 1
+        finally:
+            shapes.reads.current = None
 
     for policy in build_policies(rules):
         policy_config_values = dict(config.get(policy.name) or {})
@@ -200,7 +257,7 @@ def evaluate(
             report = reporter(policy.name, None)
             run(policy.name, lambda p=policy, a=stack_args, r=report: p.validate(a, r), None)
 
-    outcomes = tuple(_outcome(rule, findings, not_applicable, levels) for rule in rules)
+    outcomes = tuple(_outcome(rule, findings, not_applicable, levels, shapes.reads.rules) for rule in rules)
     return PolicyReport(stack=stack, resources=len(shapes.synth), outcomes=outcomes, findings=tuple(findings))
 
 
@@ -209,6 +266,7 @@ def _outcome(
     findings: list[Finding],
     not_applicable: dict[str, int],
     levels: Mapping[str, Level],
+    inspected: set[str],
 ) -> RuleOutcome:
     mine = [f for f in findings if f.rule == rule.name]
     violations = [f for f in mine if f.kind is FindingKind.VIOLATION]
@@ -218,8 +276,9 @@ def _outcome(
         status = Status.NOT_CHECKED
     elif any(f.kind is FindingKind.ALLOWED for f in mine):
         status = Status.ALLOWED
-    elif not_applicable.get(rule.name, 0):
-        # Nothing found, and the rule said it does not apply to this stack (e.g. prod-only rules).
+    elif not_applicable.get(rule.name, 0) or rule.name not in inspected:
+        # Nothing found, and the rule said it does not apply to this stack (e.g. prod-only rules),
+        # or it never looked inside a resource: none of the kinds it checks exist here.
         status = Status.NOT_APPLICABLE
     else:
         status = Status.PASS

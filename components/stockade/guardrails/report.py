@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from stockade.exit_codes import EXIT_OK, EXIT_RISK
 from stockade.guardrails.rule import Level
 
 
@@ -84,7 +85,7 @@ class PolicyReport:
 
     @property
     def exit_code(self) -> int:
-        return 0 if self.passed else 1
+        return EXIT_OK if self.passed else EXIT_RISK
 
     def of_kind(self, kind: FindingKind) -> list[Finding]:
         return [f for f in self.findings if f.kind is kind]

@@ -30,7 +30,7 @@ StackCheck = Callable[["StackValidationArgs", "ReportViolation"], None]
 
 class Level(StrEnum):
     MANDATORY = "mandatory"
-    """A violation fails `pulumi preview`/`up` and `stockade policy` (exit 1)."""
+    """A violation fails `pulumi preview`/`up` and `stockade policy` (exit 3)."""
     ADVISORY = "advisory"
     """Printed, never fails."""
 

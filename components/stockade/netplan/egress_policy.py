@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import cache
 
 VENDOR_API_DOMAIN = "api.anthropic.com"
-"""The only vendor host the contract names for workers (vendor contract 1.6; open question 4)."""
+"""The only vendor host the contract names for workers (docs/vendor-interface.md §1.6 and unknown 4)."""
 
 INTERFACE_ENDPOINT_SERVICES = (
     "ecr.api",
@@ -35,7 +35,7 @@ PRIVATE_RANGES = ("10.0.0.0/8", "100.64.0.0/10", "172.16.0.0/12", "192.168.0.0/1
 reach them unless a CIDR is listed explicitly. (Other reserved ranges such as 127/8, 169.254/16
 and 224/3 are not routable through a VPC at all.)"""
 
-# The tunnel's cloudflared dials Cloudflare's edge (vendor contract 2.5); it resolves the edge
+# The tunnel's cloudflared dials Cloudflare's edge (docs/vendor-interface.md §2.5); it resolves the edge
 # through SRV and A records under argotunnel.com.
 CLOUDFLARED_EDGE_CIDR = "198.41.192.0/19"
 CLOUDFLARED_EDGE_PORT = 7844

@@ -8,4 +8,4 @@ class ReviewInputError(Exception):
 
 
 class RevisionError(Exception):
-    """A revision could not be synthesized (its program failed, or it timed out). Exit code 1."""
+    """A revision could not be synthesized (its program failed, or it timed out). Exit code 2."""

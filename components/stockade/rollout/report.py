@@ -8,15 +8,17 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from stockade import exit_codes
 from stockade.rollout.protocol import StackStatus
 from stockade.rollout.view import RolloutView, StackView
 
 if TYPE_CHECKING:
     from rich.table import Table
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_CANCELLED = 130  # what a shell reports for a command stopped by SIGINT
+# The shared scheme (stockade.exit_codes): a stack whose operation failed is a failed run (3).
+EXIT_OK = exit_codes.EXIT_OK
+EXIT_FAILED = exit_codes.EXIT_RISK
+EXIT_CANCELLED = exit_codes.EXIT_INTERRUPTED  # what a shell reports for a command stopped by SIGINT
 
 REPORT_VERSION = 1
 _SYMBOLS = (("create", "+"), ("update", "~"), ("replace", "+-"), ("delete", "-"))

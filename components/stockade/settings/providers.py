@@ -1,4 +1,4 @@
-"""`stockade:sandboxes.<provider>`: the managed sandbox providers (vendor contract section 3).
+"""`stockade:sandboxes.<provider>`: the managed sandbox providers (docs/vendor-interface.md §3).
 
 One section per provider, read only when `sandboxes.provider` names it:
 
@@ -235,7 +235,7 @@ def provider_weakenings(settings: StackSettings) -> list[str]:
         if cloudflare.anthropic_api_key is not None:
             found.append(
                 "sandboxes.cloudflare.anthropicApiKey is set: an organization API key lives in the Worker "
-                "(the template needs it), against contract 1.3's advice to keep the org key off worker hosts"
+                "(the template needs it); docs/vendor-interface.md §1.3 says to keep it off worker hosts"
             )
         if not cloudflare.egress.allow:
             found.append(

@@ -1,4 +1,4 @@
-"""`stockade:sandboxes`: where Claude Managed Agents' tools run (vendor contract section 1)."""
+"""`stockade:sandboxes`: where Claude Managed Agents' tools run (docs/vendor-interface.md §1)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`stockade:tunnel`: the MCP tunnel gateway (vendor contract section 2)."""
+"""`stockade:tunnel`: the MCP tunnel gateway (docs/vendor-interface.md §2)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from stockade.settings.sandboxes import AlarmSubscription
 from stockade.settings.secrets import SecretInput
 from stockade.settings.types import DomainName, ImageRef, Ipv4Cidr, is_pinned
 
-# The digests the vendor documents (contract 2.1, Aug-Sep 2026 pages). No tags are published.
+# The digests the vendor documents (docs/vendor-interface.md §2.1, Aug-Sep 2026 pages); no tags exist.
 DEFAULT_PROXY_IMAGE = (
     "us-docker.pkg.dev/anthropic-public-registry/images/mcp-proxy"
     "@sha256:efb27b299d627e4134815663cb8896641eeaee025d734c0f695582b4df38f013"
@@ -33,7 +33,7 @@ DEFAULT_CLOUDFLARED_IMAGE = (
 DEFAULT_INIT_IMAGE = "busybox@sha256:73aaf090f3d85aa34ee199857f03fa3a95c8ede2ffd4cc2cdb5b94e566b11662"
 # Where api.anthropic.com receives connections (P+api/ip-addresses, inbound IPv4).
 ANTHROPIC_API_CIDRS = ("160.79.104.0/23",)
-# cloudflared's edge (contract 2.5). Only the IPv4 range is usable from an IPv4-only VPC.
+# cloudflared's edge (docs/vendor-interface.md §2.5). Only the IPv4 range is usable from an IPv4-only VPC.
 CLOUDFLARED_EDGE_CIDRS = ("198.41.192.0/19",)
 CLOUDFLARED_EDGE_PORT = 7844
 # Networks no upstream may be in: the proxy dials from inside the gateway task, where 169.254/16
@@ -74,7 +74,7 @@ class Upstream(SettingsModel):
 
 
 def parse_upstream(value: Any) -> Upstream:
-    """Parse an upstream exactly as the proxy's config loader accepts it (contract 2.2)."""
+    """Parse an upstream exactly as the proxy's config loader accepts it (docs/vendor-interface.md §2.2)."""
     if isinstance(value, Upstream):
         return value
     if not isinstance(value, str):
@@ -228,7 +228,7 @@ class UpstreamTlsSettings(SettingsModel):
 
 
 class CertificateSettings(SettingsModel):
-    """The inner-TLS certificates Anthropic verifies (contract 2.3)."""
+    """The inner-TLS certificates Anthropic verifies (docs/vendor-interface.md §2.3)."""
 
     source: CertificateSource = CertificateSource.GENERATED
     """`generated` (Stockade makes and renews them), `provided` or `setup`."""

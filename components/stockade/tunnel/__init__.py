@@ -1,1 +1,1 @@
-"""Target-independent pieces of the MCP tunnel stack (contract section 2)."""
+"""Target-independent pieces of the MCP tunnel stack (docs/vendor-interface.md §2)."""

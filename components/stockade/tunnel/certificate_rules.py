@@ -1,4 +1,4 @@
-"""The contract's certificate requirements (vendor contract 2.3), checked on PEM text.
+"""The contract's certificate requirements (docs/vendor-interface.md §2.3), checked on PEM text.
 
 Used three ways: settings validation refuses a provided server certificate that
 Anthropic would reject, tests check what `TunnelCertificates` generates, and the

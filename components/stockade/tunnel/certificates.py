@@ -1,4 +1,4 @@
-"""`stockade:tls:TunnelCertificates`: the tunnel's inner-TLS CA and server certificate (contract 2.3).
+"""`stockade:tls:TunnelCertificates`: the inner-TLS CA and server certificate (docs/vendor-interface.md §2.3).
 
 Target-independent: the AWS gateway stores the outputs in Secrets Manager, the
 Docker target writes them to the host. Built with pulumi-tls, so the keys live

@@ -31,7 +31,7 @@ class ProxyPaths:
 
 
 def proxy_config(tunnel: TunnelSettings, paths: ProxyPaths = ProxyPaths()) -> dict[str, object]:
-    """The proxy config as a mapping (contract 2.2 field names)."""
+    """The proxy config as a mapping (docs/vendor-interface.md §2.2 field names)."""
     upstream: dict[str, object] = {}
     if tunnel.disable_ip_validation:
         upstream["disable_ip_validation"] = True

@@ -1,6 +1,6 @@
 """`stockade:vercel:FunctionProject`: the Vercel project that hosts the integration's webhook Function.
 
-Vercel's pattern (vendor contract section 3): a Function receives Anthropic's
+Vercel's pattern (docs/vendor-interface.md §3): a Function receives Anthropic's
 `session.status_run_started` webhook and starts one Vercel Sandbox microVM per
 session; the environment key stays in the Function and reaches the Sandbox only as a
 header injected by the Sandbox's `networkPolicy`. Stockade provisions the project and

@@ -2,7 +2,7 @@
 
 Daytona and Modal sandboxes run in the provider's cloud; what the customer runs is the
 orchestrator that polls the environment's work queue and starts one provider sandbox
-per session (vendor contract section 3). The bridge runs it in the customer's account:
+per session (docs/vendor-interface.md §3). The bridge runs it in the customer's account:
 
 * private subnets, no public IP, a security group with zero ingress;
 * egress: the AWS endpoints, plus HTTPS to the internet through the network's egress
@@ -12,7 +12,7 @@ per session (vendor contract section 3). The bridge runs it in the customer's ac
 * no task role: the orchestrator holds no AWS credentials at all;
 * exactly one task, never two: the reference orchestrators allow one instance per
   environment, so deployments stop the old task before starting the new one (work
-  stays queued meanwhile, contract 1.1).
+  stays queued meanwhile, docs/vendor-interface.md §1.1).
 """
 
 from __future__ import annotations

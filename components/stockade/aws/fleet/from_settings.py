@@ -2,7 +2,7 @@
 
 The allowlist is assembled here, in one place, from everything the stack runs:
 the vendor API, `network.egress.allowedDomains`, the registries its images come
-from, and what the tunnel gateway needs when it is enabled (vendor contract 2.5).
+from, and what the tunnel gateway needs when it is enabled (docs/vendor-interface.md §2.5).
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def resolve_only_domains(settings: StackSettings) -> list[str]:
     """Names workloads resolve but reach only by address (kept off the Network Firewall's SNI list).
 
     cloudflared finds its edge through SRV and A records under argotunnel.com and then dials
-    198.41.192.0/19 on 7844 (vendor contract 2.5, the `cloudflared_flows`); nothing it needs is
+    198.41.192.0/19 on 7844 (docs/vendor-interface.md §2.5, the `cloudflared_flows`); nothing it needs is
     served on 443 by name, so `*.argotunnel.com` only has to resolve.
     """
     return list(CLOUDFLARED_DOMAINS) if settings.tunnel.enabled else []

@@ -118,7 +118,7 @@ def init_container(image: pulumi.Input[str], files: FileSecrets) -> Container:
 
 
 def proxy_mounts() -> tuple[Mount, ...]:
-    """The vendor's paths, read-only (contract 2.1: config.yaml:ro and data:ro)."""
+    """The vendor's paths, read-only (docs/vendor-interface.md §2.1: config.yaml:ro and data:ro)."""
     return (
         Mount(CONFIG_VOLUME, "/etc/mcp-gateway", read_only=True),
         Mount(DATA_VOLUME, "/data", read_only=True),

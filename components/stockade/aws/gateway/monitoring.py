@@ -1,4 +1,4 @@
-"""Health for a gateway that has no health endpoint (contract 2.7, open question 7).
+"""Health for a gateway that has no health endpoint (docs/vendor-interface.md §2.7 and unknown 7).
 
 Built from what exists: the log lines the vendor documents become metrics, and
 ECS's own task count (Container Insights) tells whether anything runs at all.

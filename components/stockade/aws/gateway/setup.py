@@ -2,7 +2,7 @@
 
 Setup keeps its state in its output directory (`data/`: tunnel ID, CA, server
 certificate and key, token, domain) and re-uses it on the next run; given an
-empty directory it creates a new CA and registers it (contract 2.4). A Fargate
+empty directory it creates a new CA and registers it (docs/vendor-interface.md §2.4). A Fargate
 volume is empty at every start, so each task brackets the vendor's binary:
 
 1. `prepare` (busybox, uid 0, no capabilities) opens the task's volumes to the
@@ -15,7 +15,7 @@ volume is empty at every start, so each task brackets the vendor's binary:
    deployment of the gateway so its tasks pick them up.
 
 Files in `data/` are saved flat (name and base64 per line); setup is assumed not
-to write sub-directories (its file names are partly undocumented, contract 4.8).
+to write sub-directories (its file names are partly undocumented, docs/vendor-interface.md, unknown 8).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""`stockade:aws:TunnelGateway`: the vendor's MCP tunnel stack on ECS Fargate (contract section 2).
+"""`stockade:aws:TunnelGateway`: the vendor's MCP tunnel stack on ECS Fargate (docs/vendor-interface.md §2).
 
 One Fargate service; each task holds the vendor's two containers, which share
 the task's network namespace (awsvpc), so cloudflared reaches the proxy on
@@ -152,7 +152,7 @@ def gateway_egress_rules(
     https_to_internet: bool,
     internet_prefix_list_id: pulumi.Input[str] | None = None,
 ) -> list[EgressRule]:
-    """Every destination the gateway may reach, and nothing else (contract 2.5)."""
+    """Every destination the gateway may reach, and nothing else (docs/vendor-interface.md §2.5)."""
     rules = aws_service_egress(endpoints_security_group_id, s3_prefix_list_id)
     for cidr in CLOUDFLARED_EDGE_CIDRS:
         for protocol in ("tcp", "udp"):
@@ -561,7 +561,7 @@ class TunnelGateway(pulumi.ComponentResource):
     def _cloudflared(
         image: pulumi.Input[str], token_arn: pulumi.Input[str], tunnel: TunnelSettings
     ) -> Container:
-        # The vendor's command (contract 2.1); --metrics only when the health check needs it.
+        # The vendor's command (docs/vendor-interface.md §2.1); --metrics only if the health check needs it.
         metrics = ["--metrics", CLOUDFLARED_METRICS] if tunnel.health_check else []
         command = ["tunnel", "--no-autoupdate", *metrics, "run", "--url", PROXY_LOCAL_URL]
         health_check = None

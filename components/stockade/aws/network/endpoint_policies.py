@@ -37,7 +37,7 @@ ENDPOINT_ACTIONS: dict[str, tuple[str, ...]] = {
         "secretsmanager:TagResource",
     ),
     "kms": ("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"),
-    # GetWebIdentityToken: the tunnel's setup task authenticates with WIF (vendor contract 2.4).
+    # GetWebIdentityToken: the tunnel's setup task authenticates with WIF (docs/vendor-interface.md §2.4).
     "sts": ("sts:AssumeRole", "sts:GetCallerIdentity", "sts:GetWebIdentityToken"),
     "monitoring": ("cloudwatch:PutMetricData",),
     "ssmmessages": (

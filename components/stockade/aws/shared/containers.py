@@ -17,7 +17,7 @@ from typing import Any
 import pulumi
 
 NONROOT_USER = "65532:65532"
-# SIGTERM then at least 30 s before SIGKILL (contract 1.8); Fargate allows up to 120 s.
+# SIGTERM then at least 30 s before SIGKILL (docs/vendor-interface.md §1.8); Fargate allows up to 120 s.
 STOP_TIMEOUT_SECONDS = 30
 
 

@@ -7,6 +7,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from stockade.exit_codes import EXIT_OK, EXIT_RISK
+
 
 @dataclass(frozen=True, order=True)
 class AuditFinding:
@@ -33,7 +35,7 @@ class AuditReport:
 
     @property
     def exit_code(self) -> int:
-        return 0 if self.clean else 1
+        return EXIT_OK if self.clean else EXIT_RISK
 
     def as_json(self) -> dict[str, Any]:
         return {

@@ -226,7 +226,7 @@ DROPS_CAPABILITIES = _container_rule(
 
 STOP_TIMEOUT = _container_rule(
     "container-stop-timeout",
-    "Containers get at least 30 s between SIGTERM and SIGKILL (the vendor's shutdown contract).",
+    "Containers get at least 30 s between SIGTERM and SIGKILL (docs/vendor-interface.md §1.8).",
     "Set stopTimeout (ECS, up to 120 s on Fargate) or stop_timeout (Docker) to 30 or more.",
     lambda c: (
         None

@@ -21,7 +21,7 @@ from stockade.guardrails.rules import tokens
 if TYPE_CHECKING:
     from pulumi_policy import PolicyResource, ReportViolation, StackValidationArgs
 
-# What the proxy allows when allowed_ips is absent (contract 2.2).
+# What the proxy allows when allowed_ips is absent (docs/vendor-interface.md §2.2).
 PROXY_DEFAULT_ALLOWED = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
 
 

@@ -163,7 +163,10 @@ def build_all(client: docker.DockerClient, ca_pem: str) -> tuple[TestImages, lis
     builder = Builder(client, [])
     rootfs = builder.rootfs()
     host_ca = Path("/etc/ssl/certs/ca-certificates.crt")
-    ca_bundle = host_ca.read_bytes() if host_ca.is_file() else b""
+    # The machine's roots (for package downloads during builds) plus the test CA, so that
+    # programs using the system roots, such as the session image's API proxy, trust the
+    # stand-in vendor API, as a corporate image trusts its own CA.
+    ca_bundle = (host_ca.read_bytes() if host_ca.is_file() else b"") + b"\n" + ca_pem.encode()
     with tempfile.TemporaryDirectory(prefix="stockade-base-") as tmp:
         context = Path(tmp)
         shutil.copy(IMAGES / "base.Dockerfile", context / "Dockerfile")
@@ -197,21 +200,14 @@ def build_all(client: docker.DockerClient, ca_pem: str) -> tuple[TestImages, lis
 
     def production(name: str) -> str:
         dockerfile = REPO / "images" / name / "Dockerfile"
-        inputs = [
-            base.encode(),
-            ant_image.encode(),
-            *_files(
-                [
-                    dockerfile,
-                    dockerfile.with_name("Dockerfile.dockerignore"),
-                    REPO / "images",
-                    REPO / "components" / "stockade" / "__init__.py",
-                    REPO / "components" / "stockade" / "workqueue",
-                    REPO / "components" / "stockade" / "dispatcher",
-                    REPO / "components" / "stockade" / "docker_dispatcher",
-                ]
-            ),
+        ignore = dockerfile.with_name("Dockerfile.dockerignore")
+        # The build context is exactly what the .dockerignore lets in (`!path` lines).
+        allowed = [
+            REPO / line[1:].strip().rstrip("/")
+            for line in ignore.read_text(encoding="utf-8").splitlines()
+            if line.startswith("!")
         ]
+        inputs = [base.encode(), ant_image.encode(), *_files([dockerfile, ignore, *allowed])]
         return builder.build(
             f"stockade-e2e/{name}:{_digest(inputs)}",
             dockerfile,

@@ -140,6 +140,11 @@ class LocalStack:
             labels.append(f"stockade:work-id={work_id}")
         return self.client.containers.list(all=all_states, filters={"label": labels})
 
+    def dispatched(self) -> list[Any]:
+        """Every container the broker started for this stack (sandboxes and their API proxies)."""
+        labels = [f"{k}={v}" for k, v in SANDBOX_LABEL.items()]
+        return self.client.containers.list(all=True, filters={"label": labels})
+
     def wait_result(self, work_id: str, timeout: float = 180) -> dict[str, Any]:
         return wait_for(
             f"the session report of {work_id}",

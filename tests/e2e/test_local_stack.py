@@ -92,7 +92,7 @@ def test_sessions_each_get_their_own_hardened_sandbox_within_the_cap(local_stack
 
     # Afterwards the reaper leaves no sandbox and no anonymous volume (secrets, /mnt/memory);
     # the named workspace volumes stay, with the sessions' outputs, as keepWorkspaces says.
-    wait_for("the reaper to remove every sandbox", lambda: not stack.sandboxes(), 90, 2)
+    wait_for("the reaper to remove every sandbox and API proxy", lambda: not stack.dispatched(), 90, 2)
     workspaces = {
         v.name
         for v in stack.client.volumes.list(filters={"label": "stockade:managed-by=stockade-docker-dispatch"})
@@ -196,8 +196,9 @@ def test_no_secret_in_any_container_definition_or_log(local_stack: LocalStack) -
     )
     inspected = [
         *stack.deployment.containers.values(),
-        *(c.id for c in stack.sandboxes()),
+        *(c.id for c in stack.dispatched()),
     ]
+    assert any(c.labels.get("stockade:component") == "api-proxy" for c in stack.dispatched())
     cloudflared = stack.deployment.containers["stockade-tunnel-cloudflared-0"]
     for container_id in inspected:
         details = stack.client.api.inspect_container(container_id)
@@ -283,3 +284,108 @@ def test_stopping_a_sandbox_gives_sigterm_and_its_grace_and_releases_the_item(
     assert stack.api.reports(work_id, "released")
     assert stack.api.item(work_id)["state"] in {"stopping", "stopped"}
     poller.start()
+
+
+HOSTILE = r"""
+python3 - <<'PY'
+import json, os, pathlib, urllib.request, urllib.error
+CANARY_PREFIX = "sk-ant-oat01-e2ecanary"
+seen = {"env_key": os.environ.get("ANTHROPIC_ENVIRONMENT_KEY")}
+seen["base_url"] = os.environ.get("ANTHROPIC_BASE_URL")
+seen["env_has_canary"] = any(CANARY_PREFIX in v for v in os.environ.values())
+found = []
+for environ in pathlib.Path("/proc").glob("[0-9]*/environ"):
+    try:
+        if CANARY_PREFIX.encode() in environ.read_bytes():
+            found.append(str(environ))
+    except OSError:
+        pass
+seen["proc_hits"] = found
+hits, scanned = [], 0
+for root in ("/run", "/tmp", "/workspace", "/mnt", "/etc", "/home", "/root", "/var", "/opt"):
+    for dirpath, _, files in os.walk(root):
+        for name in files:
+            path = os.path.join(dirpath, name)
+            try:
+                if os.path.getsize(path) < 1_000_000:
+                    scanned += 1
+                    if CANARY_PREFIX.encode() in open(path, "rb").read():
+                        hits.append(path)
+            except OSError:
+                pass
+seen["file_hits"], seen["files_scanned"] = hits, scanned
+base = os.environ["ANTHROPIC_BASE_URL"]
+env_id = os.environ["ANTHROPIC_ENVIRONMENT_ID"]
+def call(method, path):
+    request = urllib.request.Request(base + path, method=method, data=b"{}" if method == "POST" else None)
+    request.add_header("Authorization", "Bearer " + os.environ.get("ANTHROPIC_ENVIRONMENT_KEY", ""))
+    request.add_header("Content-Type", "application/json")
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(request, timeout=10) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
+    except OSError as e:
+        return type(e).__name__
+work = f"/v1/environments/{env_id}/work"
+seen["attempts"] = {
+    "poll": call("GET", work + "/poll?block_ms=1"),
+    "list": call("GET", work),
+    "stats": call("GET", work + "/stats"),
+    "other_item": call("GET", work + "/VICTIM_WORK"),
+    "other_heartbeat": call("POST", work + "/VICTIM_WORK/heartbeat?expected_last_heartbeat=NO_HEARTBEAT"),
+    "other_stop": call("POST", work + "/VICTIM_WORK/stop"),
+    "other_session": call("GET", "/v1/sessions/VICTIM_SESSION"),
+    "other_environment": call("GET", "/v1/environments/env_someoneelse/work/poll"),
+    "own_session": call("GET", "/v1/sessions/" + os.environ["ANTHROPIC_SESSION_ID"]),
+}
+seen["victim_workspace_visible"] = [
+    str(p) for p in pathlib.Path("/").glob("**/victim-marker.txt") if "proc" not in p.parts
+][:5]
+print(json.dumps(seen))
+PY
+"""
+
+
+def test_a_hostile_session_cannot_reach_the_key_the_queue_or_another_session(local_stack: LocalStack) -> None:
+    """docs/threat-model.md: the environment key stays in the API proxy; a sandbox reaches only
+    its own work item and session. The hostile session's own work still succeeds."""
+    stack = local_stack
+    victim = stack.api.enqueue("echo victim > /workspace/victim-marker.txt; sleep 40")
+    wait_for(
+        "the victim's sandbox",
+        lambda: [c for c in stack.sandboxes(victim["work_id"]) if c.status == "running"],
+        120,
+    )
+    script = HOSTILE.replace("VICTIM_WORK", victim["work_id"]).replace("VICTIM_SESSION", victim["session_id"])
+    hostile = stack.api.enqueue(script)
+    report = stack.wait_result(hostile["work_id"])
+    seen = report_json(report)
+
+    assert seen["env_key"] == "stockade-api-proxy-placeholder"
+    assert seen["base_url"] == "http://127.0.0.1:8790"
+    assert not seen["env_has_canary"] and not seen["proc_hits"] and not seen["file_hits"]
+    assert seen["files_scanned"] > 100, "the file search looked somewhere"
+    denied = {k: v for k, v in seen["attempts"].items() if k != "own_session"}
+    assert all(status == 403 for status in denied.values()), denied
+    assert seen["attempts"]["own_session"] == 200
+    assert not seen["victim_workspace_visible"]
+
+    # What reached the vendor API from the hostile sandbox's proxy: only its own item and
+    # session, always with the real key the proxy added, never the placeholder.
+    hostname = report["hostname"]
+    records = [
+        r
+        for r in stack.api.records()
+        if (r["client"] or "").endswith(f"@{hostname}") and r["path"] != "/_standin_report"
+    ]
+    assert records, "the hostile session's own worker traffic reached the vendor API"
+    for record in records:
+        assert record["credential"] == stack.canaries.environment_key, record["path"]
+        assert hostile["work_id"] in record["path"] or hostile["session_id"] in record["path"], record["path"]
+    assert not any(victim["work_id"] in r["path"] or r["path"].endswith("/poll") for r in records)
+    assert stack.api.item(victim["work_id"])["state"] in {"starting", "active"}, (
+        "the victim was not disturbed"
+    )
+    stack.wait_result(victim["work_id"])

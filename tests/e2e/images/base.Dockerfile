@@ -4,7 +4,7 @@
 ARG ROOTFS
 FROM ${ROOTFS}
 # The build machine's own trust store, so that package downloads inside later builds (pip, as
-# the production Dockerfiles do) trust what the machine trusts.
+# the production Dockerfiles do) trust what the machine trusts, plus the tests' own CA.
 COPY host-ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
 RUN rm -f /usr/lib/python3*/EXTERNALLY-MANAGED
 ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 \

@@ -47,8 +47,8 @@ def log(event: str, **fields: Any) -> None:
 
 
 class Api:
-    def __init__(self, client: str) -> None:
-        self.base = os.environ.get("ANTHROPIC_BASE_URL") or DEFAULT_BASE_URL
+    def __init__(self, client: str, base: str | None = None) -> None:
+        self.base = base or os.environ.get("ANTHROPIC_BASE_URL") or DEFAULT_BASE_URL
         self.env_id = os.environ["ANTHROPIC_ENVIRONMENT_ID"]
         self.key = os.environ.get("ANTHROPIC_ENVIRONMENT_KEY", "")
         self.client = f"{client}@{socket.gethostname()}"
@@ -152,10 +152,16 @@ def run(argv: list[str]) -> int:
     terminated = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: terminated.set())
 
+    # Reports are the stand-in's own channel to the test, not part of the vendor's interface: they
+    # go straight to the stand-in API (through the egress proxy), never through ANTHROPIC_BASE_URL.
+    reporter = Api("report", base=DEFAULT_BASE_URL)
+
     def report(kind: str, **fields: Any) -> None:
         body = {"kind": kind, "work_id": work_id, "session_id": session_id}
         body["hostname"] = socket.gethostname()
-        api.call("POST", "/_standin_report", body | fields, headers={"X-Standin-Work-Secret": work_secret})
+        reporter.call(
+            "POST", "/_standin_report", body | fields, headers={"X-Standin-Work-Secret": work_secret}
+        )
 
     def heartbeat(last: str) -> tuple[int, Any]:
         query = f"desired_ttl_seconds=30&expected_last_heartbeat={last}"

@@ -30,7 +30,7 @@ def audit(
     import boto3
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from stockade.engine.synth import find_project_dir
+    from stockade.engine.project import find_project_dir
     from stockade.guardrails.audit.discovery import expectations_from_settings
     from stockade.guardrails.audit.model import render_table
     from stockade.guardrails.audit.runner import AuditError, run_audit

@@ -54,7 +54,7 @@ def reported_errors() -> Iterator[None]:
 
 
 def _known_errors() -> tuple[type[BaseException], ...]:
-    from stockade.engine.synth import SynthError
+    from stockade.engine.errors import SynthError
 
     return (SynthError, OSError)
 

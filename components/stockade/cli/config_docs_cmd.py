@@ -14,7 +14,7 @@ def config_docs(
     write: Annotated[bool, typer.Option("--write", help="Rewrite the generated files.")] = False,
 ) -> None:
     """Check that docs/stack-config.schema.json and docs/configuration.md match the settings model."""
-    from stockade.engine.synth import find_project_dir
+    from stockade.engine.project import find_project_dir
     from stockade.settings.reference import drifted, write_all
 
     root = find_project_dir(project_dir)

@@ -32,7 +32,7 @@ def policy(
 ) -> None:
     """Run the same rules as the policy/ pack over the offline synth; exit 1 on a mandatory violation."""
     from stockade.engine import synthesize
-    from stockade.engine.synth import find_project_dir
+    from stockade.engine.project import find_project_dir
     from stockade.guardrails.offline import evaluate_synth
     from stockade.guardrails.pack import policy_config
     from stockade.guardrails.report import render_table

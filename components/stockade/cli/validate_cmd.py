@@ -22,7 +22,7 @@ def validate(
     output_format: Annotated[ValidateFormat, typer.Option("--format")] = ValidateFormat.TEXT,
 ) -> None:
     """Check stacks/Pulumi.STACK.yaml against the settings model; exit 2 when invalid."""
-    from stockade.engine.synth import find_project_dir
+    from stockade.engine.project import find_project_dir
     from stockade.settings import SettingsError
     from stockade.settings.load import read_stack_file, settings_from_stack_file
 

@@ -20,26 +20,15 @@ from pulumi.runtime import config as runtime_config
 from pulumi.runtime import settings as runtime_settings
 
 from stockade.engine.context import OFFLINE_ACCOUNT_ID, OFFLINE_REGION, OfflineContext
+from stockade.engine.errors import SynthError
 from stockade.engine.model import ResourceOptions, SynthResource, SynthResult
+from stockade.engine.project import find_project_dir
 from stockade.engine.redact import REDACTED, Redactor
 from stockade.engine.runtime import OfflineMocks, RecordingMonitor, Registration
 from stockade.settings.load import read_stack_file, validate
 
 PROJECT = "stockade"
 PLACEHOLDER_PREFIX = "stockade-offline-secret:"
-
-
-class SynthError(Exception):
-    """The program failed under the offline engine; the message says why and where."""
-
-
-def find_project_dir(start: Path | None = None) -> Path:
-    """The nearest directory at or above `start` holding Pulumi.yaml."""
-    here = (start or Path.cwd()).resolve()
-    for candidate in (here, *here.parents):
-        if (candidate / "Pulumi.yaml").is_file():
-            return candidate
-    raise SynthError(f"no Pulumi.yaml at or above {here}; run from a Stockade project checkout")
 
 
 def _engine_config(raw: dict[str, Any]) -> tuple[dict[str, str], list[str], list[str]]:

@@ -20,6 +20,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain help and usage errors: rich (and the markdown parser under it) would cost more
+    # than typer itself on every `--help` and every mistyped option.
+    rich_markup_mode=None,
 )
 app.command()(validate)
 app.command()(synth)

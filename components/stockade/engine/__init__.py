@@ -12,8 +12,8 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from stockade.engine.model import SynthResource, SynthResult
     from stockade.engine.errors import SynthError
+    from stockade.engine.model import SynthResource, SynthResult
     from stockade.engine.synth import synthesize, synthesize_config
 
 _LAZY = {

@@ -1,7 +1,11 @@
-"""The base every settings model shares: strict keys, camelCase names, built on first use.
+"""The base every settings model shares: strict keys, camelCase names, docstrings as docs.
 
 Field docstrings are the documentation, but they are read from source only by the
-docs generator (`stockade.settings.field_docs`), not each time the models load.
+docs generator (`stockade.settings.field_docs`), not each time the models load: that
+source parsing was a fifth of a synth. Validators are still built at import
+(pydantic's default): measured, `defer_build` saved nothing, because every reader
+validates a whole stack, and the sections built from a `default_factory` would then
+build their validators a second time, on their own.
 """
 
 from pydantic import BaseModel, ConfigDict
@@ -23,7 +27,4 @@ class SettingsModel(BaseModel):
         frozen=True,
         coerce_numbers_to_str=True,
         validate_default=True,
-        # Validators are built when a model first validates, not at import: a stack file
-        # validates through StackSettings alone, so its sections' own validators are never needed.
-        defer_build=True,
     )

@@ -56,7 +56,7 @@ def read_stack_file(project_dir: Path, stack: str) -> StackFile:
         hint = f"known stacks: {', '.join(known)}" if known else "no stack files exist yet"
         raise fail("(missing)", "no such stack file", f"create it, or pick an existing stack ({hint})")
     try:
-        document = yaml.load(path.read_text(encoding="utf-8"), Loader=_SAFE_LOADER)
+        document = yaml.load(path.read_text(encoding="utf-8"), Loader=_SAFE_LOADER)  # noqa: S506 (a safe loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"

@@ -136,7 +136,7 @@ def reported_errors() -> Iterator[None]:
         where = f"{exc.filename}: " if exc.filename else ""
         fail(f"{where}{exc.strerror or exc}", EXIT_INVALID)
     except Exception as exc:
-        from stockade.engine.synth import SynthError, SynthInputError
+        from stockade.engine.errors import SynthError, SynthInputError
 
         if isinstance(exc, SynthInputError):
             fail(str(exc), EXIT_INVALID)

@@ -31,6 +31,7 @@ import base64
 import datetime as dt
 import hashlib
 import ipaddress
+import math
 from collections.abc import Iterator
 from functools import cache
 from typing import Any
@@ -41,6 +42,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
 from stockade.emulators import register
+from stockade.emulators.rsa_cache import cached_primes
 from stockade.engine.context import OfflineContext
 from stockade.engine.redact import SECRET_SIG, SECRET_SIG_KEY
 
@@ -108,6 +110,7 @@ _SUBJECT_FIELDS: tuple[tuple[str, ObjectIdentifier], ...] = (
     ("emailAddress", NameOID.EMAIL_ADDRESS),
 )
 _SMALL_PRIMES = tuple(p for p in range(3, 2000) if all(p % q for q in range(2, int(p**0.5) + 1)))
+_SMALL_PRIMES_PRODUCT = math.prod(_SMALL_PRIMES)  # one gcd instead of a division per small prime
 
 
 class TlsEmulationError(ValueError):
@@ -164,7 +167,7 @@ def _prime(stream: Iterator[bytes], bits: int, exponent: int) -> int:
     while True:
         # Top two bits set so p*q has exactly 2*bits bits; odd.
         candidate = _bits(stream, bits) | (3 << (bits - 2)) | 1
-        if any(candidate % p == 0 for p in _SMALL_PRIMES):
+        if math.gcd(candidate, _SMALL_PRIMES_PRODUCT) != 1:
             continue
         if pow(2, candidate - 1, candidate) != 1 or (candidate - 1) % exponent == 0:
             continue
@@ -172,16 +175,22 @@ def _prime(stream: Iterator[bytes], bits: int, exponent: int) -> int:
             return candidate
 
 
-@cache
-def _rsa_key(seed: bytes, bits: int) -> rsa.RSAPrivateKey:
-    # The cryptography library only generates RSA keys from the OS's randomness, so
-    # a seeded key is assembled here from seeded primes (cached: 4096 bits takes seconds).
-    exponent = 65537
+def _search_primes(seed: bytes, bits: int, exponent: int) -> tuple[int, int]:
     stream = _stream(seed)
     p = _prime(stream, bits // 2, exponent)
     q = _prime(stream, bits - bits // 2, exponent)
     while q == p:
         q = _prime(stream, bits - bits // 2, exponent)
+    return p, q
+
+
+@cache
+def _rsa_key(seed: bytes, bits: int) -> rsa.RSAPrivateKey:
+    # The cryptography library only generates RSA keys from the OS's randomness, so a
+    # seeded key is assembled from seeded primes. The search takes seconds for 4096 bits,
+    # so its primes are kept on disk (rsa_cache) and in memory for this process.
+    exponent = 65537
+    p, q = cached_primes(seed, bits, exponent, lambda: _search_primes(seed, bits, exponent))
     d = pow(exponent, -1, (p - 1) * (q - 1))
     numbers = rsa.RSAPrivateNumbers(
         p=p,
@@ -192,7 +201,18 @@ def _rsa_key(seed: bytes, bits: int) -> rsa.RSAPrivateKey:
         iqmp=rsa.rsa_crt_iqmp(p, q),
         public_numbers=rsa.RSAPublicNumbers(exponent, p * q),
     )
-    return numbers.private_key()
+    # OpenSSL's key check re-tests both primes (most of a second at 4096 bits); these
+    # passed the search's Miller-Rabin rounds, or came from its cache entry.
+    return _remember(numbers.private_key(unsafe_skip_rsa_key_validation=True))
+
+
+_issued_rsa: dict[str, rsa.RSAPrivateKey] = {}
+"""PKCS#1 PEM -> key, for the RSA keys this process derived (certificates load them back)."""
+
+
+def _remember(key: rsa.RSAPrivateKey) -> rsa.RSAPrivateKey:
+    _issued_rsa[_private_pem(key)] = key
+    return key
 
 
 def derive_private_key(inputs: dict[str, Any], seed: bytes) -> PrivateKeyTypes:
@@ -292,6 +312,9 @@ def _load_private_key(inputs: dict[str, Any], plain: str, write_only: str, what:
     present = [v for v in given if v]
     if len(present) != 1:
         raise TlsEmulationError(f"exactly one of {plain} or {write_only} must be set for {what}")
+    issued = _issued_rsa.get(str(present[0]))
+    if issued is not None:
+        return issued  # our own key: parsing it again would re-test its primes
     key = serialization.load_pem_private_key(str(present[0]).encode(), password=None)
     if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey):
         raise TlsEmulationError(f"{what}: unsupported private key type {type(key).__name__}")

@@ -12,13 +12,14 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from stockade.engine.errors import SynthError
     from stockade.engine.model import SynthResource, SynthResult
-    from stockade.engine.synth import SynthError, synthesize, synthesize_config
+    from stockade.engine.synth import synthesize, synthesize_config
 
 _LAZY = {
     "SynthResource": "stockade.engine.model",
     "SynthResult": "stockade.engine.model",
-    "SynthError": "stockade.engine.synth",
+    "SynthError": "stockade.engine.errors",
     "synthesize": "stockade.engine.synth",
     "synthesize_config": "stockade.engine.synth",
 }

@@ -1,4 +1,12 @@
-"""The base every settings model shares: strict keys, camelCase names, docstrings as docs."""
+"""The base every settings model shares: strict keys, camelCase names, docstrings as docs.
+
+Field docstrings are the documentation, but they are read from source only by the
+docs generator (`stockade.settings.field_docs`), not each time the models load: that
+source parsing was a fifth of a synth. Validators are still built at import
+(pydantic's default): measured, `defer_build` saved nothing, because every reader
+validates a whole stack, and the sections built from a `default_factory` would then
+build their validators a second time, on their own.
+"""
 
 from collections.abc import Iterator
 from typing import Self
@@ -27,7 +35,6 @@ class SettingsModel(BaseModel):
         alias_generator=to_camel,
         populate_by_name=True,
         frozen=True,
-        use_attribute_docstrings=True,
         coerce_numbers_to_str=True,
         validate_default=True,
         str_max_length=MAX_STRING_CHARS,

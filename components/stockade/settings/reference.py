@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from stockade.settings.field_docs import DocumentedSchema
 from stockade.settings.stack import StackSettings
 
 SCHEMA_PATH = Path("docs/stack-config.schema.json")
@@ -23,7 +24,9 @@ def _config_key(alias: str) -> str:
 
 def stack_file_schema() -> dict[str, Any]:
     """JSON Schema for a whole `Pulumi.<stack>.yaml`, with `stockade:` keys fully typed."""
-    model = StackSettings.model_json_schema(by_alias=True, mode="validation")
+    model = StackSettings.model_json_schema(
+        by_alias=True, mode="validation", schema_generator=DocumentedSchema
+    )
     definitions = model.pop("$defs", {})
     properties = {_config_key(alias): schema for alias, schema in model.get("properties", {}).items()}
     required = [_config_key(alias) for alias in model.get("required", [])]
@@ -121,7 +124,9 @@ def _table(title: str, schema: dict[str, Any], definitions: dict[str, Any], key_
 
 
 def render_reference() -> str:
-    model = StackSettings.model_json_schema(by_alias=True, mode="validation")
+    model = StackSettings.model_json_schema(
+        by_alias=True, mode="validation", schema_generator=DocumentedSchema
+    )
     definitions = model.get("$defs", {})
     lines = [
         "# Configuration reference",

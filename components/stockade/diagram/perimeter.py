@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from stockade.review import egress, netrules
+from stockade.review.text import strings_in
 
 MAX_DESTINATIONS = 20
 _ROUTE_LINE = re.compile(r"^  ([A-Za-z0-9_.-]+): (\S+)$")
@@ -35,22 +36,13 @@ def _has(types: Iterable[str], fragment: str) -> bool:
     return any(fragment in t for t in types)
 
 
-def _strings(value: Any) -> Iterable[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, Mapping):
-        for item in value.values():
-            yield from _strings(item)
-    elif isinstance(value, list | tuple):
-        for item in value:
-            yield from _strings(item)
 
 
 def tunnel_routes(
     resources: Sequence[Mapping[str, Any]], outputs: Mapping[str, Any]
 ) -> list[tuple[str, str]]:
     """(route name, upstream) from the rendered mcp-proxy config, wherever the stack carries it."""
-    texts = [*_strings(outputs), *(s for r in resources for s in _strings(r.get("inputs")))]
+    texts = [*strings_in(outputs), *(s for r in resources for s in strings_in(r.get("inputs")))]
     for text in texts:
         if _TUNNEL_CONFIG_MARK in text and "\nroutes:\n" in text:
             block = text.split("\nroutes:\n", 1)[1]
@@ -131,7 +123,7 @@ def perimeter_mermaid(
         "acl " in text and "dstdomain" in text
         for r in resources
         if r.get("type") == "docker:index/container:Container"
-        for text in _strings((r.get("inputs") or {}).get("uploads"))
+        for text in strings_in((r.get("inputs") or {}).get("uploads"))
     )
     if docker_proxy:
         filters.append("Egress proxy (squid): domain allowlist")

@@ -27,6 +27,7 @@ from stockade.orchestrators.provider import (
     RetentionMode,
     SandboxSpec,
     image_name,
+    import_sdk,
 )
 from stockade.workqueue.errors import ConfigError, LaunchError
 
@@ -64,13 +65,7 @@ class DaytonaProvider:
 
     @classmethod
     def from_environ(cls, config: OrchestratorConfig, environ: Mapping[str, str]) -> DaytonaProvider:
-        try:
-            import daytona
-        except ImportError:
-            raise ConfigError(
-                "the daytona SDK is not installed; use Stockade's orchestrator image or "
-                "pip install 'stockade[orchestrators]'"
-            ) from None
+        daytona = import_sdk("daytona")
         key = environ.get("DAYTONA_API_KEY", "").strip()
         if not key:
             raise ConfigError("DAYTONA_API_KEY is not set; the ProviderBridge delivers it as a secret")

@@ -28,6 +28,7 @@ from stockade.orchestrators.provider import (
     RetentionMode,
     SandboxSpec,
     image_name,
+    import_sdk,
 )
 from stockade.workqueue.errors import ConfigError
 
@@ -54,13 +55,7 @@ class ModalProvider:
 
     @classmethod
     def from_environ(cls, config: OrchestratorConfig, environ: Mapping[str, str]) -> ModalProvider:
-        try:
-            import modal
-        except ImportError:
-            raise ConfigError(
-                "the modal SDK is not installed; use Stockade's orchestrator image or "
-                "pip install 'stockade[orchestrators]'"
-            ) from None
+        modal = import_sdk("modal")
         for name in ("MODAL_TOKEN_ID", "MODAL_TOKEN_SECRET"):
             if not environ.get(name, "").strip():
                 raise ConfigError(f"{name} is not set; the ProviderBridge sets it")

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol, TypeVar
 
-from stockade.workqueue.errors import LaunchError
+from stockade.workqueue.errors import ConfigError, LaunchError
 from stockade.workqueue.workitem import Secret
 
 WORKER_COMMAND = ("ant", "beta:worker", "run", "--workdir", "/workspace")
@@ -41,6 +41,19 @@ def image_name(session_image: str) -> str:
     reused old build) and every orchestrator of the stack agrees on it.
     """
     return "stockade-session-" + hashlib.sha256(session_image.encode()).hexdigest()[:12]
+
+
+def import_sdk(module: str) -> Any:
+    """The provider's SDK module, or a ConfigError saying how to get it (it is an optional extra)."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise ConfigError(
+            f"the {module} SDK is not installed; use Stockade's orchestrator image or "
+            "pip install 'stockade[orchestrators]'"
+        ) from None
 
 
 class RetentionMode(StrEnum):

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from stockade.review.paths import ABSENT, Path, decode_json_text, lookup
+from stockade.review.text import strings_in
 
 # Pulumi's wire sentinels (sdk/go/common/resource/sig); the engine's redactor uses the same
 # values, but importing it would load the Pulumi SDK, which `stockade comment` does not need.
@@ -102,17 +103,6 @@ def secret_paths(value: Any, prefix: Path = ()) -> set[Path]:
     return found
 
 
-def _strings(value: Any) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, Mapping):
-        for item in value.values():
-            yield from _strings(item)
-    elif isinstance(value, list | tuple):
-        for item in value:
-            yield from _strings(item)
-
-
 def sentinel_plaintexts(value: Any) -> Iterator[str]:
     """Clear text carried inside sentinel objects (`--show-secrets` output, engine event logs)."""
     if is_sentinel(value):
@@ -121,9 +111,9 @@ def sentinel_plaintexts(value: Any) -> Iterator[str]:
             if isinstance(inner, str):
                 yield inner
                 with contextlib.suppress(ValueError):
-                    yield from _strings(json.loads(inner))
+                    yield from strings_in(json.loads(inner))
             elif inner is not None:
-                yield from _strings(inner)
+                yield from strings_in(inner)
     elif isinstance(value, Mapping):
         for item in value.values():
             yield from sentinel_plaintexts(item)
@@ -257,7 +247,7 @@ def _may_hold_secret_name(text: str) -> bool:
 
 def json_text_plaintexts(value: Any) -> Iterator[str]:
     """Clear text inside sentinels that sit in strings holding JSON (so they can be scrubbed elsewhere)."""
-    for text in _strings(value):
+    for text in strings_in(value):
         if SECRET_SIG in text:
             document = decode_json_text(text)
             if document is not None:
@@ -285,7 +275,7 @@ def clear_values_at(state: Mapping[str, Any] | None, paths: Iterable[Path]) -> I
             if found is ABSENT:
                 found = _inside_json_text(values, path)
             if found is not ABSENT and not is_sentinel(found):
-                yield from (s for s in _strings(found) if s != REDACTED)
+                yield from (s for s in strings_in(found) if s != REDACTED)
 
 
 def _inside_json_text(values: Any, path: Path) -> Any:

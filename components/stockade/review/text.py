@@ -9,10 +9,23 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 VALUE_LIMIT = 120
 _BACKTICK_RUNS = re.compile(r"`+")
+
+
+def strings_in(value: Any) -> Iterator[str]:
+    """Every string inside `value`, depth first: mapping values, list items, the string itself."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            yield from strings_in(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from strings_in(item)
 
 
 def plain(value: Any) -> str:

@@ -93,7 +93,7 @@ def test_all_stacks_overrides_the_selection(repo: Path) -> None:
     assert all(not s.changes for s in review.stacks)
 
 
-def test_a_broken_stack_leaves_the_others_rendered_and_exits_1(repo: Path, tmp_path: Path) -> None:
+def test_a_broken_stack_leaves_the_others_rendered_and_exits_2(repo: Path, tmp_path: Path) -> None:
     (repo / "__main__.py").write_text(BROKEN_FOR_QA)  # shared code: both stacks are synthesized
     review = diff_revisions("HEAD", project_dir=repo)
     assert review.failed_stacks() == ("qa",)
@@ -115,7 +115,8 @@ def test_a_broken_stack_leaves_the_others_rendered_and_exits_1(repo: Path, tmp_p
         check=False,
         timeout=300,
     )
-    assert done.returncode == 1, done.stderr
+    # The shared scheme: a stack that cannot be reviewed is bad input (2).
+    assert done.returncode == 2, done.stderr
     assert "could not review stack qa" in done.stderr
     assert "Traceback" not in done.stderr
     written = out.read_text()

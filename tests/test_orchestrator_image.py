@@ -47,7 +47,7 @@ def test_the_base_is_a_digest_pinned_build_argument() -> None:
     assert froms == ["${BASE_IMAGE}"]
     session_bases = set(
         re.findall(
-            r"^FROM (\S+@sha256:[0-9a-f]{64})",
+            r"^ARG BASE_IMAGE=(\S+@sha256:[0-9a-f]{64})",
             (PROJECT / "images/session/Dockerfile").read_text(),
             re.MULTILINE,
         )

@@ -433,7 +433,9 @@ def test_once_the_domain_is_set_the_gateway_runs_its_replicas(gateway_synth) -> 
 def test_without_setup_bare_routes_still_need_the_domain() -> None:
     from stockade.settings.tunnel import TunnelSettings
 
+    from .test_settings_hostile import CIPHERTEXT
+
     with pytest.raises(ValueError, match="bare route names need the tunnel domain"):
         TunnelSettings.model_validate(
-            {"enabled": True, "routes": {"wiki": "http://10.1.2.3:8080"}, "token": {"secure": "x"}}
+            {"enabled": True, "routes": {"wiki": "http://10.1.2.3:8080"}, "token": {"secure": CIPHERTEXT}}
         )

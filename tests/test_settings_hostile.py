@@ -95,6 +95,21 @@ def test_an_alias_bomb_is_refused_quickly(tmp_path: Path) -> None:
     assert "expands to more than" in problem.message
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        "config:\n  stockade:tags: &x {loop: *x}\n",
+        "config:\n  stockade:network:\n    egress:\n      allowedDomains: &d [a.example, *d]\n",
+        "anchors: &w [*w]\nconfig: {}\n",
+    ],
+)
+def test_a_recursive_alias_is_refused_quickly(tmp_path: Path, body: str) -> None:
+    started = time.monotonic()
+    problem = _file_problem(tmp_path, body)
+    assert time.monotonic() - started < 5
+    assert "recursive alias" in problem.message
+
+
 def test_a_file_over_the_size_cap_is_refused(tmp_path: Path) -> None:
     problem = _file_problem(tmp_path, "config:\n  x: " + "a" * (MAX_FILE_BYTES + 10) + "\n")
     assert "too large" in problem.message

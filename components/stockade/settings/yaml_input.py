@@ -87,8 +87,12 @@ def _at(mark: Any) -> str:
 
 
 def _expanded_size(root: Node) -> int:
-    """Values the document holds once every alias is expanded, stopping early past the cap."""
+    """Values the document holds once every alias is expanded, stopping early past the cap.
+
+    A recursive alias (`a: &x [*x]`) is a cycle in the node graph and expands forever: refused.
+    """
     sizes: dict[int, int] = {}
+    visiting: set[int] = set()
     # Iterative post-order walk: the composer shares one node object per anchor, so sizes are
     # memoized by identity and a bomb is measured without expanding it.
     stack: list[tuple[Node, bool]] = [(root, False)]
@@ -102,9 +106,21 @@ def _expanded_size(root: Node) -> int:
         elif isinstance(node, MappingNode):
             children = [part for pair in node.value for part in pair]
         if not done:
+            if id(node) in visiting:
+                continue  # already on the path, its post-order entry is pending
+            visiting.add(id(node))
             stack.append((node, True))
-            stack.extend((child, False) for child in children if id(child) not in sizes)
+            for child in children:
+                if id(child) in visiting:
+                    raise YamlInputError(
+                        _at(child.start_mark),
+                        "this alias refers to a node that contains it (a recursive alias never ends)",
+                        "replace the alias with the values it should hold",
+                    )
+                if id(child) not in sizes:
+                    stack.append((child, False))
             continue
+        visiting.discard(id(node))
         total = 1 + sum(sizes.get(id(child), 1) for child in children)
         sizes[id(node)] = min(total, MAX_NODES + 1)
     return sizes[id(root)]

@@ -330,6 +330,20 @@ def test_hostile_requests_get_403_a_log_line_and_a_count_and_never_reach_the_ven
         assert rig.queue.items[rig.other.id].state == "queued"  # the other session is untouched
 
 
+def test_a_fragment_cannot_smuggle_another_path_past_the_check(rig: Rig) -> None:
+    env = f"/v1/environments/{ENV_ID}"
+    # The checked path is the session's own; what follows `#` would name the queue upstream.
+    smuggled = f"/v1/sessions/{rig.item.session_id}#/../..{env}/work/poll"
+    status, _ = rig.call("GET", smuggled)
+    assert status == 403
+    assert rig.vendor_saw("/poll") == [] and rig.vendor_saw(rig.item.session_id) == []
+
+
+def test_a_non_ascii_content_length_is_refused_cleanly(rig: Rig) -> None:
+    status, body = rig.call("POST", f"/v1/sessions/{rig.item.session_id}", headers={"Content-Length": "²"})
+    assert status == 400 and "Content-Length" in body["error"]["message"]
+
+
 def test_memory_store_calls_carry_the_sandbox_s_own_credential_never_the_key(rig: Rig) -> None:
     status, _ = rig.call("GET", "/v1/memory_stores/mem_1/files", headers={"Authorization": "Bearer wsec_own"})
     # The stand-in accepts only the environment key, so it answers 401: what matters is what it got.
@@ -414,7 +428,7 @@ def _base(tmp_path: Path, ca: Path) -> dict[str, str]:
     [
         (
             {"STOCKADE_API_PROXY_UPSTREAM": "http://api.anthropic.com"},
-            "STOCKADE_API_PROXY_UPSTREAM is not https",
+            "STOCKADE_API_PROXY_UPSTREAM is not an https:// URL",
         ),
         ({"STOCKADE_API_PROXY_UPSTREAM": "https://u:p@api.anthropic.com"}, "STOCKADE_API_PROXY_UPSTREAM"),
         ({"STOCKADE_API_PROXY_UPSTREAM": "https://api.anthropic.com/v1"}, "STOCKADE_API_PROXY_UPSTREAM"),
@@ -589,3 +603,19 @@ def test_a_chunked_event_stream_arrives_whole_and_in_order(tmp_path: Path) -> No
         for running in (server, upstream):
             running.shutdown()
             running.server_close()
+
+
+@pytest.mark.parametrize("url", ["https://x.example/v1", "https://x.example:99999", "https://x.example?a=b"])
+def test_the_broker_refuses_every_base_url_the_proxy_would_refuse(url: str) -> None:
+    """One checker on both sides: a base URL the broker accepts never stops the proxy after the
+    sandbox has started (it would leave a sandbox with nothing to talk to)."""
+    from stockade.apiproxy.config import parse_upstream
+    from stockade.docker_dispatcher.work import check_base_url
+    from stockade.workqueue.errors import ConfigError, WorkItemError
+
+    with pytest.raises(WorkItemError):
+        check_base_url(url, "baseUrl")
+    with pytest.raises(ConfigError):
+        parse_upstream(url)
+    assert check_base_url("https://x.example:8443", "baseUrl") == "https://x.example:8443"
+    assert parse_upstream("https://x.example:8443").port == 8443

@@ -10,12 +10,11 @@ import ssl
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from stockade.apiproxy.routes import Scope
 from stockade.workqueue import env
 from stockade.workqueue.errors import ConfigError
-from stockade.workqueue.proxy_contract import DEFAULT_UPSTREAM, PROXY_PORT
+from stockade.workqueue.proxy_contract import DEFAULT_UPSTREAM, PROXY_PORT, split_upstream
 from stockade.workqueue.workitem import SAFE_ID, Secret
 
 ENV_PORT = "STOCKADE_API_PROXY_PORT"
@@ -91,22 +90,11 @@ class ProxyConfig:
 
 def parse_upstream(value: str) -> Upstream:
     """The vendor API's base URL: https, a host, an optional port, nothing else."""
-    parts = urlsplit(value)
     try:
-        port = parts.port or 443
-    except ValueError:
-        raise ConfigError(f"{ENV_UPSTREAM} has an invalid port") from None
-    if (
-        parts.scheme != "https"
-        or not parts.hostname
-        or parts.username
-        or parts.password
-        or parts.path not in ("", "/")
-        or parts.query
-        or parts.fragment
-    ):
-        raise ConfigError(f"{ENV_UPSTREAM} is not https://host[:port] (no path, query or credentials)")
-    return Upstream(parts.hostname, port)
+        host, port = split_upstream(value)
+    except ValueError as exc:
+        raise ConfigError(f"{ENV_UPSTREAM} {exc}") from None
+    return Upstream(host, port)
 
 
 def tls_context(ca_bundle: str | None) -> ssl.SSLContext:

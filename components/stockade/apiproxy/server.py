@@ -110,8 +110,17 @@ class ProxyHandler(BaseHTTPRequestHandler):
         self._refuse(Verdict(None, "connect"), "-")
 
     def _path(self) -> str:
-        # Absolute-form targets (a client treating the proxy as a forward proxy) are refused too.
-        return urlsplit(self.path).path if self.path.startswith("/") else "-"
+        # Absolute-form targets (a client treating the proxy as a forward proxy) are refused too,
+        # and so is a fragment: a client never sends one, and the upstream might read the target
+        # differently from the path checked here.
+        if not self.path.startswith("/") or "#" in self.path:
+            return "-"
+        return urlsplit(self.path).path
+
+    def _upstream_target(self) -> str:
+        """The target sent upstream: rebuilt from the checked path and the query, nothing else."""
+        parts = urlsplit(self.path)
+        return parts.path + (f"?{parts.query}" if parts.query else "")
 
     def _handle(self) -> None:
         if not self.slots.acquire(blocking=False):
@@ -159,7 +168,7 @@ class ProxyHandler(BaseHTTPRequestHandler):
             self._json(HTTPStatus.LENGTH_REQUIRED, _error("invalid_request_error", "send a Content-Length"))
             return None
         raw = self.headers.get("Content-Length", "").strip() or "0"
-        if not raw.isdigit():
+        if not (raw.isascii() and raw.isdigit()):
             self._json(HTTPStatus.BAD_REQUEST, _error("invalid_request_error", "bad Content-Length"))
             return None
         length = int(raw)
@@ -226,7 +235,10 @@ class ProxyHandler(BaseHTTPRequestHandler):
                 if connection.sock is not None:
                     connection.sock.settimeout(self.config.timeout_seconds)
                 connection.request(
-                    self.command, self.path, body=body or None, headers=self._upstream_headers(verdict)
+                    self.command,
+                    self._upstream_target(),
+                    body=body or None,
+                    headers=self._upstream_headers(verdict),
                 )
                 response = connection.getresponse()
             except ssl.SSLCertVerificationError as exc:
@@ -251,7 +263,7 @@ class ProxyHandler(BaseHTTPRequestHandler):
         for name, value in response.getheaders():
             if name.lower() not in HOP_BY_HOP and name.lower() != "set-cookie":
                 self.send_header(name, value)
-        if length is not None and length.isdigit():
+        if length is not None and length.isascii() and length.isdigit():
             self.send_header("Content-Length", length)
         self.send_header("Connection", "close")
         self.end_headers()
@@ -280,7 +292,9 @@ class ProxyHandler(BaseHTTPRequestHandler):
         return  # forwarded and denied requests each log their own event, without the query
 
     def log_message(self, format: str, *args: Any) -> None:
-        _event("proxy.http_error", detail=(format % args)[:200])
+        # The stdlib passes malformed request lines here; a query may carry a credential, so only
+        # the template and the status-like arguments are kept, never the request line itself.
+        _event("proxy.http_error", detail=format.split("%", 1)[0][:80] or "malformed request")
 
 
 def _error(kind: str, message: str) -> dict[str, Any]:

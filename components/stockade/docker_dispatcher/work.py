@@ -11,9 +11,9 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from stockade.workqueue.errors import WorkItemError
+from stockade.workqueue.proxy_contract import split_upstream
 from stockade.workqueue.workitem import WorkItem, check_id, check_secret, json_object, parse_work_item
 
 _FIELDS = frozenset({"workId", "sessionId", "workSecret", "baseUrl"})
@@ -58,11 +58,10 @@ def check_base_url(value: Any, field: str) -> str | None:
         return None
     if not isinstance(value, str):
         raise WorkItemError(f"{field} is not a string")
-    parts = urlsplit(value)
-    if parts.scheme != "https" or not parts.hostname or parts.username or parts.password:
-        raise WorkItemError(f"{field} is not an https:// URL without credentials")
-    if parts.query or parts.fragment or any(ch.isspace() for ch in value):
-        raise WorkItemError(f"{field} has a query, fragment or whitespace")
+    try:
+        split_upstream(value)
+    except ValueError as exc:
+        raise WorkItemError(f"{field} {exc}") from None
     return value
 
 

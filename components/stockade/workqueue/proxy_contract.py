@@ -20,3 +20,25 @@ PLACEHOLDER_KEY = "stockade-api-proxy-placeholder"
 deliberately not shaped like a key (no `sk-ant-` prefix), so secret scanners and the
 no-plaintext-secrets rule never mistake it for one. Whether `ant` accepts a key of any shape is
 an unverified vendor behaviour (docs/threat-model.md)."""
+
+
+def split_upstream(value: str) -> tuple[str, int]:
+    """The host and port of a vendor API base URL: `https://host[:port]`, nothing else.
+
+    The one check for both sides: the broker (and the AWS dispatcher) accept a work item's base
+    URL with it, and the API proxy parses its upstream with it, so a URL the dispatcher accepts
+    is never one the proxy refuses after the sandbox has started. Raises ValueError saying what
+    is wrong, without echoing the value.
+    """
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(value)
+    try:
+        port = parts.port or 443
+    except ValueError:
+        raise ValueError("has an invalid port") from None
+    if parts.scheme != "https" or not parts.hostname or parts.username or parts.password:
+        raise ValueError("is not an https:// URL without credentials")
+    if parts.path not in ("", "/") or parts.query or parts.fragment or any(ch.isspace() for ch in value):
+        raise ValueError("is not https://host[:port] (no path, query, fragment or whitespace)")
+    return parts.hostname, port

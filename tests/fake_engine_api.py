@@ -39,6 +39,8 @@ class FakeEngineState:
     requests: list[Recorded] = field(default_factory=list)
     removed: list[tuple[str, bool]] = field(default_factory=list)
     fail_start: bool = False
+    exit_on_start: str | None = None
+    """A name fragment: containers named with it exit (code 2) as soon as they start."""
     clock: float = 1_000_000.0
     lock: threading.Lock = field(default_factory=threading.Lock)
     counter: int = 0
@@ -138,7 +140,10 @@ class _Handler(BaseHTTPRequestHandler):
             elif container["State"] == "running":
                 self._reply(304)
             else:
-                container["State"] = "running"
+                exits = state.exit_on_start is not None and state.exit_on_start in container["Name"]
+                container["State"] = "exited" if exits else "running"
+                if exits:
+                    container["ExitCode"] = 2
                 self._reply(204)
             return
         self._reply(404, {"message": "page not found"})
@@ -199,7 +204,11 @@ class _Handler(BaseHTTPRequestHandler):
             if inspected is None:
                 self._reply(404, {"message": "No such container"})
             else:
-                self._reply(200, inspected)
+                # The Engine's inspect shape: State is an object (the list endpoint's is a string).
+                status = inspected["State"]
+                exit_code = inspected.get("ExitCode", 0)
+                state = {"Status": status, "Running": status == "running", "ExitCode": exit_code}
+                self._reply(200, {**inspected, "State": state})
             return
         self._reply(404, {"message": "page not found"})
 

@@ -393,6 +393,21 @@ def test_a_failed_start_leaves_nothing_behind_and_the_handler_reports_it(
     assert engine.state.removed and all(volumes for _, volumes in engine.state.removed)
 
 
+def test_no_sandbox_starts_behind_an_api_proxy_that_exited(
+    engine: FakeEngineApi, broker_server: tuple[Broker, int]
+) -> None:
+    _, port = broker_server
+    engine.state.exit_on_start = "-proxy"
+    clock = FakeClock()
+    with pytest.raises(LaunchError, match="API proxy exited with code 2"):
+        client.dispatch(request(), client_config(port, wait=5), sleep=clock.sleep, clock=clock.time)
+    assert engine.state.containers == {}, "neither the proxy nor a sandbox is left"
+    created = [
+        r.query.get("name", "") for r in engine.state.requests if r.path.endswith("/containers/create")
+    ]
+    assert created and all(name.endswith("-proxy") for name in created), "no sandbox was ever created"
+
+
 def test_the_broker_refuses_a_malformed_request_without_retrying(broker_server: tuple[Broker, int]) -> None:
     _, port = broker_server
     bad = SessionRequest(work_id="work_01", session_id="sesn_01", secret=Secret("line\nbreak"))

@@ -67,6 +67,7 @@ from stockade.workqueue.errors import (
     EXIT_OK,
     ConfigError,
     DispatchError,
+    LaunchError,
     NoSlotError,
     WorkItemError,
 )
@@ -108,6 +109,9 @@ _IMAGE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/:@-]{0,511}$")
 _RUNTIME = re.compile(r"^(runc|runsc)$")
 _PROXY_URL = re.compile(r"^http://[A-Za-z0-9.-]{1,253}:\d{1,5}$")
 _LABEL_KEY = re.compile(r"^[\w .:/=+@-]{1,128}$")
+# How long a new API proxy must stay up before its sandbox starts, and the most the broker waits.
+PROXY_SETTLE_SECONDS = 0.5
+PROXY_START_TIMEOUT_SECONDS = 15.0
 # A created container that never started is a dispatch that died half-way.
 STALE_CREATED_SECONDS = 300.0
 
@@ -270,7 +274,31 @@ class Broker:
             files.append((PROXY_CA_FILE, Secret(template.api_proxy.ca_bundle.decode("ascii"))))
         self.engine.put_archive(proxy_id, PROXY_SECRETS_DIR, secrets_archive(*files))
         self.engine.start(proxy_id)
+        self._wait_until_settled(proxy_id)
         return proxy_id
+
+    def _wait_until_settled(self, proxy_id: str) -> None:
+        """Start the sandbox only behind a proxy that stayed up: one that refuses its configuration
+        exits at once, and a sandbox behind it could reach nothing (ECS has the same guard as a
+        health-check dependency)."""
+        deadline = time.monotonic() + PROXY_START_TIMEOUT_SECONDS
+        running_since: float | None = None
+        while True:
+            state = self.engine.inspect(proxy_id).get("State") or {}
+            if not state.get("Running"):
+                if state.get("Status") in DONE_STATES:
+                    raise LaunchError(
+                        f"the session's API proxy exited with code {state.get('ExitCode')} at start; "
+                        "its log names the setting it refused"
+                    )
+                running_since = None
+            elif running_since is None:
+                running_since = time.monotonic()
+            elif time.monotonic() - running_since >= PROXY_SETTLE_SECONDS:
+                return
+            if time.monotonic() > deadline:
+                raise LaunchError("the session's API proxy did not start in time")
+            time.sleep(0.1)
 
     def reap(self) -> int:
         """Remove finished sandboxes and their proxies; returns how many sandboxes are still live."""

@@ -619,3 +619,32 @@ def test_the_broker_refuses_every_base_url_the_proxy_would_refuse(url: str) -> N
         parse_upstream(url)
     assert check_base_url("https://x.example:8443", "baseUrl") == "https://x.example:8443"
     assert parse_upstream("https://x.example:8443").port == 8443
+
+
+def test_on_sigterm_the_proxy_drains_until_its_sandbox_is_quiet() -> None:
+    """Both containers get SIGTERM together on a Docker host; the final flush still needs the proxy."""
+    import threading
+    import time
+
+    from stockade.apiproxy.server import Activity, drain_then_stop
+
+    activity = Activity()
+    stopped = threading.Event()
+    activity.begin()  # a flush in flight when the signal arrives
+    drainer = threading.Thread(
+        target=drain_then_stop, args=(activity, stopped.set), kwargs={"idle": 0.5, "limit": 10}
+    )
+    started = time.monotonic()
+    drainer.start()
+    time.sleep(1.0)
+    assert not stopped.is_set(), "never while a request is in flight"
+    activity.end()
+    drainer.join(5)
+    assert stopped.is_set()
+    assert 1.4 <= time.monotonic() - started < 5, "stops once quiet for the idle window"
+
+    capped = Activity()
+    capped.begin()
+    started = time.monotonic()
+    drain_then_stop(capped, lambda: None, idle=60, limit=0.5)
+    assert time.monotonic() - started < 2, "the cap holds even if the sandbox never goes quiet"

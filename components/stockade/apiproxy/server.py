@@ -18,6 +18,7 @@ import signal
 import ssl
 import sys
 import threading
+import time
 from collections import Counter
 from collections.abc import MutableMapping
 from http import HTTPStatus
@@ -36,6 +37,50 @@ LISTEN_HOST = "127.0.0.1"
 CONNECT_TIMEOUT_SECONDS = 10.0
 CHUNK_BYTES = 64 * 1024
 MAX_CONCURRENT_REQUESTS = 64
+# On SIGTERM the proxy keeps serving until its sandbox has gone quiet: on a Docker host both
+# containers get the signal together, and `ant`'s final memory flush (up to 30 s) and last
+# heartbeats still need the proxy. It stops once no request has been seen for DRAIN_IDLE_SECONDS,
+# and in any case after DRAIN_MAX_SECONDS, inside the 120 s stop timeout (workqueue/grace.py).
+DRAIN_IDLE_SECONDS = 10.0
+DRAIN_MAX_SECONDS = 100.0
+
+
+class Activity:
+    """Requests in flight and when the last one began: what the drain on SIGTERM waits for."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.in_flight = 0
+        self.last = time.monotonic()
+
+    def begin(self) -> None:
+        with self._lock:
+            self.in_flight += 1
+            self.last = time.monotonic()
+
+    def end(self) -> None:
+        with self._lock:
+            self.in_flight -= 1
+            self.last = time.monotonic()
+
+    def quiet_for(self) -> float:
+        """Seconds since the last request ended, or 0 while one is in flight."""
+        with self._lock:
+            return 0.0 if self.in_flight else time.monotonic() - self.last
+
+
+def drain_then_stop(
+    activity: Activity,
+    stop: Any,
+    *,
+    idle: float = DRAIN_IDLE_SECONDS,
+    limit: float = DRAIN_MAX_SECONDS,
+) -> None:
+    """Call `stop()` once the sandbox has been quiet for `idle` seconds, or after `limit`."""
+    deadline = time.monotonic() + limit
+    while activity.quiet_for() < idle and time.monotonic() < deadline:
+        time.sleep(0.2)
+    stop()
 DENIED_EVENT = "proxy.denied"
 # Never forwarded in either direction: hop-by-hop headers, and everything that carries a credential.
 HOP_BY_HOP = frozenset(
@@ -81,6 +126,7 @@ class ProxyHandler(BaseHTTPRequestHandler):
     config: ProxyConfig
     metrics: Metrics
     slots: threading.BoundedSemaphore
+    activity: Activity
     server_version = "stockade-api-proxy"
     sys_version = ""
     timeout = 60  # reading a request from the sandbox
@@ -128,6 +174,7 @@ class ProxyHandler(BaseHTTPRequestHandler):
                 HTTPStatus.SERVICE_UNAVAILABLE, _error("overloaded_error", "too many requests in flight")
             )
             return
+        self.activity.begin()
         try:
             path = self._path()
             verdict = (
@@ -143,6 +190,7 @@ class ProxyHandler(BaseHTTPRequestHandler):
                 return
             self._forward(verdict, body)
         finally:
+            self.activity.end()
             self.slots.release()
 
     # -- refusing -------------------------------------------------------------------------
@@ -308,7 +356,12 @@ def make_server(
     handler = type(
         "BoundProxyHandler",
         (ProxyHandler,),
-        {"config": config, "metrics": metrics, "slots": threading.BoundedSemaphore(MAX_CONCURRENT_REQUESTS)},
+        {
+            "config": config,
+            "metrics": metrics,
+            "slots": threading.BoundedSemaphore(MAX_CONCURRENT_REQUESTS),
+            "activity": Activity(),
+        },
     )
     server = ThreadingHTTPServer((host, config.port if port is None else port), handler)
     server.daemon_threads = True
@@ -327,8 +380,14 @@ def main(environ: MutableMapping[str, str] | None = None) -> int:
         _event("proxy.listen_failed", error=type(exc).__name__)
         return 1
 
+    activity: Activity = server.RequestHandlerClass.activity  # type: ignore[attr-defined]
+    draining = threading.Event()
+
     def shutdown(signum: int, frame: FrameType | None) -> None:
-        threading.Thread(target=server.shutdown, daemon=True).start()
+        if not draining.is_set():
+            draining.set()
+            _event("proxy.draining", idleSeconds=DRAIN_IDLE_SECONDS, maxSeconds=DRAIN_MAX_SECONDS)
+            threading.Thread(target=drain_then_stop, args=(activity, server.shutdown), daemon=True).start()
 
     signal.signal(signal.SIGTERM, shutdown)
     signal.signal(signal.SIGINT, shutdown)

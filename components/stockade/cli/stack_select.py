@@ -112,10 +112,8 @@ def known_stacks(root: Path) -> list[str]:
 def choose_stack(explicit: str | None, root: Path) -> ChosenStack:
     """The stack to work on, or a SettingsError naming where to set one."""
     if explicit is not None:
-        problem = name_problem(explicit, "--stack")
-        if problem is not None:
-            raise SettingsError(shown(explicit), [problem])
-        return ChosenStack(explicit, "--stack")
+        # `org/project/stack`, as Pulumi itself accepts, names the same stack file.
+        return ChosenStack(_unqualified(explicit, "--stack"), "--stack")
     from_env = os.environ.get(PULUMI_STACK_ENV)
     if from_env:
         return ChosenStack(_unqualified(from_env, f"${PULUMI_STACK_ENV}"), f"${PULUMI_STACK_ENV}")

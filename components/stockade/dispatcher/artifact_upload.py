@@ -29,7 +29,7 @@ from stockade.dispatcher.aws import error_code, error_message
 from stockade.dispatcher.errors import ConfigError
 from stockade.dispatcher.logs import emit
 
-# The fleet component sets both on the session container (aws/fleet_tasks.py; a test keeps
+# The fleet component sets both on the session container (aws/fleet/tasks.py; a test keeps
 # the names equal).
 ARTIFACTS_BUCKET_VARIABLE = "STOCKADE_ARTIFACTS_BUCKET"
 ARTIFACTS_KEY_VARIABLE = "STOCKADE_ARTIFACTS_KMS_KEY_ARN"

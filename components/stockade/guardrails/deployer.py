@@ -2,9 +2,13 @@
 
 Its permissions are derived from the resource types in the stacks' desired state (the
 offline synth), one IAM service per Pulumi module, instead of `AdministratorAccess`. A
-permissions boundary caps the role at the same services and forbids the moves that would
-let a deploy escape the boundary: editing the role or its boundary, attaching
-AdministratorAccess, or deleting the state it writes.
+permissions boundary caps the role at the same services and forbids editing the role or its
+boundary, attaching AdministratorAccess, and deleting the state it writes.
+
+It does not stop a stack that creates IAM roles (every Stockade AWS stack does) from creating
+another role without a boundary and running code as it: that needs the stacks' own roles to
+carry a boundary the deployer then requires (`iam:PermissionsBoundary` on `iam:CreateRole`),
+which is not wired yet. docs/rollouts.md states this as a known gap.
 
 Trust is either GitHub Actions' OIDC identity, narrowed by repository, branch and
 environment, or named principals in a management account, or both.

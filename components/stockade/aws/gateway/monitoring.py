@@ -3,7 +3,7 @@
 Built from what exists: the log lines the vendor documents become metrics, and
 ECS's own task count (Container Insights) tells whether anything runs at all.
 
-Alarms go to the stack's alarm topic (aws/alarm_topic.py); a gateway used on its
+Alarms go to the stack's alarm topic (aws/shared/alarm_topic.py); a gateway used on its
 own makes a topic of its own.
 """
 

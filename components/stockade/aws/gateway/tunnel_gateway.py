@@ -4,7 +4,7 @@ One Fargate service; each task holds the vendor's two containers, which share
 the task's network namespace (awsvpc), so cloudflared reaches the proxy on
 `localhost:8080` exactly as `network_mode: service:mcp-proxy` does in the
 vendor's Compose file. A short init container first writes the rendered proxy
-config and the TLS files into task volumes (aws/tunnel_files.py explains why).
+config and the TLS files into task volumes (aws/gateway/files.py explains why).
 
 Nothing reaches in: the security group has no ingress rule and the tasks have
 no public IP. Out, they reach exactly cloudflared's edge on 7844 (TCP and UDP),
@@ -126,7 +126,7 @@ class TunnelGatewayArgs(TypedDict):
     no-running-tasks alarm to see anything."""
 
     alarm_topic_arn: NotRequired[pulumi.Input[str] | None]
-    """The stack's alarm topic (aws/alarm_topic.py). Without it (None), and with alarms enabled,
+    """The stack's alarm topic (aws/shared/alarm_topic.py). Without it (None), and with alarms enabled,
     the gateway makes a topic of its own for `tunnel.alarms.subscriptions`."""
 
     protect: NotRequired[bool]

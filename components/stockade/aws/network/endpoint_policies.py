@@ -23,7 +23,7 @@ ENDPOINT_ACTIONS: dict[str, tuple[str, ...]] = {
     ),
     "ecr.dkr": ("ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"),
     # The dispatcher's calls (dispatcher contract) and the tunnel setup task rolling the gateway
-    # (aws/tunnel_setup.py); ECS Exec is opened from outside the VPC.
+    # (aws/gateway/setup.py); ECS Exec is opened from outside the VPC.
     "ecs": ("ecs:DescribeTasks", "ecs:ListTasks", "ecs:RunTask", "ecs:TagResource", "ecs:UpdateService"),
     "logs": ("logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"),
     "secretsmanager": (

@@ -1,9 +1,9 @@
 """CloudWatch alarms, declared as data and created the same way everywhere.
 
 Every Stockade alarm notifies on both ALARM and OK, to the stack's alarm topic
-(aws/alarm_topic.py), and fires only after `periods` consecutive breaching
-datapoints. The components say which metrics to watch (fleet_alarms.py,
-tunnel_monitoring.py); this module turns each spec into one MetricAlarm.
+(aws/shared/alarm_topic.py), and fires only after `periods` consecutive breaching
+datapoints. The components say which metrics to watch (aws/fleet/alarms.py,
+aws/gateway/monitoring.py); this module turns each spec into one MetricAlarm.
 """
 
 from __future__ import annotations

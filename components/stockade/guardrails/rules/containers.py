@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 MIN_STOP_TIMEOUT_SECONDS = 30
 REDACTED = "[secret]"
 ROOT_REASON_LABEL = "stockade.root-reason"
-"""dockerLabels key where a root init container states why it needs uid 0 (aws/containers.py)."""
+"""dockerLabels key where a root init container states why it needs uid 0 (aws/shared/containers.py)."""
 _FINISHED = frozenset({"SUCCESS", "COMPLETE"})
 ORG_API_KEY = "ANTHROPIC_API_KEY"
 ENVIRONMENT_KEY = "ANTHROPIC_ENVIRONMENT_KEY"

@@ -122,7 +122,7 @@ PERMISSIONS_BOUNDARY = Rule(
     name="iam-permissions-boundary",
     description="When the stack configures a permissions boundary, every role carries exactly that boundary.",
     level=Level.MANDATORY,
-    remediation="Pass aws.permissionsBoundaryArn as permissionsBoundary on every role (aws/iam.py does).",
+    remediation="Pass aws.permissionsBoundaryArn as each role's permissionsBoundary (shared/iam.py does).",
     resource_check=check_permissions_boundary,
     facts=("permissions_boundary_arn",),
 )

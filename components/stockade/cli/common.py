@@ -9,7 +9,7 @@ Exit codes: stockade.exit_codes, one scheme for every command.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
@@ -41,7 +41,6 @@ __all__ = [
     "combined_exit",
     "complete_stack",
     "fail",
-    "lazy",
     "nearest_project",
     "problems_as_json",
     "problems_document",
@@ -152,17 +151,6 @@ def write_output(text: str, out: Path | None) -> None:
         return
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text, encoding="utf-8")
-
-
-def lazy(module: str, attribute: str) -> Callable[..., object]:
-    """Resolve a callable only when invoked, keeping imports off `--help`."""
-
-    def call(*args: object, **kwargs: object) -> object:
-        import importlib
-
-        return getattr(importlib.import_module(module), attribute)(*args, **kwargs)
-
-    return call
 
 
 AllOption = Annotated[

@@ -12,10 +12,9 @@ Per work item (docs/providers.md, "How the orchestrator runs a session"):
 5. retire the sandbox: delete it, or stop it and keep it for MAX_IDLE_DAYS.
 
 On SIGTERM it stops claiming, lets sessions already running carry on in the provider's cloud
-(the next orchestrator adopts them by label), removes sandboxes whose worker never started,
-and exits within the grace. At start and every JANITOR_SECONDS it sweeps orphans: sandboxes
-whose item is gone or stopped are retired, kept ones past MAX_IDLE_DAYS deleted, live ones
-adopted.
+(the next orchestrator adopts them by label), gives launches in flight the rest of the grace,
+and exits within it. At start and every JANITOR_SECONDS it sweeps orphans: sandboxes whose item
+is gone or stopped are retired, kept ones past MAX_IDLE_DAYS deleted, live ones adopted.
 """
 
 from __future__ import annotations

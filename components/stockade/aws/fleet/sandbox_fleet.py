@@ -123,7 +123,7 @@ class SandboxFleetArgs(TypedDict):
     """QueueDepth above which the queue alarm fires."""
 
     alarm_topic_arn: NotRequired[pulumi.Input[str] | None]
-    """The stack's alarm topic (aws/shared/alarm_topic.py). Without it (None) the fleet makes a topic of
+    """The stack's AlarmTopic component. Without it (None) the fleet makes a topic of
     its own."""
 
     alarm_subscriptions: NotRequired[list[AlarmSubscriptionArgs]]

@@ -126,7 +126,7 @@ class TunnelGatewayArgs(TypedDict):
     no-running-tasks alarm to see anything."""
 
     alarm_topic_arn: NotRequired[pulumi.Input[str] | None]
-    """The stack's alarm topic (aws/shared/alarm_topic.py). Without it (None), and with alarms enabled,
+    """The stack's AlarmTopic component. Without it (None), and with alarms enabled,
     the gateway makes a topic of its own for `tunnel.alarms.subscriptions`."""
 
     protect: NotRequired[bool]

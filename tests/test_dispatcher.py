@@ -1114,3 +1114,62 @@ def test_python_dash_m_runs_the_dispatcher_and_fails_cleanly_without_config(tmp_
     line = json.loads(done.stderr.strip().splitlines()[-1])
     assert line["event"] == "config.invalid" and "STOCKADE_CLUSTER_ARN is not set" in line["error"]
     assert ENV_KEY not in done.stderr
+
+
+# --- a derived token replays: ECS answers a repeated token with its first task -------------------
+
+EARLIER_TASK = {
+    "taskArn": "arn:aws:ecs:us-east-1:123456789012:task/stockade-dev/earlier0000000000",
+    "overrides": {
+        "containerOverrides": [
+            {
+                "name": "session",
+                "environment": [
+                    {
+                        "name": "STOCKADE_WORK_SECRET_ARN",
+                        "value": "arn:aws:secretsmanager:us-east-1:123456789012:secret:stockade/work/earlier",
+                    }
+                ],
+            }
+        ]
+    },
+}
+
+
+def _describe(status: str) -> dict[str, Any]:
+    return {"tasks": [{**EARLIER_TASK, "lastStatus": status, "desiredStatus": status}], "failures": []}
+
+
+def test_a_replayed_stopped_task_is_not_taken_for_a_new_sandbox(fleet: Fleet, stubbed: Any) -> None:
+    stubber, sent, clients = stubbed
+    stubber.add_response("run_task", {"tasks": [EARLIER_TASK], "failures": []}, _expected_run_task(fleet))
+    stubber.add_response(
+        "describe_tasks", _describe("STOPPED"), {"cluster": fleet.cluster, "tasks": [EARLIER_TASK["taskArn"]]}
+    )
+    stubber.add_response("run_task", STARTED, _expected_run_task(fleet))
+
+    result = run_dispatch(fleet, clients=clients, timing=Timing(sleep=lambda _s: None))
+
+    assert result.code == EXIT_OK, result.log
+    assert result.event("launch.token_replayed")["task_arn"] == EARLIER_TASK["taskArn"]
+    assert result.event("task.started")["task_arn"] == STARTED["tasks"][0]["taskArn"]
+    base = client_token_base(fleet.cluster, WORK_ID)
+    assert [p["clientToken"] for p in sent] == [f"stockade-{base}-1", f"stockade-{base}-2"]
+    assert len(fleet.work_secret_names()) == 1  # the new task holds this dispatch's secret
+
+
+def test_a_concurrent_dispatch_s_live_task_is_adopted_and_the_spare_secret_removed(
+    fleet: Fleet, stubbed: Any
+) -> None:
+    stubber, sent, clients = stubbed
+    stubber.add_response("run_task", {"tasks": [EARLIER_TASK], "failures": []}, _expected_run_task(fleet))
+    stubber.add_response(
+        "describe_tasks", _describe("RUNNING"), {"cluster": fleet.cluster, "tasks": [EARLIER_TASK["taskArn"]]}
+    )
+
+    result = run_dispatch(fleet, clients=clients)
+
+    assert result.code == EXIT_OK, result.log
+    assert result.event("task.existing")["task_arn"] == EARLIER_TASK["taskArn"]
+    assert len(sent) == 1
+    assert fleet.work_secret_names() == []  # no task will ever read this dispatch's secret

@@ -176,7 +176,7 @@ def dispatch(config: DispatchConfig, item: WorkItem, clients: Clients, timing: T
     secret_arn = create_work_secret(clients.secrets, config.secrets, item, nonce)
     emit(log, logging.INFO, "secret.created", secret_arn=secret_arn)
     try:
-        task_arn = start_task(
+        started = start_task(
             clients.ecs,
             run_task_request(config.task, item, secret_arn),
             token_base=client_token_base(config.task.cluster_arn, item.work_id),
@@ -195,8 +195,20 @@ def dispatch(config: DispatchConfig, item: WorkItem, clients: Clients, timing: T
             deleted=deleted,
         )
         raise
-    emit(log, logging.INFO, "task.started", task_arn=task_arn, live_before=live, cap=config.max_concurrent)
-    return task_arn
+    if started.adopted:
+        # A concurrent dispatch of this item started the task, with its own secret.
+        emit(log, logging.INFO, "task.existing", task_arn=started.task_arn, work_id=item.work_id)
+        delete_work_secret(clients.secrets, secret_arn)
+        return started.task_arn
+    emit(
+        log,
+        logging.INFO,
+        "task.started",
+        task_arn=started.task_arn,
+        live_before=live,
+        cap=config.max_concurrent,
+    )
+    return started.task_arn
 
 
 def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:

@@ -4,6 +4,12 @@ One sandbox per work item: before launching, the dispatcher looks for a live tas
 the same work ID (`find_live_task`), and RunTask's client token is derived from the cluster
 and the work ID, so two dispatches of the same item inside ECS's idempotency window cannot
 start two tasks even if they race past the lookup.
+
+The derived token has one trap: ECS answers a repeated token with the first call's response,
+even after that task stopped. A task the response names but this request did not start is
+recognised by its overrides (each dispatch sends its own work-secret ARN): if it is live, a
+concurrent dispatch won the race and this one adopts it; if it stopped, the token is spent and
+the next attempt uses a fresh one.
 """
 
 from __future__ import annotations
@@ -136,6 +142,38 @@ def find_live_task(ecs: EcsApi, cluster_arn: str, work_id: str) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class Started:
+    """The task RunTask answered with; `adopted` when a concurrent dispatch of the same work
+    item started it (this dispatch's work secret then belongs to no task)."""
+
+    task_arn: str
+    adopted: bool = False
+
+
+def _sent_secret_arn(request: dict[str, Any]) -> str | None:
+    for container in request["overrides"]["containerOverrides"]:
+        for variable in container.get("environment") or []:
+            if variable.get("name") == SECRET_ARN_VARIABLE:
+                return str(variable.get("value"))
+    return None
+
+
+def _started_by(request: dict[str, Any], task: dict[str, Any]) -> bool:
+    """Whether `task` came from `request` rather than from a replay of the token's first call."""
+    if "overrides" not in task:
+        return True  # an answer without overrides cannot tell; ECS's own answers carry them
+    return _sent_secret_arn({"overrides": task["overrides"]}) == _sent_secret_arn(request)
+
+
+def _is_live(ecs: EcsApi, cluster_arn: str, task_arn: str) -> bool:
+    described = ecs.describe_tasks(cluster=cluster_arn, tasks=[task_arn])
+    return any(
+        task.get("lastStatus") != "STOPPED" and task.get("desiredStatus") != "STOPPED"
+        for task in described.get("tasks") or []
+    )
+
+
 def start_task(
     ecs: EcsApi,
     request: dict[str, Any],
@@ -144,8 +182,8 @@ def start_task(
     attempts: int,
     backoff: float,
     sleep: Callable[[float], None],
-) -> str:
-    """Call RunTask until one task starts or `attempts` run out; returns the task ARN."""
+) -> Started:
+    """Call RunTask until one task starts or `attempts` run out."""
     token_attempt = 1
     last_problem = "no attempt made"
     for attempt in range(1, attempts + 1):
@@ -163,7 +201,17 @@ def start_task(
         else:
             tasks = response.get("tasks") or []
             if tasks and tasks[0].get("taskArn"):
-                return str(tasks[0]["taskArn"])
+                task_arn = str(tasks[0]["taskArn"])
+                if _started_by(request, tasks[0]):
+                    return Started(task_arn)
+                if _is_live(ecs, str(request["cluster"]), task_arn):
+                    return Started(task_arn, adopted=True)
+                # The token's first task has stopped; ECS would replay it for as long as the
+                # token is remembered, so only a fresh token can start this item again.
+                emit(log, logging.INFO, "launch.token_replayed", task_arn=task_arn)
+                token_attempt += 1
+                last_problem = "RunTask replayed an earlier, stopped task of this work item"
+                continue
             reasons = sorted(
                 {
                     f"{f.get('reason', 'unknown')}" + (f" ({f['detail']})" if f.get("detail") else "")

@@ -306,6 +306,7 @@ def test_one_work_item_starts_exactly_one_task_with_the_contract_overrides(fleet
 
     live = fleet.live_tasks()
     assert live == [result.event("task.started")["task_arn"]]
+    assert result.event("task.started")["session_id"] == SESSION_ID
     task = fleet.ecs.describe_tasks(cluster=fleet.cluster, tasks=live, include=["TAGS"])["tasks"][0]
     assert {t["key"]: t["value"] for t in task["tags"]} == {
         "stockade:work-id": WORK_ID,

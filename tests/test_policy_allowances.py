@@ -84,6 +84,23 @@ def test_a_sandbox_holding_the_key_is_allowed_only_when_the_proxy_is_declared_of
     assert "sandboxes.apiProxy.enabled is false" in _allowed(report, "environment-key-only-in-proxy")[0]
 
 
+def _every_task_prefix(inputs: dict[str, Any]) -> None:
+    document = json.loads(inputs["policy"])
+    document["Statement"][0]["Resource"] = document["Statement"][0]["Resource"].replace("${aws:userid}", "*")
+    inputs["policy"] = json.dumps(document)
+
+
+def test_a_stack_wide_artifact_write_is_allowed_only_when_declared() -> None:
+    resources = edit(base_resources(), "task-role-policy", _every_task_prefix)
+    assert failing(run_rules(resources)) == {"sandbox-writes-only-its-own-artifacts"}
+    sandboxes = {**BASE_CONFIG["stockade:sandboxes"], "artifacts": {"writeScope": "stack"}}
+    report = run_rules(resources, config_with(sandboxes=sandboxes))
+    assert failing(report) == set()
+    assert _status(report, "sandbox-writes-only-its-own-artifacts") is Status.ALLOWED
+    (message,) = _allowed(report, "sandbox-writes-only-its-own-artifacts")
+    assert "tasks/*/*" in message and "sandboxes.artifacts.writeScope is 'stack'" in message
+
+
 def _exec_on(name: str, resources: list[SynthResource]) -> list[SynthResource]:
     return edit(resources, name, lambda i: i.update(enableExecuteCommand=True))
 

@@ -60,8 +60,24 @@ def _tls_condition_true(inputs: dict[str, Any]) -> None:
 
 def _wildcard_policy(inputs: dict[str, Any]) -> None:
     document = json.loads(inputs["policy"])
-    document["Statement"][0]["Action"] = "s3:*"
-    document["Statement"][0]["Resource"] = "*"
+    document["Statement"][1]["Action"] = "cloudwatch:*"
+    document["Statement"][1]["Resource"] = "*"
+    inputs["policy"] = json.dumps(document)
+
+
+def _write_every_task_prefix(inputs: dict[str, Any]) -> None:
+    document = json.loads(inputs["policy"])
+    (resource,) = [document["Statement"][0]["Resource"]]
+    document["Statement"][0]["Resource"] = resource.replace("${aws:userid}", "*")
+    inputs["policy"] = json.dumps(document)
+
+
+def _write_anywhere_in_a_key(inputs: dict[str, Any]) -> None:
+    # The scoped prefix, but after a wildcard: it would match inside another task's keys.
+    document = json.loads(inputs["policy"])
+    bucket, _, rest = document["Statement"][0]["Resource"].partition("/")
+    document["Statement"][0]["Resource"] = f"{bucket}/*/{rest}"
+    document["Statement"][0]["Action"] = ["s3:Put*"]
     inputs["policy"] = json.dumps(document)
 
 
@@ -173,6 +189,10 @@ CASES: list[tuple[str, str, Mutation]] = [
      lambda r: edit(r, "poller-service", _set("deploymentCircuitBreaker.rollback", False))),
     ("prod-replicas", "poller-service", lambda r: edit(r, "poller-service", _set("desiredCount", 1))),
     ("iam-no-wildcards", "task-role-policy", lambda r: edit(r, "task-role-policy", _wildcard_policy)),
+    ("sandbox-writes-only-its-own-artifacts", "task-role-policy",
+     lambda r: edit(r, "task-role-policy", _write_every_task_prefix)),
+    ("sandbox-writes-only-its-own-artifacts", "task-role-policy",
+     lambda r: edit(r, "task-role-policy", _write_anywhere_in_a_key)),
     ("iam-permissions-boundary", "task-role",
      lambda r: edit(r, "task-role", _delete("permissionsBoundary"))),
     ("tunnel-allowed-ips", "gateway-proxy-config",

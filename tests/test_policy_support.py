@@ -211,8 +211,8 @@ def compliant_program() -> None:
                 {
                     "Version": "2012-10-17",
                     "Statement": [
-                        {"Sid": "Artifacts", "Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"],
-                         "Resource": f"{arn}/*"},
+                        {"Sid": "Artifacts", "Effect": "Allow", "Action": ["s3:PutObject"],
+                         "Resource": f"{arn}/tasks/${{aws:userid}}/*"},
                         {"Sid": "Metrics", "Effect": "Allow", "Action": "cloudwatch:PutMetricData",
                          "Resource": "*"},
                     ],

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
+from unittest.mock import ANY
 
 import pytest
 
@@ -270,10 +272,13 @@ def test_the_sandbox_task_runs_the_session_entry_with_its_size_from_settings(syn
         # Where the entry point uploads /workspace when ant exits, and the key it encrypts with.
         "STOCKADE_ARTIFACTS_BUCKET": result.outputs["sandboxArtifactsBucketName"],
         "STOCKADE_ARTIFACTS_KMS_KEY_ARN": result.outputs["kmsKeyArn"],
+        # The task role's unique ID: with the task ID, the only prefix the role may write to.
+        "STOCKADE_SANDBOX_ROLE_ID": ANY,
         # The API proxy beside it, on the task's loopback, and the placeholder it strips.
         "ANTHROPIC_BASE_URL": "http://127.0.0.1:8790",
         "ANTHROPIC_ENVIRONMENT_KEY": PLACEHOLDER_KEY,
     }
+    assert re.fullmatch(r"AROA[A-Z0-9]{17}", environment(session)["STOCKADE_SANDBOX_ROLE_ID"])
     assert session["image"].endswith("@sha256:" + "5" * 64)
     # The memory flush (30 s) and the artifact upload fit Fargate's longest grace.
     assert session["stopTimeout"] == 120
@@ -355,7 +360,7 @@ def test_a_sandbox_may_read_only_work_secrets_and_write_only_session_artifacts(s
     assert set(statements) == {
         "ReadItsWorkSecret",
         "DecryptItsWorkSecret",
-        "UploadSessionArtifacts",
+        "UploadItsOwnArtifacts",
         "EncryptArtifactsWithTheStackKey",
     }
     assert statements["ReadItsWorkSecret"]["Action"] == ["secretsmanager:GetSecretValue"]
@@ -366,11 +371,12 @@ def test_a_sandbox_may_read_only_work_secrets_and_write_only_session_artifacts(s
     assert decrypt["Condition"] == {
         "StringEquals": {"kms:ViaService": "secretsmanager.us-east-1.amazonaws.com"}
     }
-    # Write, never read or list: exactly PutObject under the bucket's sessions/ prefix.
-    upload = statements["UploadSessionArtifacts"]
+    # Write, never read or list: exactly PutObject under the caller's own task prefix, which
+    # IAM resolves per task-role session ("<role ID>:<task ID>").
+    upload = statements["UploadItsOwnArtifacts"]
     assert upload["Action"] == ["s3:PutObject"]
     bucket = result.outputs["sandboxArtifactsBucketName"]
-    assert upload["Resource"] == [f"arn:aws:s3:::{bucket}/sessions/*"]
+    assert upload["Resource"] == [f"arn:aws:s3:::{bucket}/tasks/${{aws:userid}}/*"]
     encrypt = statements["EncryptArtifactsWithTheStackKey"]
     assert encrypt["Action"] == ["kms:GenerateDataKey"]
     assert encrypt["Resource"] == [result.outputs["kmsKeyArn"]]

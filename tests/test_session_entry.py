@@ -17,16 +17,19 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import boto3
 import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
+from stockade.aws.fleet import iam as fleet_iam
 from stockade.aws.fleet import tasks as fleet_tasks
 from stockade.dispatcher import artifact_upload
 from stockade.dispatcher.artifact_upload import Limits, UploadTarget, upload_workspace
@@ -260,14 +263,56 @@ def test_a_missing_ant_binary_is_reported(tmp_path: Path) -> None:
 # --- artifacts -------------------------------------------------------------------------------
 
 
+ROLE_ID = "AROA3EXAMPLEROLE12345"
+TASK_ID = "0123456789abcdef0123456789abcdef"
+PREFIX = f"tasks/{ROLE_ID}:{TASK_ID}/{SESSION}/"
+
+
+class _MetadataHandler(BaseHTTPRequestHandler):
+    answers: ClassVar[dict[str, bytes]] = {}
+
+    def do_GET(self) -> None:
+        body = self.answers.get(self.path)
+        self.send_response(200 if body is not None else 404)
+        self.send_header("Content-Length", str(len(body or b"")))
+        self.end_headers()
+        self.wfile.write(body or b"")
+
+    def log_message(self, *_: Any) -> None:
+        pass
+
+
 @pytest.fixture
-def artifacts(aws: None) -> dict[str, str]:
-    """A bucket and a KMS key in moto, as the fleet names them on the session container."""
+def task_metadata() -> Iterator[tuple[str, dict[str, bytes]]]:
+    """A stand-in for ECS's task metadata endpoint (v4) on loopback: (base URL, answers by path)."""
+    answers = {
+        "/v4/container-1/task": json.dumps(
+            {"TaskARN": f"arn:aws:ecs:{REGION}:123456789012:task/stockade-dev/{TASK_ID}"}
+        ).encode()
+    }
+    handler = type("Handler", (_MetadataHandler,), {"answers": answers})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v4/container-1", answers
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+@pytest.fixture
+def artifacts(aws: None, task_metadata: tuple[str, dict[str, bytes]]) -> dict[str, str]:
+    """A bucket and a KMS key in moto, as the fleet names them on the session container, and
+    the task metadata endpoint ECS gives every container."""
     boto3.client("s3", region_name=REGION).create_bucket(Bucket=BUCKET)
     key_arn = boto3.client("kms", region_name=REGION).create_key()["KeyMetadata"]["Arn"]
     return {
         "STOCKADE_ARTIFACTS_BUCKET": BUCKET,
         "STOCKADE_ARTIFACTS_KMS_KEY_ARN": key_arn,
+        "STOCKADE_SANDBOX_ROLE_ID": ROLE_ID,
+        "ECS_CONTAINER_METADATA_URI_V4": task_metadata[0],
         "AWS_REGION": REGION,
     }
 
@@ -285,13 +330,13 @@ def workspace_with_traps(root: Path, outside: Path) -> None:
     os.mkfifo(root / "pipe")
 
 
-def stored(prefix: str = f"sessions/{SESSION}/") -> dict[str, dict[str, Any]]:
+def stored(prefix: str = PREFIX) -> dict[str, dict[str, Any]]:
     s3 = boto3.client("s3", region_name=REGION)
     listing = s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])
     return {o["Key"][len(prefix) :]: s3.head_object(Bucket=BUCKET, Key=o["Key"]) for o in listing}
 
 
-def test_the_workspace_is_uploaded_under_the_session_prefix_with_the_stack_key(
+def test_the_workspace_is_uploaded_under_its_own_task_and_session_with_the_stack_key(
     artifacts: dict[str, str], ant: dict[str, str], tmp_path: Path
 ) -> None:
     workspace = tmp_path / "workspace"
@@ -312,7 +357,7 @@ def test_the_workspace_is_uploaded_under_the_session_prefix_with_the_stack_key(
     found = events(log)
     summary = found["artifacts.uploaded"]
     assert (summary["files"], summary["bytes"], summary["complete"]) == (2, 309, True)
-    assert summary["prefix"] == f"sessions/{SESSION}/"
+    assert summary["prefix"] == PREFIX  # tasks/<role ID>:<task ID>/: the role's aws:userid
     assert summary["skipped"] == {"special": 1, "symlink": 2, "too_large": 1}
     assert found["artifacts.files_too_large"]["count"] == 1
     assert "outside the workspace" not in log and WORK_SECRET not in log
@@ -358,17 +403,17 @@ def test_the_time_cap_is_checked_before_every_file(tmp_path: Path) -> None:
             return {}
 
     ticks = iter([0.0, 1.0, 2.0, 99.0, 99.0])
-    target = UploadTarget(BUCKET, "arn:aws:kms:us-east-1:123456789012:key/k", SESSION)
+    target = UploadTarget(BUCKET, "arn:aws:kms:us-east-1:123456789012:key/k", SESSION, f"{ROLE_ID}:{TASK_ID}")
     report = upload_workspace(
         Store(), target, workspace, limits=Limits(seconds=10), clock=lambda: next(ticks)
     )
 
-    assert puts == [f"sessions/{SESSION}/a", f"sessions/{SESSION}/b"]
+    assert puts == [f"{PREFIX}a", f"{PREFIX}b"]
     assert report.stopped == "seconds"
 
 
 def test_access_denied_on_upload_stops_at_once_and_keeps_ants_exit_code(
-    ant: dict[str, str], tmp_path: Path
+    ant: dict[str, str], tmp_path: Path, task_metadata: tuple[str, dict[str, bytes]]
 ) -> None:
     workspace = tmp_path / "workspace"
     workspace.mkdir()
@@ -387,6 +432,8 @@ def test_access_denied_on_upload_stops_at_once_and_keeps_ants_exit_code(
                 "ANTHROPIC_WORK_SECRET": WORK_SECRET,
                 "STOCKADE_ARTIFACTS_BUCKET": BUCKET,
                 "STOCKADE_ARTIFACTS_KMS_KEY_ARN": key_arn,
+                "STOCKADE_SANDBOX_ROLE_ID": ROLE_ID,
+                "ECS_CONTAINER_METADATA_URI_V4": task_metadata[0],
                 "STUB_EXIT": "5",
             },
             s3=lambda region: client,
@@ -396,6 +443,7 @@ def test_access_denied_on_upload_stops_at_once_and_keeps_ants_exit_code(
     assert code == 5
     failed = events(log)["artifacts.upload_failed"]
     assert "AccessDenied" in failed["error"] and "s3:PutObject" in failed["hint"]
+    assert "tasks/${aws:userid}/*" in failed["hint"]
     assert events(log)["artifacts.uploaded"]["failed"] == 1  # one attempt, not one per file
 
 
@@ -404,10 +452,17 @@ def test_access_denied_on_upload_stops_at_once_and_keeps_ants_exit_code(
     [
         ({"STOCKADE_ARTIFACTS_BUCKET": "Not_A_Bucket"}, "not an S3 bucket name"),
         ({"STOCKADE_ARTIFACTS_KMS_KEY_ARN": ""}, "STOCKADE_ARTIFACTS_KMS_KEY_ARN is not set"),
+        ({"STOCKADE_SANDBOX_ROLE_ID": "AIDA-user"}, "not an IAM role unique ID"),
+        ({"ECS_CONTAINER_METADATA_URI_V4": ""}, "ECS_CONTAINER_METADATA_URI_V4 is not set"),
+        ({"ECS_CONTAINER_METADATA_URI_V4": "file:///etc/passwd"}, "is not an http:// URL"),
+        ({"ECS_CONTAINER_METADATA_URI_V4": "{metadata}/../nowhere"}, "did not answer with JSON"),
     ],
 )
 def test_a_malformed_artifacts_setting_is_logged_and_ant_still_decides_the_exit(
-    ant: dict[str, str], changes: dict[str, str], expected: str
+    ant: dict[str, str],
+    task_metadata: tuple[str, dict[str, bytes]],
+    changes: dict[str, str],
+    expected: str,
 ) -> None:
     environ = {
         **BASE_ENV,
@@ -415,8 +470,10 @@ def test_a_malformed_artifacts_setting_is_logged_and_ant_still_decides_the_exit(
         "ANTHROPIC_WORK_SECRET": WORK_SECRET,
         "STOCKADE_ARTIFACTS_BUCKET": BUCKET,
         "STOCKADE_ARTIFACTS_KMS_KEY_ARN": "arn:aws:kms:us-east-1:123456789012:key/k-1",
-        **changes,
+        "STOCKADE_SANDBOX_ROLE_ID": ROLE_ID,
+        **{k: v.format(metadata=task_metadata[0]) for k, v in changes.items()},
     }
+    environ.setdefault("ECS_CONTAINER_METADATA_URI_V4", task_metadata[0])
 
     code, log = run_entry(environ)
 
@@ -424,9 +481,61 @@ def test_a_malformed_artifacts_setting_is_logged_and_ant_still_decides_the_exit(
     assert expected in events(log)["artifacts.config_invalid"]["error"]
 
 
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"TaskARN": "arn:aws:ecs:us-east-1:123456789012:task/c/.."},
+        {"TaskARN": 7},
+        {"Cluster": "no task ARN"},
+        ["not", "an", "object"],
+    ],
+)
+def test_a_task_id_the_entry_cannot_trust_uploads_nothing(
+    artifacts: dict[str, str],
+    task_metadata: tuple[str, dict[str, bytes]],
+    ant: dict[str, str],
+    tmp_path: Path,
+    answer: Any,
+) -> None:
+    task_metadata[1]["/v4/container-1/task"] = json.dumps(answer).encode()
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    (workspace / "a").write_text("a")
+
+    code, log = run_entry(
+        {**BASE_ENV, **ant, **artifacts, "ANTHROPIC_WORK_SECRET": WORK_SECRET}, workspace=workspace
+    )
+
+    assert code == 0
+    assert "named no task ID" in events(log)["artifacts.config_invalid"]["error"]
+    assert boto3.client("s3", region_name=REGION).list_objects_v2(Bucket=BUCKET).get("KeyCount") == 0
+
+
+def test_the_metadata_endpoint_is_reached_directly_never_through_the_egress_proxy(
+    artifacts: dict[str, str], ant: dict[str, str], tmp_path: Path
+) -> None:
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    (workspace / "a").write_text("a")
+    # A proxy that does not exist: were the lookup proxied, it would fail.
+    proxied = {"HTTP_PROXY": "http://127.0.0.1:9", "http_proxy": "http://127.0.0.1:9"}
+
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in proxied.items():
+            patch.setenv(name, value)
+        code, log = run_entry(
+            {**BASE_ENV, **ant, **artifacts, "ANTHROPIC_WORK_SECRET": WORK_SECRET}, workspace=workspace
+        )
+
+    assert code == 0, log
+    assert set(stored()) == {"a"}
+
+
 def test_the_fleet_sets_the_variables_the_entry_reads() -> None:
     assert fleet_tasks.ARTIFACTS_BUCKET_VARIABLE == artifact_upload.ARTIFACTS_BUCKET_VARIABLE
     assert fleet_tasks.ARTIFACTS_KEY_VARIABLE == artifact_upload.ARTIFACTS_KEY_VARIABLE
+    assert fleet_tasks.SANDBOX_ROLE_ID_VARIABLE == artifact_upload.ROLE_ID_VARIABLE
+    assert fleet_iam.ARTIFACTS_PREFIX == artifact_upload.PREFIX
 
 
 # --- signals, for real -----------------------------------------------------------------------

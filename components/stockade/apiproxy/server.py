@@ -81,6 +81,8 @@ def drain_then_stop(
     while activity.quiet_for() < idle and time.monotonic() < deadline:
         time.sleep(0.2)
     stop()
+
+
 DENIED_EVENT = "proxy.denied"
 # Never forwarded in either direction: hop-by-hop headers, and everything that carries a credential.
 HOP_BY_HOP = frozenset(

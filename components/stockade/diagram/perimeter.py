@@ -36,8 +36,6 @@ def _has(types: Iterable[str], fragment: str) -> bool:
     return any(fragment in t for t in types)
 
 
-
-
 def tunnel_routes(
     resources: Sequence[Mapping[str, Any]], outputs: Mapping[str, Any]
 ) -> list[tuple[str, str]]:

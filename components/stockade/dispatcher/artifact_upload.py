@@ -1,9 +1,15 @@
 """Upload a finished session's /workspace to the artifacts bucket, bounded and encrypted.
 
 The session entry calls this after `ant beta:worker run` exits. Objects go to
-`s3://$STOCKADE_ARTIFACTS_BUCKET/sessions/<ANTHROPIC_SESSION_ID>/<path>` with SSE-KMS under
-the stack key ($STOCKADE_ARTIFACTS_KMS_KEY_ARN; naming the key matters, since `aws:kms`
-without a key ID would fall back to the AWS managed `aws/s3` key).
+`s3://$STOCKADE_ARTIFACTS_BUCKET/tasks/<role ID>:<task ID>/<ANTHROPIC_SESSION_ID>/<path>` with
+SSE-KMS under the stack key ($STOCKADE_ARTIFACTS_KMS_KEY_ARN; naming the key matters, since
+`aws:kms` without a key ID would fall back to the AWS managed `aws/s3` key).
+
+`<role ID>:<task ID>` is the task role session's `aws:userid` (ECS names each task's role
+session after the task), and the sandbox task role may write only under
+`tasks/${aws:userid}/`: a sandbox can write its own task's prefix and no other. The role ID
+comes from the task definition ($STOCKADE_SANDBOX_ROLE_ID), the task ID from the ECS task
+metadata endpoint.
 
 Bounded on every axis: symlinks and special files (FIFOs, sockets, devices) are skipped and
 never opened through a link; single PutObject requests only (no multipart, so the task role
@@ -33,12 +39,15 @@ from stockade.dispatcher.logs import emit
 # the names equal).
 ARTIFACTS_BUCKET_VARIABLE = "STOCKADE_ARTIFACTS_BUCKET"
 ARTIFACTS_KEY_VARIABLE = "STOCKADE_ARTIFACTS_KMS_KEY_ARN"
-PREFIX = "sessions/"
+ROLE_ID_VARIABLE = "STOCKADE_SANDBOX_ROLE_ID"
+PREFIX = "tasks/"
 MAX_KEY_BYTES = 1024  # S3's limit on an object key
 # S3 bucket names: 3-63 lowercase letters, digits, dots and hyphens.
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 # The session ID becomes one path segment of every key: no "/", no "..".
 _SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+# IAM role unique IDs: "AROA" and upper-case letters and digits.
+_ROLE_ID = re.compile(r"^AROA[A-Z0-9]{8,124}$")
 # Errors after which no further PutObject can succeed.
 _FATAL_ERRORS = frozenset(
     {"AccessDenied", "AccessDeniedException", "NoSuchBucket", "KMS.AccessDeniedException"}
@@ -67,14 +76,18 @@ class UploadTarget:
     bucket: str
     kms_key_arn: str
     session_id: str
+    writer: str
+    """`<role ID>:<task ID>`: the `aws:userid` of the task role session that uploads."""
 
     @property
     def prefix(self) -> str:
-        return f"{PREFIX}{self.session_id}/"
+        return f"{PREFIX}{self.writer}/{self.session_id}/"
 
 
-def upload_target(environ: Mapping[str, str]) -> UploadTarget | None:
-    """Where this session's artifacts go; None when the task sets no bucket (not on AWS)."""
+def upload_target(environ: Mapping[str, str], task_id: Callable[[], str]) -> UploadTarget | None:
+    """Where this session's artifacts go; None when the task sets no bucket (not on AWS).
+
+    `task_id` is asked only once the rest of the configuration is valid."""
     bucket = environ.get(ARTIFACTS_BUCKET_VARIABLE, "").strip()
     if not bucket:
         return None
@@ -84,7 +97,12 @@ def upload_target(environ: Mapping[str, str]) -> UploadTarget | None:
     session_id = environ.get("ANTHROPIC_SESSION_ID", "").strip()
     if not _SESSION_ID.fullmatch(session_id):
         raise ConfigError("ANTHROPIC_SESSION_ID is not a safe object key segment ([A-Za-z0-9_-], 1-128)")
-    return UploadTarget(bucket=bucket, kms_key_arn=key, session_id=session_id)
+    role_id = environ.get(ROLE_ID_VARIABLE, "").strip()
+    if not _ROLE_ID.fullmatch(role_id):
+        raise ConfigError(f"{ROLE_ID_VARIABLE} is not an IAM role unique ID (AROA...)")
+    return UploadTarget(
+        bucket=bucket, kms_key_arn=key, session_id=session_id, writer=f"{role_id}:{task_id()}"
+    )
 
 
 @dataclass
@@ -228,8 +246,9 @@ def _report(target: UploadTarget, limits: Limits, report: UploadReport) -> None:
         )
     elif report.stopped is not None:
         hint = (
-            "the sandbox task role needs s3:PutObject on the bucket's sessions/* and "
-            "kms:GenerateDataKey on the stack key through S3"
+            "the sandbox task role needs s3:PutObject on the bucket's tasks/${aws:userid}/* and "
+            "kms:GenerateDataKey on the stack key through S3; if the role has both, this account's "
+            "ECS does not name task-role sessions after the task (docs/sandbox-fleet.md, Artifacts)"
             if "AccessDenied" in report.stopped
             else "see the error"
         )

@@ -205,6 +205,8 @@ def dispatch(config: DispatchConfig, item: WorkItem, clients: Clients, timing: T
         logging.INFO,
         "task.started",
         task_arn=started.task_arn,
+        # With the task ARN, where to find the session's artifacts (tasks/<role ID>:<task ID>/).
+        session_id=item.session_id,
         live_before=live,
         cap=config.max_concurrent,
     )

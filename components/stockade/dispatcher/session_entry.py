@@ -32,6 +32,7 @@ from stockade.dispatcher.artifact_upload import Limits, ObjectStoreApi, upload_t
 from stockade.dispatcher.aws import SecretsApi, client, error_code, error_message, secrets_client
 from stockade.dispatcher.errors import EXIT_FAILED, ConfigError, DispatchError
 from stockade.dispatcher.logs import Redactor, configure, emit
+from stockade.dispatcher.task_metadata import ecs_task_id
 from stockade.workqueue.grace import UPLOAD_DEADLINE_SECONDS
 
 PROGRAM = "stockade-session-entry"
@@ -156,10 +157,11 @@ def upload_artifacts(
     limits: Limits,
     s3: Callable[[str | None], ObjectStoreApi],
     stopped_at: float | None,
+    task_id: Callable[[Mapping[str, str]], str] = ecs_task_id,
 ) -> None:
     """Upload the workspace when the task names a bucket; failures are logged, never raised."""
     try:
-        target = upload_target(environ)
+        target = upload_target(environ, lambda: task_id(environ))
     except DispatchError as exc:
         emit(log, logging.ERROR, "artifacts.config_invalid", error=str(exc))
         return

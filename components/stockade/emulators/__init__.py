@@ -85,6 +85,12 @@ def _bucket(name: str, inputs: dict[str, Any], ctx: OfflineContext) -> dict[str,
     return {"bucket": bucket, "arn": f"arn:{ctx.partition}:s3:::{bucket}", "id": bucket}
 
 
+@register("aws:iam/role:Role")
+def _role(name: str, inputs: dict[str, Any], ctx: OfflineContext) -> dict[str, Any]:
+    # IAM's unique role IDs: "AROA" and 17 upper-case letters and digits.
+    return {"uniqueId": "AROA" + stable_suffix("role", name, length=17).upper()}
+
+
 @register("aws:kms/key:Key")
 def _kms_key(name: str, inputs: dict[str, Any], ctx: OfflineContext) -> dict[str, Any]:
     key_id = f"{stable_suffix(name, length=8)}-0000-4000-8000-{stable_suffix('k', name, length=12)}"

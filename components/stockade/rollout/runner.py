@@ -327,9 +327,7 @@ class Rollout:
         self.view.update_wave(index, status=WaveStatus.SUCCEEDED)
         return True
 
-    def _demand(
-        self, index: int, pending: deque[StackTarget], cap: int, stopping: bool, running: int
-    ) -> int:
+    def _demand(self, index: int, pending: deque[StackTarget], cap: int, stopping: bool, running: int) -> int:
         """Idle workers worth keeping warm, beyond the running stacks' workers (which come back
         to the pool when their stacks finish): for this wave's next starts, else the next wave's."""
         if stopping or self._cancel.is_set():

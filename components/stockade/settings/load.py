@@ -76,7 +76,6 @@ def stack_file_path(project_dir: Path, stack: str) -> Path:
     return path
 
 
-
 def read_stack_file(project_dir: Path, stack: str) -> StackFile:
     """Read `stacks/Pulumi.<stack>.yaml`; malformed or missing files become problems."""
     path = stack_file_path(project_dir, stack)

@@ -97,11 +97,26 @@ class SessionResources(SettingsModel):
         return self
 
 
+class ArtifactWriteScope(StrEnum):
+    """Which artifact prefixes a sandbox task role may write (AWS, per-session mode)."""
+
+    TASK = "task"
+    """Default: a sandbox writes only under its own task's prefix, `tasks/<role ID>:<task ID>/`
+    (relies on ECS naming each task-role session after the task)."""
+    STACK = "stack"
+    """A sandbox may write under every task's prefix: one session can add objects to
+    another's. A reported weakening, for accounts where uploads fail with AccessDenied."""
+
+
 class ArtifactSettings(SettingsModel):
     """The bucket that keeps session deliverables."""
 
     expire_days: Annotated[int, Field(ge=1, le=3650)] = 30
     """Days before session artifacts (and old object versions) expire."""
+
+    write_scope: ArtifactWriteScope = ArtifactWriteScope.TASK
+    """Per-session mode on AWS: where a sandbox may write artifacts: `task` (only its own
+    task's prefix) or `stack` (every task's prefix, a reported weakening)."""
 
 
 def _relative_path(value: str) -> str:
@@ -280,6 +295,15 @@ class SandboxSettings(SettingsModel):
             and not self.api_proxy.enabled
         )
 
+    @property
+    def artifacts_shared_write(self) -> bool:
+        """Self-hosted per-session sandboxes that may write under every task's artifact prefix."""
+        return (
+            self.provider is SandboxProvider.SELF_HOSTED
+            and self.mode is WorkerMode.PER_SESSION
+            and self.artifacts.write_scope is ArtifactWriteScope.STACK
+        )
+
     def rule_errors(self) -> Iterator[PydanticCustomError]:
         # The chosen managed provider's section is required; the others are refused.
         yield from provider_section_errors(self)
@@ -378,3 +402,9 @@ def mode_knob_errors(sandboxes: SandboxSettings) -> Iterator[PydanticCustomError
                 f"remove it ({hint})",
                 field=key,
             )
+    if pool and "write_scope" in sandboxes.artifacts.model_fields_set:
+        yield invalid(
+            "sandboxes.artifacts.writeScope is not read in pool mode",
+            "remove it (pool workers upload no artifacts; only per-session sandboxes do)",
+            field="artifacts.writeScope",
+        )

@@ -99,6 +99,11 @@ class StackSettings(SettingsModel):
                 "sandboxes.apiProxy.enabled is false: every per-session sandbox holds the environment "
                 "key and can claim other sessions' work"
             )
+        if self.aws is not None and self.sandboxes.artifacts_shared_write:
+            found.append(
+                "sandboxes.artifacts.writeScope is 'stack': a sandbox can add objects under every "
+                "other session's artifact prefix"
+            )
         if self.sandboxes.enable_exec:
             found.append("sandboxes.enableExec is true: operators can open shells in sandboxes")
         if self.tunnel.enabled and self.tunnel.disable_ip_validation:

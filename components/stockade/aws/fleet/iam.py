@@ -20,7 +20,10 @@ from stockade.aws.shared.ecs_iam import via_service
 from stockade.aws.shared.iam import Statement
 
 METRICS_NAMESPACE = "Stockade/Sandboxes"
-ARTIFACTS_PREFIX = "sessions/"
+ARTIFACTS_PREFIX = "tasks/"
+# ECS names each task-role session after the task, so `aws:userid` is "<role ID>:<task ID>":
+# one sandbox task's own key prefix, which no other task's credentials can match.
+ARTIFACTS_WRITER = "${aws:userid}"
 
 
 @dataclass(frozen=True)
@@ -205,11 +208,19 @@ def poller_task_statements(
 
 
 def sandbox_task_statements(
-    scope: FleetScope, *, kms_key_arn: pulumi.Input[str], artifacts_bucket_arn: pulumi.Input[str]
+    scope: FleetScope,
+    *,
+    kms_key_arn: pulumi.Input[str],
+    artifacts_bucket_arn: pulumi.Input[str],
+    artifacts_per_task: bool = True,
 ) -> list[Statement]:
     """A sandbox may read work secrets (its own; the nonce makes others' names unguessable) and
-    write, never read, its session's artifacts. The grant covers every session's prefix: IAM
-    cannot tie it to the session ID, which only the dispatcher's RunTask override carries."""
+    write, never read, artifacts under its own task's prefix `tasks/<role ID>:<task ID>/`.
+
+    `artifacts_per_task=False` (`sandboxes.artifacts.writeScope: stack`, a reported weakening)
+    widens the write to every task's prefix, for an account where task-role sessions are not
+    named after the task."""
+    writer = ARTIFACTS_WRITER if artifacts_per_task else "*"
     return [
         {
             "Sid": "ReadItsWorkSecret",
@@ -225,10 +236,10 @@ def sandbox_task_statements(
             "Condition": scope.via_secrets_manager,
         },
         {
-            "Sid": "UploadSessionArtifacts",
+            "Sid": "UploadItsOwnArtifacts",
             "Effect": "Allow",
             "Action": ["s3:PutObject"],
-            "Resource": [arn_concat(artifacts_bucket_arn, "/", ARTIFACTS_PREFIX, "*")],
+            "Resource": [arn_concat(artifacts_bucket_arn, "/", ARTIFACTS_PREFIX, writer, "/*")],
         },
         {
             # Single-request PutObject under SSE-KMS needs only GenerateDataKey (no multipart).

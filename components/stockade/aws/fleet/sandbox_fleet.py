@@ -107,6 +107,11 @@ class SandboxFleetArgs(TypedDict):
     """Per-session mode: give each session task an API proxy container that alone receives the
     environment key (default true; false gives the sandbox the key and is a reported weakening)."""
 
+    artifacts_write_scope: NotRequired[Literal["task", "stack"]]
+    """Per-session mode: where a sandbox may write artifacts. `task` (the default): only under
+    its own task's prefix. `stack`: under every task's prefix, a reported weakening for accounts
+    where ECS does not name task-role sessions after the task."""
+
     poller_replicas: int
     """Per-session mode: poller tasks."""
 
@@ -315,12 +320,15 @@ class SandboxFleet(pulumi.ComponentResource):
             with_allowed_cidrs=True,
             repository_arn=args["session_image_repository_arn"],
             task_statements=lambda _logs: fleet_iam.sandbox_task_statements(
-                scope, kms_key_arn=args["kms_key_arn"], artifacts_bucket_arn=self._artifacts.arn
+                scope,
+                kms_key_arn=args["kms_key_arn"],
+                artifacts_bucket_arn=self._artifacts.arn,
+                artifacts_per_task=args.get("artifacts_write_scope", "task") == "task",
             ),
             task_role_description=(
                 "What a sandbox's own code may call: read its work secret, upload its artifacts"
             ),
-            spec=fleet_tasks.session_task(
+            spec=lambda task_role: fleet_tasks.session_task(
                 self._env,
                 family=session_family,
                 image=session_image,
@@ -328,6 +336,7 @@ class SandboxFleet(pulumi.ComponentResource):
                 max_idle_seconds=args["max_idle_seconds"],
                 artifacts_bucket=self._artifacts.bucket,
                 artifacts_kms_key_arn=args["kms_key_arn"],
+                sandbox_role_id=task_role.unique_id,
                 api_proxy=args.get("api_proxy", True),
             ),
         )
@@ -520,7 +529,7 @@ class SandboxFleet(pulumi.ComponentResource):
         repository_arn: pulumi.Input[str] | None,
         task_statements: Callable[[aws.cloudwatch.LogGroup], list[Statement]],
         task_role_description: str,
-        spec: TaskSpec,
+        spec: TaskSpec | Callable[[aws.iam.Role], TaskSpec],
         outputs_prefix: str | None = None,
     ) -> _Workload:
         """One task family with its own security group, log group, execution role and task role."""
@@ -530,7 +539,7 @@ class SandboxFleet(pulumi.ComponentResource):
         task_role = self._task_role(role, task_statements(logs), task_role_description)
         task = task_definition(
             f"{self._name}-{task_key}-task",
-            spec,
+            spec(task_role) if callable(spec) else spec,
             TaskRuntime(
                 execution_role_arn=execution_role.arn,
                 task_role_arn=task_role.arn,

@@ -42,6 +42,8 @@ DISPATCH_HOOK = "/usr/local/bin/stockade-dispatch"
 ENVIRONMENT_KEY_VARIABLE = "ANTHROPIC_ENVIRONMENT_KEY"
 # Read by stockade.dispatcher.session_entry (its ARTIFACTS_* names; a test keeps them equal).
 ARTIFACTS_BUCKET_VARIABLE = "STOCKADE_ARTIFACTS_BUCKET"
+# The task role's unique ID: with the task ID it names the prefix the role may write to.
+SANDBOX_ROLE_ID_VARIABLE = "STOCKADE_SANDBOX_ROLE_ID"
 ARTIFACTS_KEY_VARIABLE = "STOCKADE_ARTIFACTS_KMS_KEY_ARN"
 STATS_INTERVAL_SECONDS = 60
 
@@ -184,6 +186,7 @@ def session_task(
     max_idle_seconds: int,
     artifacts_bucket: pulumi.Input[str],
     artifacts_kms_key_arn: pulumi.Input[str],
+    sandbox_role_id: pulumi.Input[str],
     api_proxy: bool = True,
 ) -> TaskSpec:
     """The per-session sandbox. The dispatcher adds the session's identifiers and its work
@@ -195,6 +198,7 @@ def session_task(
     environment: dict[str, pulumi.Input[str]] = {
         ARTIFACTS_BUCKET_VARIABLE: artifacts_bucket,
         ARTIFACTS_KEY_VARIABLE: artifacts_kms_key_arn,
+        SANDBOX_ROLE_ID_VARIABLE: sandbox_role_id,
     }
     if api_proxy:
         environment |= {"ANTHROPIC_BASE_URL": PROXY_BASE_URL, ENVIRONMENT_KEY_VARIABLE: PLACEHOLDER_KEY}

@@ -1,12 +1,15 @@
-"""IAM rules: no admin wildcards, no anonymous trust, the permissions boundary on every role."""
+"""IAM rules: no admin wildcards, no anonymous trust, the permissions boundary on every role,
+and no object writes outside the writer's own task prefix."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
 
 from stockade.guardrails.props import MISSING, UNKNOWN, get, is_set, items, parse_json
-from stockade.guardrails.rule import Level, Rule, facts
+from stockade.guardrails.rule import Level, Rule, allowed, facts
 from stockade.guardrails.rules import tokens
 
 if TYPE_CHECKING:
@@ -127,4 +130,75 @@ PERMISSIONS_BOUNDARY = Rule(
     facts=("permissions_boundary_arn",),
 )
 
-RULES = (LEAST_PRIVILEGE, PERMISSIONS_BOUNDARY)
+# Actions that create or overwrite objects, matched the way IAM matches an Action pattern.
+_OBJECT_WRITES = ("s3:PutObject", "s3:CopyObject", "s3:RestoreObject")
+# The only object-write grant a stack's roles need: a sandbox writing under its own task, in
+# one named bucket (a wildcard before the prefix would match it anywhere in a key).
+OWN_TASK_OBJECTS = re.compile(r"^arn:[a-z-]+:s3:::[a-z0-9.-]+/tasks/\$\{aws:userid\}/")
+
+
+def _writes_objects(action: str) -> bool:
+    pattern = action.lower()
+    return any(fnmatchcase(write.lower(), pattern) for write in _OBJECT_WRITES)
+
+
+def shared_write_problems(document: Any, where: str) -> Iterator[str]:
+    """Object writes a policy allows outside the caller's own `tasks/${aws:userid}/` prefix."""
+    try:
+        parsed = parse_json(document)
+    except ValueError:
+        return  # LEAST_PRIVILEGE already reports an unreadable document
+    for index, statement in enumerate(_list(get(parsed, "Statement"))):
+        if get(statement, "Effect") != "Allow":
+            continue
+        actions = [a for a in _list(get(statement, "Action")) if isinstance(a, str)]
+        if not any(_writes_objects(a) for a in actions):
+            continue
+        sid = get(statement, "Sid")
+        name = f"{where} statement {sid if isinstance(sid, str) else index}"
+        if get(statement, "NotResource") is not MISSING:
+            yield f"{name}: allows object writes with NotResource, which covers every prefix"
+        for resource in _list(get(statement, "Resource")):
+            if isinstance(resource, str) and not OWN_TASK_OBJECTS.match(resource):
+                yield f"{name}: allows object writes on {resource}, outside the writer's own task prefix"
+
+
+def check_own_writes_only(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    props, kind = args.props, args.resource_type
+    documents: list[tuple[Any, str]] = []
+    if kind in tokens.IAM_POLICY_DOCUMENTS:
+        document = get(props, tokens.IAM_POLICY_DOCUMENTS[kind])
+        documents.append((document, "policy"))
+    elif kind == tokens.IAM_ROLE:
+        documents += [
+            (get(inline, "policy"), f"inline policy {get(inline, 'name')}")
+            for inline in items(get(props, "inlinePolicies"))
+        ]
+    shared_allowed = facts(args).artifacts_shared_write_allowed
+    for document, where in documents:
+        if document in (MISSING, UNKNOWN):
+            continue
+        for problem in shared_write_problems(document, where):
+            if shared_allowed:
+                allowed(report, f"{problem} (sandboxes.artifacts.writeScope is 'stack')")
+            else:
+                report(problem, None)
+
+
+OWN_WRITES_ONLY = Rule(
+    name="sandbox-writes-only-its-own-artifacts",
+    description=(
+        "No role may create or overwrite S3 objects outside its own task's prefix "
+        "(`tasks/${aws:userid}/`), so no session can write another session's artifacts."
+    ),
+    level=Level.MANDATORY,
+    remediation=(
+        "Keep sandboxes.artifacts.writeScope: task (the default), which scopes the sandbox task "
+        "role's s3:PutObject to tasks/${aws:userid}/*; or declare sandboxes.artifacts.writeScope: stack."
+    ),
+    resource_check=check_own_writes_only,
+    facts=("artifacts_shared_write_allowed",),
+    allowed_by="sandboxes.artifacts.writeScope: stack",
+)
+
+RULES = (LEAST_PRIVILEGE, PERMISSIONS_BOUNDARY, OWN_WRITES_ONLY)

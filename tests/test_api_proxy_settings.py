@@ -63,34 +63,33 @@ def test_unknown_proxy_keys_are_refused() -> None:
     assert any("apiProxy" in p.key for p in caught.value.problems)
 
 
-# --- sandboxes.artifacts.writeScope: the artifact write scope, a sibling guard -----------------
+# --- sandboxes.taskScopedAccess: artifacts and work secrets per task, a sibling guard -----------
 
 
-def test_artifact_writes_are_task_scoped_by_default_and_not_a_weakening() -> None:
+def test_task_scoped_access_is_on_by_default_and_not_a_weakening() -> None:
     settings = validate("t", _config())
-    assert settings.sandboxes.artifacts.write_scope == "task"
-    assert not any("writeScope" in w for w in settings.weakenings())
+    assert settings.sandboxes.task_scoped_access is True
+    assert not any("taskScopedAccess" in w for w in settings.weakenings())
 
 
-def test_a_stack_wide_artifact_write_scope_is_reported_as_a_weakening() -> None:
-    settings = validate("t", _config(artifacts={"writeScope": "stack"}))
-    (weakening,) = [w for w in settings.weakenings() if "writeScope" in w]
-    assert "every other session's artifact prefix" in weakening
+def test_turning_task_scoped_access_off_is_reported_as_a_weakening() -> None:
+    settings = validate("t", _config(taskScopedAccess=False))
+    (weakening,) = [w for w in settings.weakenings() if "taskScopedAccess" in w]
+    assert "every other session's artifact prefix" in weakening and "work secret" in weakening
 
 
-def test_an_unknown_write_scope_is_refused_with_the_field_and_the_choices() -> None:
+@pytest.mark.parametrize("value", ["maybe", 2, None])
+def test_a_non_boolean_task_scope_is_refused_with_the_field_named(value: object) -> None:
     with pytest.raises(SettingsError) as caught:
-        validate("t", _config(artifacts={"writeScope": "session"}))
-    (problem,) = caught.value.problems
-    assert problem.key == "stockade:sandboxes.artifacts.writeScope"
-    assert "one of task or stack" in problem.message and problem.value == "'session'"
+        validate("t", _config(taskScopedAccess=value))
+    assert "stockade:sandboxes.taskScopedAccess" in {p.key for p in caught.value.problems}
 
 
-def test_the_write_scope_is_refused_in_pool_mode() -> None:
-    config = _config(mode="pool", artifacts={"writeScope": "stack"})
+def test_task_scoped_access_is_refused_in_pool_mode() -> None:
+    config = _config(mode="pool", taskScopedAccess=False)
     del config["stockade:sandboxes"]["sessionImage"]
     with pytest.raises(SettingsError) as caught:
         validate("t", config)
     (problem,) = caught.value.problems
-    assert problem.key == "stockade:sandboxes.artifacts.writeScope"
+    assert problem.key == "stockade:sandboxes.taskScopedAccess"
     assert "not read in pool mode" in problem.message

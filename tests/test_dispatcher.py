@@ -430,6 +430,70 @@ def test_a_stopped_sandbox_does_not_block_its_work_item_s_next_dispatch(fleet: F
     assert tokens == {f"stockade-{client_token_base(fleet.cluster, WORK_ID)}-1"}
 
 
+# --- each work secret is readable by its own task only ----------------------------------------------
+
+ROLE_ID = "AROA3EXAMPLESANDBOX12"
+
+
+def _policy_statement(document: str) -> dict[str, Any]:
+    (statement,) = json.loads(document)["Statement"]
+    return dict(statement)
+
+
+def test_each_work_secret_is_locked_then_opened_to_its_own_task_only(fleet: Fleet) -> None:
+    result = run_dispatch(fleet, env={"STOCKADE_SANDBOX_ROLE_ID": ROLE_ID})
+
+    assert result.code == EXIT_OK, result.log
+    order = [op for op, _ in fleet.recorder.sent if op in {"CreateSecret", "PutResourcePolicy", "RunTask"}]
+    assert order == ["CreateSecret", "PutResourcePolicy", "RunTask", "PutResourcePolicy"]
+    locked, opened = (
+        _policy_statement(b["ResourcePolicy"]) for b in fleet.recorder.bodies("PutResourcePolicy")
+    )
+    # Before RunTask: denied to every session of the sandbox task role.
+    assert locked["Effect"] == "Deny" and locked["Action"] == "secretsmanager:GetSecretValue"
+    assert locked["Condition"] == {"StringLike": {"aws:userid": f"{ROLE_ID}:*"}}
+    # After: denied to every session but the one ECS names after the started task.
+    task_id = result.event("task.started")["task_arn"].rsplit("/", 1)[-1]
+    assert opened["Condition"] == {
+        "StringLike": {"aws:userid": f"{ROLE_ID}:*"},
+        "StringNotEquals": {"aws:userid": f"{ROLE_ID}:{task_id}"},
+    }
+    assert all(b["BlockPublicPolicy"] is True for b in fleet.recorder.bodies("PutResourcePolicy"))
+    (name,) = fleet.work_secret_names()
+    stored = fleet.sm.get_resource_policy(SecretId=name)["ResourcePolicy"]
+    assert _policy_statement(stored) == opened
+
+
+def test_without_the_sandbox_role_id_secrets_keep_only_their_unguessable_names(fleet: Fleet) -> None:
+    # sandboxes.taskScopedAccess: false - the fleet leaves STOCKADE_SANDBOX_ROLE_ID out.
+    result = run_dispatch(fleet)
+
+    assert result.code == EXIT_OK, result.log
+    assert fleet.recorder.bodies("PutResourcePolicy") == []
+
+
+def test_a_refused_secret_policy_fails_the_launch_before_any_task_starts(fleet: Fleet) -> None:
+    def refuse(**_: Any) -> dict[str, Any]:
+        raise ClientError(
+            {"Error": {"Code": "AccessDeniedException", "Message": "no PutResourcePolicy"}},
+            "PutResourcePolicy",
+        )
+
+    fleet.sm.put_resource_policy = refuse
+    result = run_dispatch(fleet, env={"STOCKADE_SANDBOX_ROLE_ID": ROLE_ID})
+
+    assert result.code == EXIT_LAUNCH
+    assert "could not scope the work secret to its task" in result.event("launch.failed")["error"]
+    assert fleet.recorder.bodies("RunTask") == []
+    assert fleet.work_secret_names() == []  # the unscoped secret is not left behind
+
+
+def test_a_malformed_sandbox_role_id_is_refused(fleet: Fleet) -> None:
+    result = run_dispatch(fleet, env={"STOCKADE_SANDBOX_ROLE_ID": "arn:aws:iam::1:role/x"})
+    assert result.code == EXIT_INVALID
+    assert "STOCKADE_SANDBOX_ROLE_ID is not an IAM role unique ID" in result.event("config.invalid")["error"]
+
+
 # --- the work secret and the environment key stay out of logs and RunTask ------------------------
 
 

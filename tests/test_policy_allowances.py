@@ -93,12 +93,12 @@ def _every_task_prefix(inputs: dict[str, Any]) -> None:
 def test_a_stack_wide_artifact_write_is_allowed_only_when_declared() -> None:
     resources = edit(base_resources(), "task-role-policy", _every_task_prefix)
     assert failing(run_rules(resources)) == {"sandbox-writes-only-its-own-artifacts"}
-    sandboxes = {**BASE_CONFIG["stockade:sandboxes"], "artifacts": {"writeScope": "stack"}}
+    sandboxes = {**BASE_CONFIG["stockade:sandboxes"], "taskScopedAccess": False}
     report = run_rules(resources, config_with(sandboxes=sandboxes))
     assert failing(report) == set()
     assert _status(report, "sandbox-writes-only-its-own-artifacts") is Status.ALLOWED
     (message,) = _allowed(report, "sandbox-writes-only-its-own-artifacts")
-    assert "tasks/*/*" in message and "sandboxes.artifacts.writeScope is 'stack'" in message
+    assert "tasks/*/*" in message and "sandboxes.taskScopedAccess is false" in message
 
 
 def _exec_on(name: str, resources: list[SynthResource]) -> list[SynthResource]:

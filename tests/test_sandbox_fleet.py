@@ -226,9 +226,12 @@ def test_poller_runs_the_contract_command_with_exactly_the_contract_environment(
         "STOCKADE_STACK", "STOCKADE_CLUSTER_ARN", "STOCKADE_SESSION_TASK_DEFINITION",
         "STOCKADE_SESSION_CONTAINER", "STOCKADE_SUBNET_IDS", "STOCKADE_SECURITY_GROUP_IDS",
         "STOCKADE_MAX_CONCURRENT_SESSIONS", "STOCKADE_WORK_SECRET_PREFIX", "STOCKADE_KMS_KEY_ARN",
-        "STOCKADE_API_PROXY_CONTAINER", "ANTHROPIC_ENVIRONMENT_ID",
+        "STOCKADE_API_PROXY_CONTAINER", "STOCKADE_SANDBOX_ROLE_ID", "ANTHROPIC_ENVIRONMENT_ID",
     }  # fmt: skip
     assert env["STOCKADE_STACK"] == "prod-use1"
+    # The sandbox task role's ID, to scope each work secret to its own task's role session.
+    session = container(result, "stockade-sandboxes-session-task", "session")
+    assert env["STOCKADE_SANDBOX_ROLE_ID"] == environment(session)["STOCKADE_SANDBOX_ROLE_ID"]
     assert env["STOCKADE_CLUSTER_ARN"] == result.outputs["sandboxClusterArn"]
     assert env["STOCKADE_SESSION_TASK_DEFINITION"] == result.outputs["sandboxSessionTaskDefinitionArn"]
     assert env["STOCKADE_SESSION_TASK_DEFINITION"].endswith(":1")  # with revision
@@ -332,7 +335,7 @@ def test_the_poller_may_run_only_the_sandbox_family_and_pass_only_its_roles(synt
     ]
     assert sorted(work["Action"]) == [
         "secretsmanager:CreateSecret", "secretsmanager:DeleteSecret",
-        "secretsmanager:DescribeSecret", "secretsmanager:TagResource",
+        "secretsmanager:DescribeSecret", "secretsmanager:PutResourcePolicy", "secretsmanager:TagResource",
     ]  # fmt: skip
     encrypt = statements["EncryptWorkSecretsWithTheStackKey"]
     assert encrypt["Resource"] == [outputs["kmsKeyArn"]]

@@ -35,7 +35,15 @@ from stockade.dispatcher import artifact_upload
 from stockade.dispatcher.artifact_upload import Limits, UploadTarget, upload_workspace
 from stockade.dispatcher.errors import EXIT_INVALID
 from stockade.dispatcher.logs import Redactor, configure
-from stockade.dispatcher.session_entry import ANT_COMMAND, EXIT_EXEC, EXIT_SECRET, main, upload_artifacts
+from stockade.dispatcher.session_entry import (
+    ANT_COMMAND,
+    EXIT_EXEC,
+    EXIT_SECRET,
+    SecretFetchError,
+    fetch_work_secret,
+    main,
+    upload_artifacts,
+)
 
 REGION = "us-east-1"
 WORK_SECRET = "wsec_entry-secret-never-in-a-log-91ab"
@@ -123,6 +131,7 @@ def run_entry(
     s3: Callable[[str | None], Any] | None = None,
     workspace: Path | None = None,
     limits: Limits | None = None,
+    secret_wait: float = 0.0,
 ) -> tuple[int, str]:
     stderr = io.StringIO()
     code = main(
@@ -133,6 +142,7 @@ def run_entry(
         s3=s3 or (lambda region: boto3.client("s3", region_name=region or REGION)),
         workspace=workspace or Path("/nonexistent-workspace"),
         limits=limits,
+        secret_wait=secret_wait,
     )
     return code, stderr.getvalue()
 
@@ -241,6 +251,47 @@ def test_access_denied_names_the_permission_the_task_role_lacks(ant: dict[str, s
     assert code == EXIT_SECRET
     assert "secretsmanager:GetSecretValue" in events(log)["secret.fetch_failed"]["error"]
     assert regions == ["us-east-1"]  # the region comes from the secret's ARN
+
+
+def test_a_secret_not_yet_scoped_to_this_task_is_retried_until_it_is() -> None:
+    """The dispatcher creates the secret denied to every sandbox and scopes it to this task
+    right after RunTask; until then GetSecretValue answers AccessDenied."""
+    arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:stockade/dev/work/w-ab12cd"
+    client = boto3.client("secretsmanager", region_name=REGION)
+    stubber = Stubber(client)
+    for _ in range(2):
+        stubber.add_client_error("get_secret_value", service_error_code="AccessDeniedException")
+    stubber.add_response("get_secret_value", {"SecretString": WORK_SECRET}, {"SecretId": arn})
+    now = [0.0]
+    sleeps: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        now[0] += seconds
+
+    with stubber:
+        value = fetch_work_secret(client, arn, wait=10, clock=lambda: now[0], sleep=sleep)
+
+    assert value == WORK_SECRET
+    assert sleeps == [0.5, 1.0]
+
+
+def test_a_secret_that_stays_denied_fails_after_the_wait_with_the_reason() -> None:
+    arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:stockade/dev/work/w-ab12cd"
+    client = boto3.client("secretsmanager", region_name=REGION)
+    stubber = Stubber(client)
+    for _ in range(5):
+        stubber.add_client_error("get_secret_value", service_error_code="AccessDeniedException")
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    with stubber, pytest.raises(SecretFetchError) as failed:
+        fetch_work_secret(client, arn, wait=4, clock=lambda: now[0], sleep=sleep)
+
+    assert now[0] <= 4  # never sleeps past the wait
+    assert "did not scope the secret to this task" in str(failed.value)
 
 
 def test_a_binary_only_secret_is_refused(secrets: Any, ant: dict[str, str]) -> None:

@@ -45,8 +45,10 @@ from stockade.dispatcher.work_secrets import (
     create_work_secret,
     delete_work_secret,
     new_nonce,
+    restrict_work_secret,
     sweep_stopped,
     swept_file,
+    task_id_of,
 )
 from stockade.workqueue.errors import EXIT_FAILED, EXIT_OK, DispatchError
 from stockade.workqueue.workitem import WorkItem, parse_work_item
@@ -70,6 +72,8 @@ class DispatchConfig:
     run_task_backoff: float
     base_url: str | None
     swept_file: Path | None
+    sandbox_role_id: str | None = None
+    """The sandbox task role's unique ID: set, each work secret is readable by its own task only."""
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> DispatchConfig:
@@ -112,7 +116,15 @@ class DispatchConfig:
             run_task_backoff=env.seconds(environ, "STOCKADE_RUN_TASK_BACKOFF_SECONDS", 2.0, 0.0, 60.0),
             base_url=env.base_url(environ, "ANTHROPIC_BASE_URL"),
             swept_file=swept_file(environ),
+            sandbox_role_id=_optional_role_id(environ, "STOCKADE_SANDBOX_ROLE_ID"),
         )
+
+
+def _optional_role_id(environ: Mapping[str, str], name: str) -> str | None:
+    """A role unique ID, or None when unset (the fleet leaves it out when task scoping is off)."""
+    if not environ.get(name, "").strip():
+        return None
+    return env.matching(environ, name, env.ROLE_ID, "an IAM role unique ID (AROA...)")
 
 
 def _optional_container(environ: Mapping[str, str], name: str) -> str | None:
@@ -175,7 +187,10 @@ def dispatch(config: DispatchConfig, item: WorkItem, clients: Clients, timing: T
     nonce = new_nonce()
     secret_arn = create_work_secret(clients.secrets, config.secrets, item, nonce)
     emit(log, logging.INFO, "secret.created", secret_arn=secret_arn)
+    role_id = config.sandbox_role_id
     try:
+        if role_id is not None:
+            restrict_work_secret(clients.secrets, secret_arn, role_id, None)
         started = start_task(
             clients.ecs,
             run_task_request(config.task, item, secret_arn),
@@ -184,6 +199,8 @@ def dispatch(config: DispatchConfig, item: WorkItem, clients: Clients, timing: T
             backoff=config.run_task_backoff,
             sleep=timing.sleep,
         )
+        if role_id is not None and not started.adopted:
+            restrict_work_secret(clients.secrets, secret_arn, role_id, task_id_of(started.task_arn))
     except BaseException:
         # No task holds this secret, so nothing else would ever delete it.
         deleted = delete_work_secret(clients.secrets, secret_arn)

@@ -50,6 +50,8 @@ CONTAINER_NAME = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
 # the appended work ID cannot run into the prefix's last segment (IAM grants "${prefix}*").
 SECRET_PREFIX = re.compile(r"^[A-Za-z0-9/_+=.@-]{0,255}[/_-]$")
 STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
+# IAM role unique IDs: "AROA" and upper-case letters and digits.
+ROLE_ID = re.compile(r"^AROA[A-Z0-9]{8,124}$")
 
 
 def base_url(environ: Mapping[str, str], name: str) -> str | None:

@@ -63,19 +63,41 @@ class SecretFetchError(DispatchError):
 
 _FETCH_HINTS = {
     "AccessDeniedException": "the sandbox task role needs secretsmanager:GetSecretValue on the work "
-    "secret prefix and kms:Decrypt on the stack key",
+    "secret prefix and kms:Decrypt on the stack key; if it has both, the dispatcher did not scope the "
+    "secret to this task (its log says why), or this account's ECS does not name task-role sessions "
+    "after the task (docs/sandbox-fleet.md, Work secrets)",
     "ResourceNotFoundException": "the secret is gone: its session already ended and was swept, or the "
     "dispatcher deleted it after a failed launch",
 }
+# The dispatcher scopes the secret to this task right after RunTask returns; until then the
+# secret's policy denies every sandbox, so AccessDenied is retried for this long.
+SECRET_WAIT_SECONDS = 60.0
+_SECRET_RETRY_CAP_SECONDS = 5.0
 
 
-def fetch_work_secret(client: SecretsApi, arn: str) -> str:
-    try:
-        response = client.get_secret_value(SecretId=arn)
-    except Exception as exc:
-        code = error_code(exc)
-        hint = _FETCH_HINTS.get(code, error_message(exc))
-        raise SecretFetchError(f"could not read the work secret {arn}: {code}: {hint}") from None
+def fetch_work_secret(
+    client: SecretsApi,
+    arn: str,
+    *,
+    wait: float = SECRET_WAIT_SECONDS,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> str:
+    deadline = clock() + wait
+    delay = 0.5
+    while True:
+        try:
+            response = client.get_secret_value(SecretId=arn)
+            break
+        except Exception as exc:
+            code = error_code(exc)
+            if code == "AccessDeniedException" and clock() + delay <= deadline:
+                emit(log, logging.INFO, "secret.not_yet_readable", retry_in=delay)
+                sleep(delay)
+                delay = min(delay * 2, _SECRET_RETRY_CAP_SECONDS)
+                continue
+            hint = _FETCH_HINTS.get(code, error_message(exc))
+            raise SecretFetchError(f"could not read the work secret {arn}: {code}: {hint}") from None
     value = response.get("SecretString")
     if not isinstance(value, str) or not value:
         raise SecretFetchError(f"the work secret {arn} has no string value")
@@ -83,7 +105,11 @@ def fetch_work_secret(client: SecretsApi, arn: str) -> str:
 
 
 def child_environment(
-    environ: Mapping[str, str], redactor: Redactor, secrets: Callable[[str], SecretsApi]
+    environ: Mapping[str, str],
+    redactor: Redactor,
+    secrets: Callable[[str], SecretsApi],
+    *,
+    secret_wait: float = SECRET_WAIT_SECONDS,
 ) -> dict[str, str]:
     """The environment `ant` runs with: ours, plus ANTHROPIC_WORK_SECRET."""
     missing = [name for name in REQUIRED if not environ.get(name)]
@@ -94,7 +120,7 @@ def child_environment(
     if arn:
         if not env.SECRET_ARN.fullmatch(arn):
             raise ConfigError("STOCKADE_WORK_SECRET_ARN is not a Secrets Manager secret ARN")
-        value = fetch_work_secret(secrets(env.region_of(arn, env.SECRET_ARN)), arn)
+        value = fetch_work_secret(secrets(env.region_of(arn, env.SECRET_ARN)), arn, wait=secret_wait)
         redactor.add(value)
         child["ANTHROPIC_WORK_SECRET"] = value
         emit(
@@ -190,6 +216,7 @@ def main(
     s3: Callable[[str | None], ObjectStoreApi] | None = None,
     workspace: Path = WORKSPACE,
     limits: Limits | None = None,
+    secret_wait: float = SECRET_WAIT_SECONDS,
 ) -> int:
     """Run `ant`, upload the workspace, return `ant`'s exit code (or this program's failure code)."""
     arguments = list(sys.argv[1:] if argv is None else argv)
@@ -199,7 +226,7 @@ def main(
     redactor.add(environ.get("ANTHROPIC_WORK_SECRET", ""))
     configure(PROGRAM, redactor, stderr)
     try:
-        child = child_environment(environ, redactor, secrets or secrets_client)
+        child = child_environment(environ, redactor, secrets or secrets_client, secret_wait=secret_wait)
     except DispatchError as exc:
         emit(log, logging.ERROR, exc.event, error=str(exc), exit_code=exc.exit_code)
         return exc.exit_code

@@ -3,7 +3,11 @@
 The work secret must not travel in RunTask overrides (CloudTrail records them), so each
 session's secret is stored under `${prefix}${work_id}-${nonce}` and only the ARN is passed.
 The 128-bit nonce makes other sessions' names unguessable to a sandbox whose role may read
-`${prefix}*`.
+`${prefix}*`, and that is not the only barrier: each secret carries a resource policy that
+denies GetSecretValue to every session of the sandbox task role but its own task's
+(`aws:userid` is `<role ID>:<task ID>`, ECS naming each task-role session after the task).
+The secret is created locked to all sandboxes, and unlocked for one task once RunTask has
+named it, so no sandbox can read it in between.
 
 The sweep finds stopped dispatcher-started tasks (ECS lists them for about an hour after
 they stop), reads STOCKADE_WORK_SECRET_ARN back from each task's overrides and deletes that
@@ -20,6 +24,7 @@ prefix; where it is denied, the sweep logs it and the stopped-task sweep still r
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 from collections.abc import Iterable, Mapping
@@ -102,6 +107,41 @@ def create_work_secret(sm: SecretsApi, target: SecretTarget, item: WorkItem, non
     if not isinstance(arn, str) or not arn:
         raise LaunchError("CreateSecret returned no ARN")
     return arn
+
+
+def work_secret_policy(sandbox_role_id: str, task_id: str | None) -> str:
+    """The secret's resource policy: no sandbox task may read it, or only the task `task_id`."""
+    condition: dict[str, dict[str, str]] = {"StringLike": {"aws:userid": f"{sandbox_role_id}:*"}}
+    if task_id is not None:
+        condition["StringNotEquals"] = {"aws:userid": f"{sandbox_role_id}:{task_id}"}
+    statement = {
+        "Sid": "OnlyItsOwnSandboxTask" if task_id else "NoSandboxTaskYet",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "secretsmanager:GetSecretValue",
+        "Resource": "*",
+        "Condition": condition,
+    }
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement]}, sort_keys=True)
+
+
+def restrict_work_secret(sm: SecretsApi, arn: str, sandbox_role_id: str, task_id: str | None) -> None:
+    """Lock the secret to no sandbox task (`task_id` None) or to one; LaunchError if refused."""
+    try:
+        sm.put_resource_policy(
+            SecretId=arn,
+            ResourcePolicy=work_secret_policy(sandbox_role_id, task_id),
+            BlockPublicPolicy=True,
+        )
+    except Exception as exc:
+        raise LaunchError(
+            f"could not scope the work secret to its task: {error_code(exc)}: {error_message(exc)}"
+        ) from None
+
+
+def task_id_of(task_arn: str) -> str:
+    """`arn:...:task/<cluster>/<task ID>` -> the task ID (the task-role session's name)."""
+    return task_arn.rsplit("/", 1)[-1]
 
 
 def delete_work_secret(sm: SecretsApi, arn: str) -> bool:

@@ -49,8 +49,8 @@ class PolicyFacts(BaseModel):
 
     api_proxy_disabled_allowed: bool = False
     """`sandboxes.apiProxy.enabled: false` - per-session sandboxes hold the environment key."""
-    artifacts_shared_write_allowed: bool = False
-    """`sandboxes.artifacts.writeScope: stack` - a sandbox may write under every task's prefix."""
+    task_scoping_off_allowed: bool = False
+    """`sandboxes.taskScopedAccess: false` - a sandbox may write under every task's prefix."""
 
     ecs_exec_allowed: bool = False
     """`sandboxes.enableExec: true` - ECS Exec into the sandbox fleet's services."""
@@ -88,7 +88,7 @@ def facts_from_settings(settings: StackSettings) -> PolicyFacts:
         open_egress_allowed=settings.network.egress.mode is EgressMode.OPEN,
         pool_mode_allowed=settings.sandboxes.mode is WorkerMode.POOL,
         api_proxy_disabled_allowed=settings.sandboxes.api_proxy_disabled,
-        artifacts_shared_write_allowed=settings.sandboxes.artifacts_shared_write,
+        task_scoping_off_allowed=settings.sandboxes.task_scoping_off,
         ecs_exec_allowed=settings.sandboxes.enable_exec,
         flow_logs_disabled_allowed=not settings.network.flow_logs.enabled,
         ip_validation_disabled_allowed=tunnel.enabled and tunnel.disable_ip_validation,

@@ -97,26 +97,11 @@ class SessionResources(SettingsModel):
         return self
 
 
-class ArtifactWriteScope(StrEnum):
-    """Which artifact prefixes a sandbox task role may write (AWS, per-session mode)."""
-
-    TASK = "task"
-    """Default: a sandbox writes only under its own task's prefix, `tasks/<role ID>:<task ID>/`
-    (relies on ECS naming each task-role session after the task)."""
-    STACK = "stack"
-    """A sandbox may write under every task's prefix: one session can add objects to
-    another's. A reported weakening, for accounts where uploads fail with AccessDenied."""
-
-
 class ArtifactSettings(SettingsModel):
     """The bucket that keeps session deliverables."""
 
     expire_days: Annotated[int, Field(ge=1, le=3650)] = 30
     """Days before session artifacts (and old object versions) expire."""
-
-    write_scope: ArtifactWriteScope = ArtifactWriteScope.TASK
-    """Per-session mode on AWS: where a sandbox may write artifacts: `task` (only its own
-    task's prefix) or `stack` (every task's prefix, a reported weakening)."""
 
 
 def _relative_path(value: str) -> str:
@@ -261,6 +246,13 @@ class SandboxSettings(SettingsModel):
     api_proxy: ApiProxySettings = Field(default_factory=ApiProxySettings)
     """Per-session mode: the API proxy that keeps the environment key out of every sandbox."""
 
+    task_scoped_access: bool = True
+    """Per-session mode on AWS: each sandbox may write artifacts only under its own task's prefix
+    and read only its own work secret, both keyed on its task-role session (`aws:userid`, which
+    ECS names after the task). false: any sandbox may write under every task's artifact prefix
+    and read any work secret whose name it learns; a reported weakening, for accounts where
+    sandboxes fail with AccessDenied on their own secret or artifacts."""
+
     enable_exec: bool = False
     """ECS Exec into the poller or pool workers (per-session sandboxes are started by the
     dispatcher without it). Off by default; enabling it is reported as a weakening."""
@@ -296,12 +288,12 @@ class SandboxSettings(SettingsModel):
         )
 
     @property
-    def artifacts_shared_write(self) -> bool:
-        """Self-hosted per-session sandboxes that may write under every task's artifact prefix."""
+    def task_scoping_off(self) -> bool:
+        """Self-hosted per-session sandboxes whose artifacts and work secrets are not task-scoped."""
         return (
             self.provider is SandboxProvider.SELF_HOSTED
             and self.mode is WorkerMode.PER_SESSION
-            and self.artifacts.write_scope is ArtifactWriteScope.STACK
+            and not self.task_scoped_access
         )
 
     def rule_errors(self) -> Iterator[PydanticCustomError]:
@@ -381,7 +373,7 @@ def image_errors(sandboxes: SandboxSettings) -> Iterator[PydanticCustomError]:
 
 # Knobs that only one mode reads: setting one in the other mode is a misunderstanding
 # worth stopping, not ignoring (e.g. expecting maxConcurrentSessions to cap a pool).
-_PER_SESSION_ONLY = ("max_concurrent_sessions", "poller_replicas", "api_proxy")
+_PER_SESSION_ONLY = ("max_concurrent_sessions", "poller_replicas", "api_proxy", "task_scoped_access")
 _POOL_ONLY = ("pool_size",)
 
 
@@ -395,16 +387,11 @@ def mode_knob_errors(sandboxes: SandboxSettings) -> Iterator[PydanticCustomError
                 "in pool mode, poolSize sets how many workers run"
                 if pool
                 else "in per-session mode, maxConcurrentSessions caps sandboxes, pollerReplicas "
-                "sets the pollers and apiProxy guards each sandbox's key"
+                "sets the pollers, apiProxy guards each sandbox's key and taskScopedAccess its "
+                "artifacts and work secret"
             )
             yield invalid(
                 f"sandboxes.{key} is not read in {sandboxes.mode.value} mode",
                 f"remove it ({hint})",
                 field=key,
             )
-    if pool and "write_scope" in sandboxes.artifacts.model_fields_set:
-        yield invalid(
-            "sandboxes.artifacts.writeScope is not read in pool mode",
-            "remove it (pool workers upload no artifacts; only per-session sandboxes do)",
-            field="artifacts.writeScope",
-        )

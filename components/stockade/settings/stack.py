@@ -99,10 +99,10 @@ class StackSettings(SettingsModel):
                 "sandboxes.apiProxy.enabled is false: every per-session sandbox holds the environment "
                 "key and can claim other sessions' work"
             )
-        if self.aws is not None and self.sandboxes.artifacts_shared_write:
+        if self.aws is not None and self.sandboxes.task_scoping_off:
             found.append(
-                "sandboxes.artifacts.writeScope is 'stack': a sandbox can add objects under every "
-                "other session's artifact prefix"
+                "sandboxes.taskScopedAccess is false: a sandbox can add objects under every other "
+                "session's artifact prefix and read any work secret whose name it learns"
             )
         if self.sandboxes.enable_exec:
             found.append("sandboxes.enableExec is true: operators can open shells in sandboxes")

@@ -199,7 +199,7 @@ def fleet_args(
         },
         "max_concurrent_sessions": sandboxes.max_concurrent_sessions,
         "api_proxy": sandboxes.api_proxy.enabled,
-        "artifacts_write_scope": sandboxes.artifacts.write_scope.value,
+        "task_scoped_access": sandboxes.task_scoped_access,
         "poller_replicas": sandboxes.poller_replicas,
         "pool_size": sandboxes.pool_size,
         "max_idle_seconds": sandboxes.max_idle_seconds,

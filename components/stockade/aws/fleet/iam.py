@@ -187,6 +187,7 @@ def poller_task_statements(
                 "secretsmanager:CreateSecret",
                 "secretsmanager:DeleteSecret",
                 "secretsmanager:DescribeSecret",
+                "secretsmanager:PutResourcePolicy",
                 "secretsmanager:TagResource",
             ],
             "Resource": [scope.work_secrets_arn],
@@ -212,15 +213,15 @@ def sandbox_task_statements(
     *,
     kms_key_arn: pulumi.Input[str],
     artifacts_bucket_arn: pulumi.Input[str],
-    artifacts_per_task: bool = True,
+    task_scoped: bool = True,
 ) -> list[Statement]:
     """A sandbox may read work secrets (its own; the nonce makes others' names unguessable) and
     write, never read, artifacts under its own task's prefix `tasks/<role ID>:<task ID>/`.
 
-    `artifacts_per_task=False` (`sandboxes.artifacts.writeScope: stack`, a reported weakening)
-    widens the write to every task's prefix, for an account where task-role sessions are not
-    named after the task."""
-    writer = ARTIFACTS_WRITER if artifacts_per_task else "*"
+    `task_scoped=False` (`sandboxes.taskScopedAccess: false`, a reported weakening) widens the
+    write to every task's prefix, for an account where task-role sessions are not named after
+    the task."""
+    writer = ARTIFACTS_WRITER if task_scoped else "*"
     return [
         {
             "Sid": "ReadItsWorkSecret",

@@ -107,10 +107,10 @@ class SandboxFleetArgs(TypedDict):
     """Per-session mode: give each session task an API proxy container that alone receives the
     environment key (default true; false gives the sandbox the key and is a reported weakening)."""
 
-    artifacts_write_scope: NotRequired[Literal["task", "stack"]]
-    """Per-session mode: where a sandbox may write artifacts. `task` (the default): only under
-    its own task's prefix. `stack`: under every task's prefix, a reported weakening for accounts
-    where ECS does not name task-role sessions after the task."""
+    task_scoped_access: NotRequired[bool]
+    """Per-session mode: each sandbox writes artifacts only under its own task's prefix and reads
+    only its own work secret, keyed on its task-role session (default true; false widens both to
+    every sandbox of the stack and is a reported weakening)."""
 
     poller_replicas: int
     """Per-session mode: poller tasks."""
@@ -323,7 +323,7 @@ class SandboxFleet(pulumi.ComponentResource):
                 scope,
                 kms_key_arn=args["kms_key_arn"],
                 artifacts_bucket_arn=self._artifacts.arn,
-                artifacts_per_task=args.get("artifacts_write_scope", "task") == "task",
+                task_scoped=args.get("task_scoped_access", True),
             ),
             task_role_description=(
                 "What a sandbox's own code may call: read its work secret, upload its artifacts"
@@ -368,6 +368,9 @@ class SandboxFleet(pulumi.ComponentResource):
         }
         if args.get("api_proxy", True):
             dispatcher_environment["STOCKADE_API_PROXY_CONTAINER"] = fleet_tasks.API_PROXY_CONTAINER
+        if args.get("task_scoped_access", True):
+            # The dispatcher scopes each work secret to the one task-role session of its task.
+            dispatcher_environment[fleet_tasks.SANDBOX_ROLE_ID_VARIABLE] = sandbox.task_role.unique_id
         poller_family = self._naming.name("poller")
         poller = self._workload(
             "poller",

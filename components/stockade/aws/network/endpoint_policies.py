@@ -34,6 +34,8 @@ ENDPOINT_ACTIONS: dict[str, tuple[str, ...]] = {
         "secretsmanager:ListSecrets",
         # The tunnel setup task publishes its state, certificate, key and token.
         "secretsmanager:PutSecretValue",
+        # The dispatcher scopes each work secret to the one task that may read it.
+        "secretsmanager:PutResourcePolicy",
         "secretsmanager:TagResource",
     ),
     "kms": ("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"),

@@ -174,13 +174,13 @@ def check_own_writes_only(args: ResourceValidationArgs, report: ReportViolation)
             (get(inline, "policy"), f"inline policy {get(inline, 'name')}")
             for inline in items(get(props, "inlinePolicies"))
         ]
-    shared_allowed = facts(args).artifacts_shared_write_allowed
+    shared_allowed = facts(args).task_scoping_off_allowed
     for document, where in documents:
         if document in (MISSING, UNKNOWN):
             continue
         for problem in shared_write_problems(document, where):
             if shared_allowed:
-                allowed(report, f"{problem} (sandboxes.artifacts.writeScope is 'stack')")
+                allowed(report, f"{problem} (sandboxes.taskScopedAccess is false)")
             else:
                 report(problem, None)
 
@@ -193,12 +193,12 @@ OWN_WRITES_ONLY = Rule(
     ),
     level=Level.MANDATORY,
     remediation=(
-        "Keep sandboxes.artifacts.writeScope: task (the default), which scopes the sandbox task "
-        "role's s3:PutObject to tasks/${aws:userid}/*; or declare sandboxes.artifacts.writeScope: stack."
+        "Keep sandboxes.taskScopedAccess: true (the default), which scopes the sandbox task "
+        "role's s3:PutObject to tasks/${aws:userid}/*; or declare sandboxes.taskScopedAccess: false."
     ),
     resource_check=check_own_writes_only,
-    facts=("artifacts_shared_write_allowed",),
-    allowed_by="sandboxes.artifacts.writeScope: stack",
+    facts=("task_scoping_off_allowed",),
+    allowed_by="sandboxes.taskScopedAccess: false",
 )
 
 RULES = (LEAST_PRIVILEGE, PERMISSIONS_BOUNDARY, OWN_WRITES_ONLY)

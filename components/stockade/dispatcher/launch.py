@@ -24,7 +24,7 @@ from typing import Any
 from stockade.dispatcher.aws import EcsApi, error_code, error_message
 from stockade.dispatcher.logs import emit
 from stockade.dispatcher.slots import STARTED_BY, list_live
-from stockade.dispatcher.work_secrets import SECRET_ARN_VARIABLE
+from stockade.dispatcher.work_secrets import SECRET_ARN_VARIABLE, override_secret_arn
 from stockade.workqueue.errors import LaunchError
 from stockade.workqueue.workitem import WorkItem
 
@@ -151,19 +151,11 @@ class Started:
     adopted: bool = False
 
 
-def _sent_secret_arn(request: dict[str, Any]) -> str | None:
-    for container in request["overrides"]["containerOverrides"]:
-        for variable in container.get("environment") or []:
-            if variable.get("name") == SECRET_ARN_VARIABLE:
-                return str(variable.get("value"))
-    return None
-
-
 def _started_by(request: dict[str, Any], task: dict[str, Any]) -> bool:
     """Whether `task` came from `request` rather than from a replay of the token's first call."""
     if "overrides" not in task:
         return True  # an answer without overrides cannot tell; ECS's own answers carry them
-    return _sent_secret_arn({"overrides": task["overrides"]}) == _sent_secret_arn(request)
+    return override_secret_arn(task) == override_secret_arn(request)
 
 
 def _is_live(ecs: EcsApi, cluster_arn: str, task_arn: str) -> bool:

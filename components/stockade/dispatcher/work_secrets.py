@@ -163,20 +163,28 @@ def delete_work_secret(sm: SecretsApi, arn: str) -> bool:
     return True
 
 
+def override_secret_arn(task: Mapping[str, Any], container: str | None = None) -> str | None:
+    """The work-secret ARN in a RunTask request's or a described task's overrides (of
+    `container`, or of any container)."""
+    for override in (task.get("overrides") or {}).get("containerOverrides") or []:
+        if container is not None and override.get("name") != container:
+            continue
+        for variable in override.get("environment") or []:
+            if variable.get("name") == SECRET_ARN_VARIABLE:
+                value = variable.get("value")
+                return value if isinstance(value, str) else None
+    return None
+
+
 def owned_secret_arn(task: dict[str, Any], container: str, prefix: str) -> str | None:
     """The work secret ARN a dispatcher-started task was given, if it is one of ours.
 
     Only an ARN inside the configured name prefix counts: the sweep must never delete a
     secret that someone else's override happened to name.
     """
-    for override in task.get("overrides", {}).get("containerOverrides", []):
-        if override.get("name") != container:
-            continue
-        for variable in override.get("environment", []):
-            if variable.get("name") == SECRET_ARN_VARIABLE:
-                value = variable.get("value")
-                if isinstance(value, str) and value.startswith("arn:") and f":secret:{prefix}" in value:
-                    return value
+    value = override_secret_arn(task, container)
+    if value is not None and value.startswith("arn:") and f":secret:{prefix}" in value:
+        return value
     return None
 
 

@@ -201,3 +201,46 @@ def test_a_key_typo_in_a_rollout_entry_no_longer_hides_its_region_and_account(tm
     assert "deploys into region" in problems["waves[0].stacks[0].region"].message
     assert "waves[1].stacks[0].acountId" in problems
     assert "deploys into region" in problems["waves[1].stacks[0].region"].message
+
+
+# --- rules inside one section report every broken one, too -------------------------------------
+
+
+def _problems_of(config: dict[str, Any]) -> list[Any]:
+    with pytest.raises(SettingsError) as caught:
+        validate("t", config)
+    return list(caught.value.problems)
+
+
+def test_a_route_reports_a_special_target_and_an_upstream_outside_it_together() -> None:
+    config = {
+        "aws:region": "us-east-1",
+        "stockade:target": "aws",
+        "stockade:environment": "dev",
+        "stockade:aws": {"accountId": "123456789012"},
+        "stockade:tunnel": {
+            "enabled": True,
+            "tunnelDomain": "abcd.tunnel.anthropic.com",
+            "token": CIPHERTEXT,
+            "routes": {"wiki": {"upstream": "https://10.9.9.9:8443", "targetCidr": "169.254.169.0/24"}},
+        },
+    }
+    route = [p for p in _problems_of(config) if p.key == "stockade:tunnel.routes.wiki.targetCidr"]
+    messages = " | ".join(p.message for p in route)
+    assert "169.254.0.0/16" in messages  # the special range
+    assert "the upstream 10.9.9.9 is outside its targetCidr" in messages  # and the mismatch
+
+
+def test_duplicate_vercel_variable_names_are_each_named() -> None:
+    from stockade.settings.base import DEFER_RULES
+    from stockade.settings.provider_vercel import VercelEnvNames
+
+    names = VercelEnvNames.model_validate(
+        {"environmentKey": "SHARED", "sandboxImage": "SHARED", "webhookSigningKey": "SHARED"},
+        context={DEFER_RULES: True},
+    )
+    problems = list(names.rule_errors())
+    assert len(problems) == 2
+    text = " ".join(str(p) for p in problems)
+    assert "sandboxImage and environmentKey are both SHARED" in text
+    assert "webhookSigningKey and environmentKey are both SHARED" in text

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, Field
 from pydantic_core import PydanticCustomError
 
 from stockade.settings.base import SettingsModel
@@ -102,20 +102,18 @@ class WorkerBundle(SettingsModel):
     """Durable Object classes the bundle exports; each gets a binding of the same name and a
     SQLite-backed namespace (migration tag `v1`)."""
 
-    @model_validator(mode="after")
-    def _modules_are_distinct(self) -> WorkerBundle:
+    def rule_errors(self) -> Iterator[PydanticCustomError]:
         names = [self.main_module, *self.modules]
         if len(set(names)) != len(names):
-            raise invalid("a bundle file is listed twice", "list each file once", field="modules")
+            yield invalid("a bundle file is listed twice", "list each file once", field="modules")
         base = self.main_module.rsplit("/", 1)[0] + "/" if "/" in self.main_module else ""
         for module in self.modules:
             if not module.startswith(base):
-                raise invalid(
+                yield invalid(
                     f"module {module} is not under the entry module's directory",
                     f"keep the whole build output under {base or './'}",
                     field="modules",
                 )
-        return self
 
 
 class CloudflareSnapshots(SettingsModel):
@@ -149,16 +147,14 @@ class CloudflareEgress(SettingsModel):
     deny: list[DomainName] = Field(default_factory=list, max_length=500)
     """Hosts sandboxes may never reach, whatever else allows them."""
 
-    @model_validator(mode="after")
-    def _lists_do_not_overlap(self) -> CloudflareEgress:
+    def rule_errors(self) -> Iterator[PydanticCustomError]:
         both = sorted(set(self.allow) & set(self.deny))
         if both:
-            raise invalid(
+            yield invalid(
                 f"{', '.join(both)} is both allowed and denied",
                 "keep each host in one list",
                 field="deny",
             )
-        return self
 
 
 class CloudflareAccess(SettingsModel):
@@ -170,15 +166,13 @@ class CloudflareAccess(SettingsModel):
     aud: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
     """`CF_ACCESS_AUD`: the Access application's Application Audience (AUD) tag."""
 
-    @model_validator(mode="after")
-    def _access_domain(self) -> CloudflareAccess:
+    def rule_errors(self) -> Iterator[PydanticCustomError]:
         if not self.team_domain.endswith(".cloudflareaccess.com"):
-            raise invalid(
+            yield invalid(
                 "the Access team domain ends in .cloudflareaccess.com",
                 "copy it from Zero Trust -> Settings -> Custom pages, e.g. acme.cloudflareaccess.com",
                 field="teamDomain",
             )
-        return self
 
 
 class CloudflareCustomDomain(SettingsModel):

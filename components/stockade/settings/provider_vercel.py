@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, Field
+from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
 
 from stockade.settings.base import SettingsModel
 from stockade.settings.problems import invalid
@@ -42,12 +45,16 @@ class VercelEnvNames(SettingsModel):
     sandbox_allowed_domains: EnvName = "SANDBOX_ALLOWED_DOMAINS"
     sandbox_image: EnvName = "SANDBOX_IMAGE"
 
-    @model_validator(mode="after")
-    def _distinct(self) -> VercelEnvNames:
-        names = list(self.model_dump().values())
-        if len(set(names)) != len(names):
-            raise invalid("two variables share a name", "give each variable its own name")
-        return self
+    def rule_errors(self) -> Iterator[PydanticCustomError]:
+        seen: dict[str, str] = {}
+        for field_name, value in self.model_dump().items():
+            if value in seen:
+                yield invalid(
+                    f"{to_camel(field_name)} and {to_camel(seen[value])} are both {value}",
+                    "give each variable its own name",
+                    field=to_camel(field_name),
+                )
+            seen.setdefault(value, field_name)
 
 
 def _project_directory(value: str) -> str:
@@ -119,16 +126,15 @@ class VercelSettings(SettingsModel):
     env_names: VercelEnvNames = Field(default_factory=VercelEnvNames)
     """Variable names, when the Function reads different ones."""
 
-    @model_validator(mode="after")
-    def _vercel_inputs(self) -> VercelSettings:
+    def rule_errors(self) -> Iterator[PydanticCustomError]:
+        yield from super().rule_errors()
         if self.webhook_signing_key is None:
-            raise invalid(
+            yield invalid(
                 "the Vercel Function needs the Anthropic webhook's signing secret",
                 "create the webhook (docs/providers.md, Vercel), then `pulumi config set --secret "
                 "--path 'stockade:sandboxes.vercel.webhookSigningKey' whsec_...`",
                 field="webhookSigningKey",
             )
-        return self
 
     @property
     def webhook_url(self) -> str:

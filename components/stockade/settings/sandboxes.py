@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, Field
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
@@ -79,22 +79,21 @@ class SessionResources(SettingsModel):
     pids_limit: Annotated[int, Field(ge=64, le=65536)] = 1024
     """Process limit per sandbox (honoured on Docker hosts; Fargate has a fixed limit)."""
 
-    @model_validator(mode="after")
-    def _fargate_size(self) -> SessionResources:
+    def rule_errors(self) -> Iterator[PydanticCustomError]:
         if self.cpu not in FARGATE_MEMORY_MIB:
-            raise invalid(
+            yield invalid(
                 f"{self.cpu} is not a Fargate CPU size",
                 "use one of " + ", ".join(str(c) for c in FARGATE_MEMORY_MIB),
                 field="cpu",
             )
+            return  # the memory range depends on a valid CPU size
         low, high = FARGATE_MEMORY_MIB[self.cpu]
         if not low <= self.memory_mib <= high:
-            raise invalid(
+            yield invalid(
                 f"memoryMib {self.memory_mib} does not fit cpu {self.cpu}",
                 f"with cpu {self.cpu}, use memoryMib between {low} and {high}",
                 field="memoryMib",
             )
-        return self
 
 
 class ArtifactSettings(SettingsModel):
@@ -178,12 +177,10 @@ class AlarmSubscription(SettingsModel):
     endpoint: Annotated[str, Field(min_length=3, max_length=512)]
     """The address, URL or ARN for that protocol."""
 
-    @model_validator(mode="after")
-    def _endpoint_matches_protocol(self) -> AlarmSubscription:
+    def rule_errors(self) -> Iterator[PydanticCustomError]:
         pattern, shape = _ENDPOINT_RULES[self.protocol]
         if not pattern.match(self.endpoint):
-            raise invalid(f"not a valid {self.protocol.value} endpoint", f"write {shape}", field="endpoint")
-        return self
+            yield invalid(f"not a valid {self.protocol.value} endpoint", f"write {shape}", field="endpoint")
 
 
 class AlarmSettings(SettingsModel):

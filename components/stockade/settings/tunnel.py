@@ -9,7 +9,7 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BeforeValidator, Field, WithJsonSchema, model_validator
+from pydantic import BeforeValidator, Field, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 from stockade.netplan.aws_limits import MAX_UPSTREAM_TARGETS, SECURITY_GROUP_RULE_QUOTA
@@ -118,24 +118,24 @@ class Route(SettingsModel):
     target_cidr: Ipv4Cidr
     """The IPv4 network the upstream's name resolves into; feeds `allowed_ips` and egress."""
 
-    @model_validator(mode="after")
-    def _ip_inside_target(self) -> Route:
-        for network, why in FORBIDDEN_TARGETS:
-            if self.target_cidr.overlaps(network):
-                raise invalid(
-                    f"the target {self.target_cidr} overlaps {network} ({why}); the proxy must never "
-                    "be allowed to dial it",
-                    "point the route at the MCP server's own address or subnet",
-                    field="targetCidr",
-                )
+    def rule_errors(self) -> Iterator[PydanticCustomError]:
+        overlapped = [
+            f"{network} ({why})" for network, why in FORBIDDEN_TARGETS if self.target_cidr.overlaps(network)
+        ]
+        if overlapped:
+            yield invalid(
+                f"the target {self.target_cidr} overlaps {', '.join(overlapped)}; the proxy must never "
+                "be allowed to dial it",
+                "point the route at the MCP server's own address or subnet",
+                field="targetCidr",
+            )
         ip = self.upstream.ip
         if ip is not None and ip not in self.target_cidr:
-            raise invalid(
+            yield invalid(
                 f"the upstream {ip} is outside its targetCidr {self.target_cidr}",
                 f"set targetCidr to a network holding {ip}, e.g. {ip}/32",
                 field="targetCidr",
             )
-        return self
 
 
 def _route(value: Any) -> Any:
@@ -215,16 +215,14 @@ class UpstreamTlsSettings(SettingsModel):
     include_system_cas: bool = False
     """Also trust the image's system CAs for upstreams."""
 
-    @model_validator(mode="after")
-    def _pem_parses(self) -> UpstreamTlsSettings:
+    def rule_errors(self) -> Iterator[PydanticCustomError]:
         if self.ca_certificate_pem is not None:
             from stockade.tunnel.certificate_rules import load_certificates
 
             try:
                 load_certificates(self.ca_certificate_pem)
             except ValueError as exc:
-                raise invalid(str(exc), "paste the CA certificate PEM", field="caCertificatePem") from None
-        return self
+                yield invalid(str(exc), "paste the CA certificate PEM", field="caCertificatePem")
 
 
 class CertificateSettings(SettingsModel):

@@ -177,6 +177,18 @@ def test_usage_errors_exit_2(home: Path) -> None:
     assert both.returncode == 2 and "exclude each other" in both.stderr
 
 
+def test_a_usage_error_never_echoes_a_credential_or_a_control_character(home: Path) -> None:
+    key = "sk-ant-api03-" + "Q" * 40
+    for args in (["validate", key], ["policy", f"--{key}"], ["validate", "extra\u202eevil\x07"]):
+        result = _run(*args, home=home)
+        assert result.returncode == 2, (args, result.stderr)
+        _no_traceback(result)
+        assert key not in result.stderr and "Q" * 40 not in result.stderr
+        assert "\u202e" not in result.stderr and "\x07" not in result.stderr
+        assert "Try 'stockade" in result.stderr  # still click's own usage message
+    assert "[redacted]" in _run("validate", key, home=home).stderr
+
+
 def test_outside_a_checkout_every_command_is_a_clean_error(home: Path, tmp_path: Path) -> None:
     outside = tmp_path / "elsewhere"
     outside.mkdir()

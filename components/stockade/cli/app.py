@@ -26,7 +26,7 @@ from stockade.cli.policy_cmd import policy
 from stockade.cli.rollout_cmd import rollout
 from stockade.cli.synth_cmd import synth
 from stockade.cli.validate_cmd import validate
-from stockade.exit_codes import EXIT_INTERNAL, EXIT_OK
+from stockade.exit_codes import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK
 
 PROG = "stockade"
 DEBUG_ENV = "STOCKADE_DEBUG"
@@ -101,7 +101,18 @@ def run(argv: Sequence[str] | None = None) -> int:
     Typer already exits 2 on usage errors and 130 on Ctrl-C; what escapes it is a bug.
     """
     try:
-        app(args=list(argv) if argv is not None else None, prog_name=PROG)
+        # Not standalone: click would print a usage error itself, echoing the arguments as
+        # given, and a key pasted into the wrong place would land in a CI log.
+        outcome = app(args=list(argv) if argv is not None else None, prog_name=PROG, standalone_mode=False)
+    except typer.Abort:
+        print("Aborted.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except typer.TyperException as exc:
+        # Typer's click: usage errors and bad parameters, each with `show` and `exit_code`.
+        if not hasattr(exc, "show"):
+            raise
+        _show_cleaned(exc)
+        return int(getattr(exc, "exit_code", EXIT_INVALID))
     except SystemExit as exc:
         if exc.code is None or isinstance(exc.code, int):
             return exc.code or EXIT_OK
@@ -110,7 +121,20 @@ def run(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         _report_internal_error(exc)
         return EXIT_INTERNAL
-    return EXIT_OK
+    # Not standalone, click returns what `typer.Exit` carried, or the command's own result.
+    return outcome if isinstance(outcome, int) else EXIT_OK
+
+
+def _show_cleaned(exc: Any) -> None:
+    """click's own rendering of a usage error, with credentials redacted and controls escaped."""
+    import io
+
+    from stockade.settings.problems import clean_text
+
+    rendered = io.StringIO()
+    exc.show(file=rendered)
+    lines = rendered.getvalue().rstrip("\n").split("\n")
+    sys.stderr.write("\n".join(clean_text(line) for line in lines) + "\n")
 
 
 def _report_internal_error(exc: Exception) -> None:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stockade.settings import ConfigProblem, SettingsError
+from stockade.settings.problems import clean_text
 
 PULUMI_STACK_ENV = "PULUMI_STACK"
 STACK_NAME = re.compile(r"[A-Za-z0-9_.-]{1,100}")
@@ -38,7 +39,7 @@ class ChosenStack:
 def shown(value: str) -> str:
     """A user-supplied name, short and printable, for an error message."""
     text = value if len(value) <= _SHOWN else value[:_SHOWN] + f"... ({len(value)} characters)"
-    return "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in text)
+    return clean_text(text)
 
 
 def name_problem(name: str, source: str) -> ConfigProblem | None:

@@ -15,11 +15,12 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from stockade.review.paths import ABSENT, Path, decode_json_text, lookup
-from stockade.review.text import strings_in
+from stockade.review.text import is_mapping, strings_in
 
 # Pulumi's wire sentinels (sdk/go/common/resource/sig); the engine's redactor uses the same
 # values, but importing it would load the Pulumi SDK, which `stockade comment` does not need.
@@ -76,7 +77,7 @@ def contains_secret(value: Any) -> bool:
         return REDACTED in value
     if is_sentinel(value):
         return True
-    if isinstance(value, Mapping):
+    if is_mapping(value):
         return any(contains_secret(v) for v in value.values())
     if isinstance(value, list | tuple):
         return any(contains_secret(v) for v in value)
@@ -84,7 +85,7 @@ def contains_secret(value: Any) -> bool:
 
 
 def is_sentinel(value: Any) -> bool:
-    return isinstance(value, Mapping) and value.get(SECRET_SIG_KEY) == SECRET_SIG
+    return is_mapping(value) and value.get(SECRET_SIG_KEY) == SECRET_SIG
 
 
 def secret_paths(value: Any, prefix: Path = ()) -> set[Path]:
@@ -94,7 +95,7 @@ def secret_paths(value: Any, prefix: Path = ()) -> set[Path]:
     if prefix and is_secret_name(prefix[-1]) and value not in (None, "", [], {}):
         return {prefix}
     found: set[Path] = set()
-    if isinstance(value, Mapping):
+    if is_mapping(value):
         for key, item in value.items():
             found |= secret_paths(item, (*prefix, str(key)))
     elif isinstance(value, list | tuple):
@@ -114,7 +115,7 @@ def sentinel_plaintexts(value: Any) -> Iterator[str]:
                     yield from strings_in(json.loads(inner))
             elif inner is not None:
                 yield from strings_in(inner)
-    elif isinstance(value, Mapping):
+    elif is_mapping(value):
         for item in value.values():
             yield from sentinel_plaintexts(item)
     elif isinstance(value, list | tuple):
@@ -166,13 +167,13 @@ class Scrubber:
 
     def _compiled(self) -> Any:
         if self._dirty:
-            import ahocorasick
+            import ahocorasick_rs
 
-            automaton = ahocorasick.Automaton()
-            for form in self._known:
-                automaton.add_word(form, len(form))
-            automaton.make_automaton()
-            self._automaton = automaton
+            # Leftmost-longest: non-overlapping, and a secret that contains another is
+            # replaced whole rather than leaving its tail behind.
+            self._automaton = ahocorasick_rs.AhoCorasick(
+                sorted(self._known), matchkind=ahocorasick_rs.MatchKind.LeftmostLongest
+            )
             self._dirty = False
         return self._automaton
 
@@ -180,18 +181,14 @@ class Scrubber:
         automaton = self._compiled()
         if automaton is None or len(text) < MIN_SCRUB_LENGTH:
             return text
+        matches = automaton.find_matches_as_indexes(text)
+        if not matches:
+            return text
         pieces: list[str] = []
         cursor = 0
-        # iter_long: the longest match at each place, non-overlapping, so a secret that
-        # contains another is replaced whole.
-        for end, length in automaton.iter_long(text):
-            start = end - length + 1
-            if start < cursor:
-                continue
+        for _pattern, start, end in matches:
             pieces += (text[cursor:start], REDACTED)
-            cursor = end + 1
-        if not pieces:
-            return text
+            cursor = end
         pieces.append(text[cursor:])
         return "".join(pieces)
 
@@ -212,10 +209,10 @@ def redact(value: Any, paths: set[Path], scrubber: Scrubber) -> Any:
         if (
             is_sentinel(node)
             or (prefix and is_secret_name(prefix[-1]) and node not in (None, "", [], {}))
-            or any(prefix[:i] in paths for i in range(1, len(prefix) + 1))
+            or (paths and any(prefix[:i] in paths for i in range(1, len(prefix) + 1)))
         ):
             return REDACTED
-        if isinstance(node, Mapping):
+        if is_mapping(node):
             return {str(k): walk(v, (*prefix, str(k))) for k, v in node.items()}
         if isinstance(node, list | tuple):
             return [walk(v, (*prefix, i)) for i, v in enumerate(node)]
@@ -240,9 +237,13 @@ def _redact_json_text(text: str, scrubber: Scrubber) -> str | None:
     return json.dumps(cleaned, separators=(",", ":")) if cleaned != document else None
 
 
+_QUOTED_SECRET_NAME = re.compile(
+    "|".join(f'"{re.escape(name)}"' for name in sorted(SECRET_PROPERTY_NAMES)), re.IGNORECASE
+)
+
+
 def _may_hold_secret_name(text: str) -> bool:
-    lowered = text.lower()
-    return any(f'"{name}"' in lowered for name in SECRET_PROPERTY_NAMES)
+    return _QUOTED_SECRET_NAME.search(text) is not None
 
 
 def json_text_plaintexts(value: Any) -> Iterator[str]:

@@ -4,6 +4,9 @@ All of them share one deployment of the `local` stack, so they live in one modul
 `scripts/check` (`--dist loadfile`) keeps on one xdist worker, in file order. A lock around
 the deployment makes a second worker wait rather than collide, should that ever change.
 They never pass silently: without an engine each one is reported as skipped with the reason.
+Where an engine was started for them (`.ci/run` sets STOCKADE_E2E_REQUIRED=1 once
+`scripts/docker-engine` succeeds), a reason to skip is a failure instead: CI must not go
+green on an end-to-end proof that never ran.
 """
 
 from __future__ import annotations
@@ -16,6 +19,13 @@ import pytest
 from .build import BuildUnavailableError
 
 E2E = [pytest.mark.e2e]
+REQUIRED = "STOCKADE_E2E_REQUIRED"
+
+
+def _cannot_run(reason: str) -> None:
+    if os.environ.get(REQUIRED) == "1":
+        pytest.fail(f"{reason} (and {REQUIRED}=1 says the end-to-end tests must run here)", pytrace=False)
+    pytest.skip(reason)
 
 
 def _engine_or_reason() -> tuple[object | None, str]:
@@ -37,7 +47,7 @@ def _engine_or_reason() -> tuple[object | None, str]:
 def docker_client() -> object:
     client, reason = _engine_or_reason()
     if client is None:
-        pytest.skip(reason)
+        _cannot_run(reason)
     return client
 
 
@@ -54,4 +64,4 @@ def local_stack(docker_client: object) -> Iterator[object]:
             with deploy(docker_client) as stack:  # type: ignore[arg-type]
                 yield stack
         except BuildUnavailableError as exc:
-            pytest.skip(str(exc))
+            _cannot_run(str(exc))

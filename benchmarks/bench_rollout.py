@@ -138,6 +138,36 @@ def peak_per_wave(standin: StandIn, setup: Setup) -> list[int]:
     return [standin.peak_concurrency(set(w.stacks)) for w in setup.waves]
 
 
+def time_split(standin: StandIn, setup: Setup, wall: float) -> str:
+    """Where the wall time went, from the stand-in's own log: inside an operation (from the
+    stand-in's first line to its last, so its interpreter start is outside), between one
+    operation and the next in the same slot, and between waves."""
+    inside: list[float] = []
+    slot_gaps = 0.0
+    spans = 0.0
+    for wave in setup.waves:
+        calls = [c for c in standin.operations() if c.stack in set(wave.stacks) and c.ended is not None]
+        if not calls:
+            continue
+        span = max(c.ended or 0.0 for c in calls) - min(c.started for c in calls)
+        walls = [(c.ended or 0.0) - c.started for c in calls]
+        inside += walls
+        spans += span
+        slots = min(wave.max_concurrency or 1, len(calls))
+        slot_gaps += max(0.0, span * slots - sum(walls))
+    if not inside:
+        return "time split: no completed operations in the stand-in's log"
+    inside.sort()
+    median = inside[len(inside) // 2]
+    return (
+        f"time split: an operation took {median * 1000:.0f} ms median inside the stand-in "
+        f"(delay {setup.delay * 1000:.0f} ms); between operations in a slot "
+        f"{slot_gaps / len(inside) * 1000:.0f} ms per operation (worker hand-off, Automation API, "
+        f"CLI process start and exit); outside the waves {max(0.0, wall - spans):.2f} s "
+        f"(worker start, STS, first and last hand-off)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -207,6 +237,7 @@ def main() -> None:
         )
         print(f"succeeded {succeeded}/{args.stacks}; stand-in calls {calls} ({operations} operations)")
         print(f"peak concurrency per wave (stand-in log): {peak_per_wave(standin, setup)}")
+        print(time_split(standin, setup, wall))
         per_stack_ms = (cpu_parent + cpu_workers) / args.stacks * 1000
         print(
             f"wall {wall:.2f}s, ideal {setup.ideal:.2f}s, wall/ideal {ratio:.2f} (target <= {target:.2f}: "

@@ -8,7 +8,10 @@ less. Provider SDK submodules load lazily, so the floor touches each class, not
 just its module (a bare `import pulumi_aws.ec2` loads almost nothing).
 
 Targets (issue 18), on the median CPU ratio of paired runs: prod-use1 within
-1.5x its floor, local (a Docker host, a much smaller floor) within 2x.
+1.5x its floor, local (a Docker host, a much smaller floor) within 2x. The run also
+times `stockade validate` for the same stacks against a fresh interpreter importing
+the settings package alone (target 1.3x), and `stockade --help` against `import
+typer` (reported, no target).
 
 Stockade's own modules are byte-compiled first, as they are in an installed
 package; the provider SDKs on the floor's side were compiled when pip installed
@@ -43,6 +46,7 @@ DEFAULT_STACKS = ("local", "prod-use1")
 TARGETS = {"prod-use1": 1.5, "local": 2.0}
 DEFAULT_TARGET = 2.0
 RSA_TARGET = 1.1
+VALIDATE_TARGET = 1.3
 
 
 def provider_classes(stack: str, project: Path = ROOT) -> tuple[list[str], int]:
@@ -103,6 +107,35 @@ def bench_floor(stack: str, runs: int) -> bool:
     return result.median_cpu_ratio <= target
 
 
+def bench_validate(stack: str, runs: int) -> bool:
+    """`stockade validate` against importing the settings package alone: validation needs the
+    settings models and nothing of the engine (no pulumi, grpc or cryptography)."""
+    command = [sys.executable, "-m", "stockade.cli.app", "validate", "--stack", stack]
+    floor = [sys.executable, "-c", "import stockade.settings"]
+    print(f"== validate --stack {stack}")
+    print("floor: a fresh interpreter importing stockade.settings (the settings models) alone")
+    result = paired(command, floor, runs=runs, cwd=str(ROOT))
+    print(result.describe_cpu("validate", "floor"))
+    print(result.describe("validate", "floor"))
+    verdict = "within" if result.median_cpu_ratio <= VALIDATE_TARGET else "OVER"
+    print(f"target cpu ratio <= {VALIDATE_TARGET:.1f}x: {result.median_cpu_ratio:.2f}, {verdict}\n")
+    return result.median_cpu_ratio <= VALIDATE_TARGET
+
+
+def bench_help(runs: int) -> None:
+    """`stockade --help` against importing typer; reported, no target."""
+    print("== stockade --help")
+    print("floor: a fresh interpreter importing typer")
+    result = paired(
+        [sys.executable, "-m", "stockade.cli.app", "--help"],
+        [sys.executable, "-c", "import typer"],
+        runs=runs,
+        cwd=str(ROOT),
+    )
+    print(result.describe_cpu("help", "floor"))
+    print("(no target: reported so a regression shows)\n")
+
+
 def _with_server_key(stack_file: Path, algorithm: str, out: Path) -> None:
     document = yaml.safe_load(stack_file.read_text(encoding="utf-8"))
     tunnel = document["config"].setdefault("stockade:tunnel", {})
@@ -147,6 +180,8 @@ def main() -> None:
     compileall.compile_dir(str(ROOT / "components"), quiet=1)
     print("Stockade's sources byte-compiled first, as in an installed package.\n")
     within = [bench_floor(stack, args.runs) for stack in stacks]
+    within += [bench_validate(stack, args.runs) for stack in stacks]
+    bench_help(args.runs)
     if args.rsa:
         within.append(bench_rsa("prod-use1" if "prod-use1" in stacks else stacks[0], args.runs))
     print("all within target" if all(within) else "some OVER target")

@@ -319,3 +319,25 @@ def test_help_is_complete_at_80_columns(home: Path) -> None:
             text = getattr(param, "help", None)
             if text:
                 assert "".join(text.split()) in flat, (name, param.name)
+
+
+def test_running_one_command_loads_only_that_command() -> None:
+    # Checked in a fresh interpreter: the command modules other tests imported are not there.
+    probe = (
+        "import sys\n"
+        "from stockade.cli.app import run\n"
+        "code = run(['validate', '--stack', 'local'])\n"
+        "loaded = sorted(m for m in sys.modules if m.startswith('stockade.cli.') and m.endswith('_cmd'))\n"
+        "print(code, ' '.join(loaded))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], cwd=PROJECT_DIR, capture_output=True, text=True, check=True
+    ).stdout.split("\n")[-2]
+    assert out == "0 stockade.cli.validate_cmd"
+
+
+def test_every_command_is_in_the_whole_command_line_in_help_order() -> None:
+    from stockade.cli.app import COMMANDS
+
+    group = typer.main.get_command(app)
+    assert list(group.commands) == list(COMMANDS)  # type: ignore[attr-defined]

@@ -7,6 +7,7 @@ one line, never a traceback unless STOCKADE_DEBUG=1 asks for it.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -15,30 +16,24 @@ from typing import Annotated, Any
 
 import typer
 
-from stockade.cli.audit_cmd import audit
-from stockade.cli.bootstrap_cmd import bootstrap
-from stockade.cli.comment_cmd import comment
-from stockade.cli.config_docs_cmd import config_docs
-from stockade.cli.cost_cmd import cost
-from stockade.cli.diff_cmd import diff
-from stockade.cli.init_cmd import init
-from stockade.cli.policy_cmd import policy
-from stockade.cli.rollout_cmd import rollout
-from stockade.cli.synth_cmd import synth
-from stockade.cli.validate_cmd import validate
 from stockade.exit_codes import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK
 
 PROG = "stockade"
 DEBUG_ENV = "STOCKADE_DEBUG"
-
-app = typer.Typer(
-    name=PROG,
-    no_args_is_help=True,
-    add_completion=True,
-    pretty_exceptions_enable=False,
-    # Plain click help wraps every line to the terminal; rich panels cut long words with "…".
-    rich_markup_mode=None,
-)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "init": ("stockade.cli.init_cmd", "init"),
+    "validate": ("stockade.cli.validate_cmd", "validate"),
+    "synth": ("stockade.cli.synth_cmd", "synth"),
+    "policy": ("stockade.cli.policy_cmd", "policy"),
+    "diff": ("stockade.cli.diff_cmd", "diff"),
+    "comment": ("stockade.cli.comment_cmd", "comment"),
+    "audit": ("stockade.cli.audit_cmd", "audit"),
+    "bootstrap": ("stockade.cli.bootstrap_cmd", "bootstrap"),
+    "rollout": ("stockade.cli.rollout_cmd", "rollout"),
+    "cost": ("stockade.cli.cost_cmd", "cost"),
+    "config-docs": ("stockade.cli.config_docs_cmd", "config_docs"),
+}
+"""Every subcommand, in the order `--help` lists them: name -> (module, function)."""
 
 
 def installed_version() -> str:
@@ -59,7 +54,6 @@ def _print_version(value: bool) -> None:
         raise typer.Exit(EXIT_OK)
 
 
-@app.callback()
 def root(
     version: Annotated[
         bool,
@@ -79,20 +73,48 @@ def _short_help(command: Callable[..., Any]) -> str:
     return (command.__doc__ or "").strip().splitlines()[0]
 
 
-for _name, _command in (
-    ("init", init),
-    ("validate", validate),
-    ("synth", synth),
-    ("policy", policy),
-    ("diff", diff),
-    ("comment", comment),
-    ("audit", audit),
-    ("bootstrap", bootstrap),
-    ("rollout", rollout),
-    ("cost", cost),
-    ("config-docs", config_docs),
-):
-    app.command(_name, short_help=_short_help(_command))(_command)
+def build_app(only: str | None = None) -> typer.Typer:
+    """The command line with every subcommand, or with `only` that one.
+
+    Running one subcommand needs only its own module and parameters: building all eleven
+    imported every command module and had typer read every signature, a third of what
+    `stockade validate` costs beyond its settings models (benchmarks/bench_synth.py).
+    """
+    import importlib
+
+    built = typer.Typer(
+        name=PROG,
+        no_args_is_help=True,
+        add_completion=True,
+        pretty_exceptions_enable=False,
+        # Plain click help wraps every line to the terminal; rich panels cut long words with "…".
+        rich_markup_mode=None,
+    )
+    built.callback()(root)
+    for name, (module, attribute) in COMMANDS.items():
+        if only is None or name == only:
+            command = getattr(importlib.import_module(module), attribute)
+            built.command(name, short_help=_short_help(command))(command)
+    return built
+
+
+def _invoked(args: Sequence[str]) -> str | None:
+    """The subcommand named first on the line, if any; root options (--version, completion,
+    --help) come before a subcommand, so anything else needs the whole command line."""
+    return args[0] if args and args[0] in COMMANDS else None
+
+
+def __getattr__(name: str) -> Any:
+    # `app`, the whole command line, for tests and tools that import it (typer's CliRunner,
+    # completion); built on first use, not at import.
+    if name == "app":
+        return _whole_app()
+    raise AttributeError(name)
+
+
+@functools.cache
+def _whole_app() -> typer.Typer:
+    return build_app()
 
 
 def run(argv: Sequence[str] | None = None) -> int:
@@ -103,7 +125,9 @@ def run(argv: Sequence[str] | None = None) -> int:
     try:
         # Not standalone: click would print a usage error itself, echoing the arguments as
         # given, and a key pasted into the wrong place would land in a CI log.
-        outcome = app(args=list(argv) if argv is not None else None, prog_name=PROG, standalone_mode=False)
+        args = list(argv) if argv is not None else sys.argv[1:]
+        command_line = build_app(only=_invoked(args))
+        outcome = command_line(args=args, prog_name=PROG, standalone_mode=False)
     except typer.Abort:
         print("Aborted.", file=sys.stderr)
         return EXIT_INTERRUPTED

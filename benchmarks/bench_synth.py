@@ -39,7 +39,7 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from timing import paired
+from timing import Pairing, paired
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_STACKS = ("local", "prod-use1")
@@ -87,6 +87,16 @@ def synth_command(stack: str, project: Path = ROOT) -> list[str]:
     ]
 
 
+def report(result: Pairing, name: str, target: float, floor_name: str = "floor") -> bool:
+    """Print CPU and wall figures and the verdict on the median CPU ratio; True when within."""
+    print(result.describe_cpu(name, floor_name))
+    print(result.describe(name, floor_name))
+    within = result.median_cpu_ratio <= target
+    verdict = "within" if within else "OVER"
+    print(f"target cpu ratio <= {target:.1f}x: {result.median_cpu_ratio:.2f}, {verdict}\n")
+    return within
+
+
 def bench_floor(stack: str, runs: int) -> bool:
     classes, count = provider_classes(stack)
     modules = sorted({c.rsplit(".", 1)[0] for c in classes} | {"pulumi"})
@@ -99,12 +109,7 @@ def bench_floor(stack: str, runs: int) -> bool:
         f"{len(classes)} provider classes those resources are made of "
         "(no Stockade code, no settings, no program run)"
     )
-    result = paired(synth_command(stack), floor, runs=runs, cwd=str(ROOT))
-    print(result.describe_cpu("synth", "floor"))
-    print(result.describe("synth", "floor"))
-    verdict = "within" if result.median_cpu_ratio <= target else "OVER"
-    print(f"target cpu ratio <= {target:.1f}x: {result.median_cpu_ratio:.2f}, {verdict}\n")
-    return result.median_cpu_ratio <= target
+    return report(paired(synth_command(stack), floor, runs=runs, cwd=str(ROOT)), "synth", target)
 
 
 def bench_validate(stack: str, runs: int) -> bool:
@@ -114,12 +119,7 @@ def bench_validate(stack: str, runs: int) -> bool:
     floor = [sys.executable, "-c", "import stockade.settings"]
     print(f"== validate --stack {stack}")
     print("floor: a fresh interpreter importing stockade.settings (the settings models) alone")
-    result = paired(command, floor, runs=runs, cwd=str(ROOT))
-    print(result.describe_cpu("validate", "floor"))
-    print(result.describe("validate", "floor"))
-    verdict = "within" if result.median_cpu_ratio <= VALIDATE_TARGET else "OVER"
-    print(f"target cpu ratio <= {VALIDATE_TARGET:.1f}x: {result.median_cpu_ratio:.2f}, {verdict}\n")
-    return result.median_cpu_ratio <= VALIDATE_TARGET
+    return report(paired(command, floor, runs=runs, cwd=str(ROOT)), "validate", VALIDATE_TARGET)
 
 
 def bench_help(runs: int) -> None:
@@ -160,11 +160,7 @@ def bench_rsa(stack: str, runs: int) -> bool:
         result = paired(
             synth_command("rsa", project), synth_command("ecdsa", project), runs=runs, cwd=str(ROOT)
         )
-    print(result.describe_cpu("rsa", "ecdsa"))
-    print(result.describe("rsa", "ecdsa"))
-    verdict = "within" if result.median_cpu_ratio <= RSA_TARGET else "OVER"
-    print(f"target cpu ratio <= {RSA_TARGET:.1f}x: {result.median_cpu_ratio:.2f}, {verdict}\n")
-    return result.median_cpu_ratio <= RSA_TARGET
+    return report(result, "rsa", RSA_TARGET, floor_name="ecdsa")
 
 
 def main() -> None:

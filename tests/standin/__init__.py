@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import stat
 import sys
 from dataclasses import dataclass
@@ -108,7 +109,7 @@ class StandIn:
                     stack=entry["stack"],
                     aws_env=entry["aws_env"],
                     pulumi_home=entry["pulumi_home"],
-                    started=entry["t"],
+                    started=entry.get("exec_t", entry["t"]),
                     ended=end["t"] if end else None,
                     code=end["code"] if end else None,
                     backend_url=entry.get("backend_url"),
@@ -144,18 +145,33 @@ def install(root: Path, *, version: str | None = None) -> StandIn:
     standin = StandIn(root)
     standin.bin_dir.mkdir(parents=True, exist_ok=True)
     standin.state.mkdir(parents=True, exist_ok=True)
-    wrapper = standin.bin_dir / "pulumi"
+    # The stand-in's entry point, a Python file imported rather than run, so its bytecode is cached.
+    entry = standin.root / "standin_entry.py"
+    entry.write_text(
+        "\n".join(
+            [
+                "import sys",
+                f"sys.path.insert(0, {str(SCRIPT.parent)!r})",
+                f"sys.argv[0] = {str(SCRIPT)!r}",
+                f"import {SCRIPT.stem}",
+                f"{SCRIPT.stem}.exit_now({SCRIPT.stem}.main())",
+            ]
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    # `pulumi` itself is a bash script so that it can stamp the moment it was exec'd
+    # ($EPOCHREALTIME needs no fork) before Python starts: the stand-in's modeled times
+    # count from there, interpreter start-up included.
     lines = [
-        f"#!{sys.executable}",
+        "#!/bin/bash",
         f"# {MARKER}: a recording stand-in for tests, not the Pulumi CLI",
-        "import sys",
-        f"sys.path.insert(0, {str(SCRIPT.parent)!r})",
-        f"sys.argv[0] = {str(SCRIPT)!r}",
-        f"import {SCRIPT.stem}",  # imported rather than run as a file, so its bytecode is cached
-        f"sys.exit({SCRIPT.stem}.main())",
+        "export STANDIN_EXEC_TIME=$EPOCHREALTIME",
     ]
     if version:
-        lines.insert(2, f"import os; os.environ['STANDIN_VERSION'] = {version!r}")
+        lines.append(f"export STANDIN_VERSION={shlex.quote(version)}")
+    lines.append(f'exec {shlex.quote(sys.executable)} {shlex.quote(str(entry))} "$@"')
+    wrapper = standin.bin_dir / "pulumi"
     wrapper.write_text("\n".join(lines) + "\n", encoding="utf-8")
     wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP)
     standin.configure()

@@ -28,9 +28,21 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
-STARTED = time.monotonic()
+
+def _exec_time() -> float:
+    # The wrapper (see tests/standin/__init__.py) stamps the moment it was exec'd, so the
+    # modeled times below count from the process's start, interpreter start-up included, the
+    # way a real CLI's run time does.
+    stamp = os.environ.pop("STANDIN_EXEC_TIME", "")
+    try:
+        return float(stamp.replace(",", "."))  # bash prints the locale's decimal separator
+    except ValueError:
+        return time.time()
+
+
+STARTED = _exec_time()
 MARKER = "STOCKADE-PULUMI-STANDIN"
 OPERATIONS = ("preview", "up", "refresh", "destroy")
 HANG_LIMIT = 120.0  # a hung stand-in gives up eventually, so a broken test cannot hang CI forever
@@ -246,10 +258,10 @@ class Operation:
         steps = self.resources()
         for step in steps:
             self.events.emit(resourcePreEvent={"metadata": _metadata(step), "planning": self.preview_only})
-        remaining = delay - (time.monotonic() - STARTED)
+        remaining = delay - (time.time() - STARTED)
         while remaining > 0 and not self.interrupted:
             time.sleep(min(0.05, remaining))
-            remaining = delay - (time.monotonic() - STARTED)
+            remaining = delay - (time.time() - STARTED)
         if self.interrupted:
             return self._cancelled()
         if self.behaviour.get("fail"):
@@ -306,7 +318,7 @@ class Operation:
         self.events.emit(
             summaryEvent={
                 "maybeCorrupt": False,
-                "durationSeconds": int(time.monotonic() - STARTED),
+                "durationSeconds": int(time.time() - STARTED),
                 "resourceChanges": self.changes(),
                 "PolicyPacks": {},
             }
@@ -338,7 +350,7 @@ class Operation:
             "config": {},
             "steps": steps,
             "changeSummary": self.changes(),
-            "duration": int((time.monotonic() - STARTED) * 1e9),
+            "duration": int((time.time() - STARTED) * 1e9),
         }
 
     def _record_update(self, result: str) -> None:
@@ -391,7 +403,7 @@ MODELED_SECONDS = {"version": 0.1, "select": 0.3}
 def _cost(command: str) -> None:
     """Take at least the modeled wall time (from process start), mostly asleep, like the Go CLI."""
     seconds = float(_behaviour(None).get(f"{command}_seconds", MODELED_SECONDS[command]))
-    remaining = seconds - (time.monotonic() - STARTED)
+    remaining = seconds - (time.time() - STARTED)
     if remaining > 0:
         time.sleep(remaining)
 
@@ -464,6 +476,7 @@ def main() -> int:
         "pid": os.getpid(),
         "ppid": os.getppid(),
         "t": time.time(),
+        "exec_t": STARTED,
         "argv": argv,
         "cwd": str(Path.cwd()),
         "command": " ".join(words[:2])
@@ -489,5 +502,17 @@ def main() -> int:
     return code
 
 
+def exit_now(code: int) -> NoReturn:
+    """Exit the way a compiled CLI does: at once, once the output is flushed.
+
+    Every operation has closed its event stream by now (Events.close waits until the SDK's
+    server has taken every event), so the interpreter's teardown, mostly gRPC's threads
+    winding down, has nothing left to do that the Automation API could observe.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_now(main())

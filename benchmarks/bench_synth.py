@@ -13,6 +13,11 @@ times `stockade validate` for the same stacks against a fresh interpreter import
 the settings package alone (target 1.3x), and `stockade --help` against `import
 typer` (reported, no target).
 
+Every floor runs with Python's cyclic garbage collector off, as Stockade's short
+commands do (stockade.gc_schedule): the floor is the cheapest way to load what it
+loads, and a synth must not look cheaper next to it for skipping collections the
+floor pays for.
+
 Stockade's own modules are byte-compiled first, as they are in an installed
 package; the provider SDKs on the floor's side were compiled when pip installed
 them. Without this, an environment with PYTHONDONTWRITEBYTECODE set would charge
@@ -72,6 +77,14 @@ def provider_classes(stack: str, project: Path = ROOT) -> tuple[list[str], int]:
     return sorted(classes), len(resources)
 
 
+FLOOR_PRELUDE = "import gc; gc.disable(); "
+"""Every floor starts this way; see the module docstring."""
+
+
+def floor_command(code: str) -> list[str]:
+    return [sys.executable, "-c", FLOOR_PRELUDE + code]
+
+
 def synth_command(stack: str, project: Path = ROOT) -> list[str]:
     return [
         sys.executable,
@@ -101,13 +114,13 @@ def bench_floor(stack: str, runs: int) -> bool:
     classes, count = provider_classes(stack)
     modules = sorted({c.rsplit(".", 1)[0] for c in classes} | {"pulumi"})
     touch = "; ".join([*(f"import {m}" for m in modules), *(f"{c}" for c in classes)])
-    floor = [sys.executable, "-c", touch]
+    floor = floor_command(touch)
     target = TARGETS.get(stack, DEFAULT_TARGET)
     print(f"== stack {stack}: {count} resources")
     print(
         f"floor: a fresh interpreter importing {', '.join(modules)} and touching the "
         f"{len(classes)} provider classes those resources are made of "
-        "(no Stockade code, no settings, no program run)"
+        "(no Stockade code, no settings, no program run), collector off"
     )
     return report(paired(synth_command(stack), floor, runs=runs, cwd=str(ROOT)), "synth", target)
 
@@ -116,19 +129,19 @@ def bench_validate(stack: str, runs: int) -> bool:
     """`stockade validate` against importing the settings package alone: validation needs the
     settings models and nothing of the engine (no pulumi, grpc or cryptography)."""
     command = [sys.executable, "-m", "stockade.cli.app", "validate", "--stack", stack]
-    floor = [sys.executable, "-c", "import stockade.settings"]
+    floor = floor_command("import stockade.settings")
     print(f"== validate --stack {stack}")
-    print("floor: a fresh interpreter importing stockade.settings (the settings models) alone")
+    print("floor: a fresh interpreter importing stockade.settings (the settings models) alone, collector off")
     return report(paired(command, floor, runs=runs, cwd=str(ROOT)), "validate", VALIDATE_TARGET)
 
 
 def bench_help(runs: int) -> None:
     """`stockade --help` against importing typer; reported, no target."""
     print("== stockade --help")
-    print("floor: a fresh interpreter importing typer")
+    print("floor: a fresh interpreter importing typer, collector off")
     result = paired(
         [sys.executable, "-m", "stockade.cli.app", "--help"],
-        [sys.executable, "-c", "import typer"],
+        floor_command("import typer"),
         runs=runs,
         cwd=str(ROOT),
     )

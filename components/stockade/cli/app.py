@@ -34,6 +34,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "config-docs": ("stockade.cli.config_docs_cmd", "config_docs"),
 }
 """Every subcommand, in the order `--help` lists them: name -> (module, function)."""
+LONG_RUNNING = frozenset({"rollout"})
+"""Commands that run for minutes or hours: they keep the garbage collector's default schedule."""
 
 
 def installed_version() -> str:
@@ -179,6 +181,10 @@ def _report_internal_error(exc: Exception) -> None:
 
 
 def main() -> None:
+    if _invoked(sys.argv[1:]) not in LONG_RUNNING:
+        from stockade import gc_schedule
+
+        gc_schedule.pause()  # a short process: see stockade.gc_schedule
     sys.exit(run())
 
 

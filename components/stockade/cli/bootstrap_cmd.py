@@ -269,6 +269,7 @@ def _deployer_request(
 
 def _desired_services(stacks: list[str], project_dir: Path | None) -> tuple[str, ...]:
     """IAM services of every AWS resource type in the stacks' desired state (offline synth)."""
+    from stockade import gc_schedule
     from stockade.engine import synthesize
     from stockade.guardrails.deployer import services_for_types
 
@@ -276,4 +277,5 @@ def _desired_services(stacks: list[str], project_dir: Path | None) -> tuple[str,
     with reported_errors():
         for stack in stacks:
             types.update(resource.type for resource in synthesize(stack, project_dir).resources)
+            gc_schedule.between_stacks()
     return services_for_types(types)

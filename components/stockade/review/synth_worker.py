@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import json
 import sys
 from pathlib import Path
@@ -31,6 +32,18 @@ def _message(exc: BaseException) -> str:
 def _synth_json(result: Any) -> Any:
     as_json = getattr(result, "as_json", None)
     return as_json() if callable(as_json) else json.loads(result.to_json())
+
+
+def _between_stacks(*, first: bool) -> None:
+    # stockade.gc_schedule's policy, restated because this file must import nothing from a
+    # revision's package: with the collector off (main), freeze what the first stack left
+    # (modules, caches), then collect only what each later stack made.
+    if gc.isenabled():
+        return
+    if first:
+        gc.freeze()
+    else:
+        gc.collect()
 
 
 def run(project_dir: Path, expected_package: Path, stacks: list[str]) -> dict[str, Any]:
@@ -53,11 +66,12 @@ def run(project_dir: Path, expected_package: Path, stacks: list[str]) -> dict[st
             "stacks": {},
         }
     results: dict[str, Any] = {}
-    for stack in stacks:
+    for index, stack in enumerate(stacks):
         try:
             results[stack] = {"status": "ok", "synth": _synth_json(synthesize(stack, project_dir))}
         except Exception as exc:
             results[stack] = {"status": "error", "error": _message(exc)}
+        _between_stacks(first=index == 0)
     return {"engine": True, "package": str(package), "error": None, "stacks": results}
 
 
@@ -68,6 +82,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("stacks", nargs="*")
     args = parser.parse_args(argv)
+    gc.disable()
     document = run(args.project_dir, args.expect_package, args.stacks)
     args.out.write_text(json.dumps(document, sort_keys=True), encoding="utf-8")
     return 0

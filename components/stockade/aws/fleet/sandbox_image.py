@@ -16,7 +16,6 @@ from typing import TypedDict
 
 import pulumi
 import pulumi_aws as aws
-import pulumi_docker as docker
 
 from stockade.aws.shared.arns import arn_concat
 from stockade.tags import with_component
@@ -99,6 +98,10 @@ class SandboxImage(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=repository),
         )
+        # Imported here: every AWS stack imports this module, few build an image, and
+        # pulumi-docker costs a tenth of an AWS synth's floor to load.
+        import pulumi_docker as docker
+
         token = aws.ecr.get_authorization_token_output(registry_id=repository.registry_id)
         image = docker.Image(
             f"{name}-image",

@@ -270,6 +270,13 @@ def test_published_regions_in_every_partition_are_accepted(region: str) -> None:
     assert validate("t", {**BASE, "aws:region": region}).aws_region == region
 
 
+@pytest.mark.parametrize("region", ["aws-global", "aws-us-gov-global", "aws-cn-global"])
+def test_partition_pseudo_regions_are_refused(region: str) -> None:
+    # botocore's partitions.json lists them next to real regions; nothing deploys there.
+    problems, _ = _problems({**BASE, "aws:region": region})
+    assert "partition data" in problems["aws:region"].message
+
+
 def test_tag_limits_count_the_component_tags() -> None:
     validate("t", _with(tags={f"k{i}": "v" for i in range(47)}))
     problems, _ = _problems(_with(tags={f"k{i}": "v" for i in range(48)}))

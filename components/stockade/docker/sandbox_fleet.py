@@ -39,8 +39,8 @@ from stockade.docker.hardening import (
     hardened_container,
     tmpfs_options,
 )
-from stockade.docker_dispatcher import broker as broker_env
-from stockade.docker_dispatcher.client import ENV_BROKER_URL
+from stockade.docker_dispatcher import contract
+from stockade.docker_dispatcher.contract import ENV_BROKER_URL
 from stockade.docker_dispatcher.spec import (
     ENVIRONMENT_KEY_FILE,
     MEMORY_DIR,
@@ -52,7 +52,7 @@ from stockade.docker_dispatcher.spec import (
 
 DISPATCH_SCRIPT = "/usr/local/bin/stockade-docker-dispatch"
 BROKER_ALIAS = "dispatch-broker"
-BROKER_URL = f"http://{BROKER_ALIAS}:{broker_env.DEFAULT_PORT}"
+BROKER_URL = f"http://{BROKER_ALIAS}:{contract.DEFAULT_PORT}"
 SOCKET_PROXY_ALIAS = "socket-proxy"
 SOCKET_PROXY_PORT = 2375
 DOCKER_SOCKET = "/var/run/docker.sock"
@@ -331,22 +331,22 @@ class SandboxFleet(pulumi.ComponentResource):
                 entrypoint=["python3", "-m", "stockade.docker_dispatcher.broker"],
                 command=[],
                 env={
-                    broker_env.ENV_STACK: args["stack"],
-                    broker_env.ENV_DOCKER_ENDPOINT: f"{SOCKET_PROXY_ALIAS}:{SOCKET_PROXY_PORT}",
-                    broker_env.ENV_LISTEN_PORT: str(broker_env.DEFAULT_PORT),
-                    broker_env.ENV_SESSION_IMAGE: session_image.image_id,
-                    broker_env.ENV_SANDBOX_NETWORK: args["sandbox_network"],
-                    broker_env.ENV_SANDBOX_RUNTIME: args["runtime"],
-                    broker_env.ENV_NANO_CPUS: str(nano_cpus),
-                    broker_env.ENV_MEMORY_MIB: str(args["memory_mib"]),
-                    broker_env.ENV_PIDS_LIMIT: str(args["pids_limit"]),
-                    broker_env.ENV_TMP_MIB: str(args.get("tmp_size_mib", TMP_SIZE_MIB)),
-                    broker_env.ENV_MAX_CONCURRENT: str(args["max_concurrent_sessions"]),
-                    broker_env.ENV_API_PROXY: "true" if args.get("api_proxy", True) else "false",
-                    broker_env.ENV_EGRESS_PROXY: args["egress_proxy_url"] or "",
-                    broker_env.ENV_KEEP_WORKSPACES: "true" if args["keep_session_workspaces"] else "false",
-                    broker_env.ENV_LABELS: json.dumps(dict(labels), sort_keys=True),
-                    broker_env.ENV_ENVIRONMENT_ID: args["environment_id"],
+                    contract.ENV_STACK: args["stack"],
+                    contract.ENV_DOCKER_ENDPOINT: f"{SOCKET_PROXY_ALIAS}:{SOCKET_PROXY_PORT}",
+                    contract.ENV_LISTEN_PORT: str(contract.DEFAULT_PORT),
+                    contract.ENV_SESSION_IMAGE: session_image.image_id,
+                    contract.ENV_SANDBOX_NETWORK: args["sandbox_network"],
+                    contract.ENV_SANDBOX_RUNTIME: args["runtime"],
+                    contract.ENV_NANO_CPUS: str(nano_cpus),
+                    contract.ENV_MEMORY_MIB: str(args["memory_mib"]),
+                    contract.ENV_PIDS_LIMIT: str(args["pids_limit"]),
+                    contract.ENV_TMP_MIB: str(args.get("tmp_size_mib", TMP_SIZE_MIB)),
+                    contract.ENV_MAX_CONCURRENT: str(args["max_concurrent_sessions"]),
+                    contract.ENV_API_PROXY: "true" if args.get("api_proxy", True) else "false",
+                    contract.ENV_EGRESS_PROXY: args["egress_proxy_url"] or "",
+                    contract.ENV_KEEP_WORKSPACES: "true" if args["keep_session_workspaces"] else "false",
+                    contract.ENV_LABELS: json.dumps(dict(labels), sort_keys=True),
+                    contract.ENV_ENVIRONMENT_ID: args["environment_id"],
                     "HOME": TMP_DIR,
                 },
                 networks=(Attachment(dispatch.name, (BROKER_ALIAS,)), Attachment(docker_api.name)),
@@ -358,7 +358,7 @@ class SandboxFleet(pulumi.ComponentResource):
                         "python3",
                         "-c",
                         "import urllib.request; urllib.request.urlopen("
-                        f"'http://127.0.0.1:{broker_env.DEFAULT_PORT}{broker_env.HEALTH_PATH}', timeout=3)",
+                        f"'http://127.0.0.1:{contract.DEFAULT_PORT}{contract.HEALTH_PATH}', timeout=3)",
                     ],
                     "interval": "30s",
                     "timeout": "5s",

@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TextIO
 
-from stockade.docker_dispatcher.broker import SESSIONS_PATH
+from stockade.docker_dispatcher.contract import ENV_BROKER_URL, ENV_WAIT_SECONDS, SESSIONS_PATH
 from stockade.docker_dispatcher.work import SessionRequest, from_work_item
 from stockade.workqueue import env
 from stockade.workqueue.errors import (
@@ -39,8 +39,6 @@ from stockade.workqueue.errors import (
 
 log = logging.getLogger("stockade.docker_dispatcher")
 
-ENV_BROKER_URL = "STOCKADE_BROKER_URL"
-ENV_WAIT_SECONDS = "STOCKADE_DISPATCH_WAIT_SECONDS"
 _BROKER_URL = re.compile(r"^http://(?P<host>[A-Za-z0-9.-]{1,253}):(?P<port>\d{1,5})$")
 _REQUEST_TIMEOUT_SECONDS = 60.0
 

@@ -30,17 +30,27 @@ a handful of entries in every commercial region)."""
 def aws_regions() -> frozenset[str]:
     """Every region in the partition data botocore ships (all partitions: aws, aws-cn, aws-us-gov, ...).
 
-    Empty when botocore is not installed, in which case the caller falls back to a pattern.
+    Read from botocore's `partitions.json` (7 KB), not `endpoints.json` (1.2 MB, 13 ms to
+    parse, paid by every validate and synth). It also lists pseudo-regions such as
+    `aws-global`, which no stack can deploy to: they are left out. Empty when botocore is
+    not installed, in which case the caller falls back to a pattern.
     """
     spec = find_spec("botocore")
     if spec is None or spec.origin is None:
         return frozenset()
-    path = Path(spec.origin).parent / "data" / "endpoints.json"
-    try:
-        partitions = json.loads(path.read_text(encoding="utf-8"))["partitions"]
-    except (OSError, ValueError, KeyError):
-        return frozenset()
-    return frozenset(region for partition in partitions for region in partition.get("regions", {}))
+    data = Path(spec.origin).parent / "data"
+    for name in ("partitions.json", "endpoints.json"):  # the second for botocore releases before the first
+        try:
+            partitions = json.loads((data / name).read_text(encoding="utf-8"))["partitions"]
+        except (OSError, ValueError, KeyError):
+            continue
+        return frozenset(
+            region
+            for partition in partitions
+            for region in partition.get("regions", {})
+            if not region.endswith("-global")
+        )
+    return frozenset()
 
 
 def suggest_regions(name: str, limit: int = 3) -> list[str]:

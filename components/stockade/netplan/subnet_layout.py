@@ -15,6 +15,7 @@ Block 6 and the rest of block 7 stay free for the customer.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import islice
 from ipaddress import IPv4Network
 
 MAX_ZONES = 6
@@ -61,7 +62,9 @@ def subnet_layout(vpc: IPv4Network, zones: int) -> list[ZoneSubnets]:
             f"a /{vpc.prefixlen} VPC holds at most {fits} availability zone(s) in Stockade's layout"
         )
     blocks = list(vpc.subnets(prefixlen_diff=3))
-    infra = list(blocks[7].subnets(new_prefix=_INFRA_PREFIX))
+    # Only the first 2 * zones /28s: listing them all walks 512 networks for a /16 VPC, and
+    # validation and the Network component lay out every stack's VPC several times per synth.
+    infra = list(islice(blocks[7].subnets(new_prefix=_INFRA_PREFIX), 2 * zones))
     return [
         ZoneSubnets(private=blocks[i], public=infra[2 * i], firewall=infra[2 * i + 1]) for i in range(zones)
     ]

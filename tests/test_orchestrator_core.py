@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from stockade.orchestrators.config import OrchestratorConfig
+from stockade.orchestrators.core import Orchestrator
 from stockade.orchestrators.provider import LABEL_WORK, WORKER_COMMAND, sandbox_name
 from stockade.orchestrators.queue import NO_HEARTBEAT, LeaseLostError, QueueClient, QueueError
 from stockade.workqueue.errors import ConfigError
@@ -337,3 +338,28 @@ def test_bounded_gives_up_after_its_deadline() -> None:
         bounded(lambda: time.sleep(5), 0.3, "stand-in call")
     assert time.monotonic() - started < 2
     assert bounded(lambda: 7, 1, "quick") == 7
+
+
+class _AnswersAtOnce:
+    """A queue (or a proxy in front of it) that does not hold an empty poll."""
+
+    def __init__(self) -> None:
+        self.polls = 0
+
+    def poll(self, block_ms: int) -> None:
+        self.polls += 1
+        return None
+
+
+def test_a_queue_that_answers_empty_polls_at_once_is_not_polled_in_a_busy_loop() -> None:
+    environ = config_environ(
+        "https://api.anthropic.com", "sk-ant-oat01-" + "k" * 32, STOCKADE_POLL_BLOCK_MS="100"
+    )
+    config = OrchestratorConfig.from_environ(environ)
+    queue = _AnswersAtOnce()
+    orchestrator = Orchestrator(config, queue, RecordingProvider(), tick=0.05)  # type: ignore[arg-type]
+    started = time.monotonic()
+    while time.monotonic() - started < 0.5:
+        assert orchestrator.poll_once() is False
+    # One poll per block time (100 ms), not thousands: 0.5 s allows 5, and a few more for rounding.
+    assert 4 <= queue.polls <= 7

@@ -188,6 +188,7 @@ class Orchestrator:
 
     def poll_once(self) -> bool:
         """Claim and start at most one item; True when one was started."""
+        started = time.monotonic()
         try:
             item = self.queue.poll(self.config.poll_block_ms)
         except DispatchError as exc:
@@ -196,12 +197,14 @@ class Orchestrator:
             self.stopping.wait(max(_POLL_BACKOFF * self.tick, self.tick))
             return False
         if item is None:
+            self._pace(started)
             return False
         self.on_secret(item.secret.reveal())  # the log redactor learns it before anything logs
         session = self._register(item.work_id, item.session_id)
         if session is None:
             # A redelivery of an item this orchestrator already runs: never a second sandbox.
             emit(log, logging.INFO, "work.duplicate", work_id=item.work_id, session_id=item.session_id)
+            self._pace(started)
             return False
         emit(log, logging.INFO, "work.claimed", work_id=item.work_id, session_id=item.session_id)
         # Daemon threads: a launch still running at the end of the grace must not hold the exit.
@@ -211,6 +214,17 @@ class Orchestrator:
         session.thread = thread
         thread.start()
         return True
+
+    def _pace(self, started: float) -> None:
+        """After a poll that started nothing, let at least the long-poll's block time pass.
+
+        The queue is meant to hold an empty poll for `poll_block_ms`; a server (or proxy) that
+        answers at once, or redelivers an item this orchestrator already runs, would otherwise
+        turn the loop into a busy spin against the vendor's API.
+        """
+        remaining = self.config.poll_block_ms / 1000 - (time.monotonic() - started)
+        if remaining > 0:
+            self.stopping.wait(remaining)
 
     # -- one session ----------------------------------------------------------------------------
     def _serve(self, session: _Session, item: WorkItem) -> None:

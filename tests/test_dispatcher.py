@@ -1238,3 +1238,18 @@ def test_a_concurrent_dispatch_s_live_task_is_adopted_and_the_spare_secret_remov
     assert result.event("task.existing")["task_arn"] == EARLIER_TASK["taskArn"]
     assert len(sent) == 1
     assert fleet.work_secret_names() == []  # no task will ever read this dispatch's secret
+
+
+def test_the_redactor_keeps_permanent_secrets_and_only_the_recent_work_secrets() -> None:
+    redactor = Redactor(recent_limit=3)
+    redactor.add("environment-key-0123456789")
+    for index in range(10):
+        redactor.add_recent(f"work-secret-{index:02d}-abcdef")
+    text = " ".join(["environment-key-0123456789", *(f"work-secret-{i:02d}-abcdef" for i in range(10))])
+    scrubbed = redactor.scrub(text).split()
+    assert scrubbed[0] == "[redacted]"  # the environment key never expires
+    assert scrubbed[-3:] == ["[redacted]"] * 3  # the three most recent work secrets
+    assert scrubbed[1:8] == [f"work-secret-{i:02d}-abcdef" for i in range(7)]  # older ones dropped
+    redactor.add_recent("work-secret-07-abcdef")  # seen again: the most recent now
+    redactor.limit_recent(1)
+    assert redactor.scrub("work-secret-07-abcdef work-secret-09-abcdef") == "[redacted] work-secret-09-abcdef"

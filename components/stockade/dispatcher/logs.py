@@ -13,7 +13,9 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import threading
 import traceback
+from collections import OrderedDict
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, TextIO
@@ -27,21 +29,55 @@ _HANDLER_MARK = "_stockade_dispatcher_handler"
 
 
 class Redactor:
-    """Replaces known secret strings, in every escaped form a log line could carry them."""
+    """Replaces known secret strings, in every escaped form a log line could carry them.
 
-    def __init__(self) -> None:
+    Secrets added with `add` stay for the life of the process (the environment key).
+    Those added with `add_recent` (each work item's secret) are kept for the most recent
+    `recent_limit` only: a long-running orchestrator sees a new one per session, and an
+    ever-growing list would make every log line slower to scrub and never give memory back.
+    The limit is set well above the sessions that can be live at once (`limit_recent`).
+    """
+
+    def __init__(self, *, recent_limit: int = 1024) -> None:
+        self._permanent: dict[str, None] = {}
+        self._recent: OrderedDict[str, None] = OrderedDict()
+        self._recent_limit = recent_limit
+        self._lock = threading.Lock()
         self._forms: list[str] = []
 
     def add(self, secret: str) -> None:
-        if not secret:
-            return
-        forms = {
-            secret,
-            json.dumps(secret)[1:-1],
-            json.dumps(secret, ensure_ascii=False)[1:-1],
-            repr(secret)[1:-1],
-        }
-        self._forms = sorted(set(self._forms) | {f for f in forms if f}, key=len, reverse=True)
+        if secret:
+            with self._lock:
+                self._permanent[secret] = None
+                self._rebuild()
+
+    def add_recent(self, secret: str) -> None:
+        if secret:
+            with self._lock:
+                self._recent[secret] = None
+                self._recent.move_to_end(secret)
+                while len(self._recent) > self._recent_limit:
+                    self._recent.popitem(last=False)
+                self._rebuild()
+
+    def limit_recent(self, limit: int) -> None:
+        with self._lock:
+            self._recent_limit = max(1, limit)
+            while len(self._recent) > self._recent_limit:
+                self._recent.popitem(last=False)
+            self._rebuild()
+
+    def _rebuild(self) -> None:
+        forms: set[str] = set()
+        for secret in (*self._permanent, *self._recent):
+            forms |= {
+                secret,
+                json.dumps(secret)[1:-1],
+                json.dumps(secret, ensure_ascii=False)[1:-1],
+                repr(secret)[1:-1],
+            }
+        # A new list, assigned at once: scrubbing threads iterate the old one or the new one.
+        self._forms = sorted((f for f in forms if f), key=len, reverse=True)
 
     def scrub(self, text: str) -> str:
         for form in self._forms:

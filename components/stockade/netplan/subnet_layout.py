@@ -15,8 +15,8 @@ Block 6 and the rest of block 7 stay free for the customer.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from itertools import islice
 from ipaddress import IPv4Network
+from itertools import islice
 
 MAX_ZONES = 6
 # AWS keeps the first four addresses and the last one of every subnet.

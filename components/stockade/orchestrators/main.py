@@ -68,7 +68,9 @@ def main(
             base_url=config.base_url,
             timeout=config.call_timeout,
         )
-        orchestrator = Orchestrator(config, queue, provider, on_secret=redactor.add)
+        # Work secrets of sessions long gone need not be scrubbed for ever; live ones always are.
+        redactor.limit_recent(max(256, 4 * config.max_concurrent))
+        orchestrator = Orchestrator(config, queue, provider, on_secret=redactor.add_recent)
         if install_signals:
             for signum in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(signum, lambda *_: orchestrator.request_stop())

@@ -31,6 +31,7 @@ from collections import deque
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from stockade.review.secrets import Scrubber
 from stockade.rollout.locks import StackBusyError, StackLock
 from stockade.rollout.operations import Operation
 from stockade.rollout.protocol import Job, Outcome, StackStatus, encode
@@ -41,7 +42,6 @@ if TYPE_CHECKING:
 PROGRESS_INTERVAL = 0.1
 """Seconds between relayed progress lines; a large update emits thousands of events."""
 
-_REDACTED = "[redacted]"
 _SECRET_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 
 
@@ -58,16 +58,6 @@ class Channel:
             self._stream.flush()
 
 
-class Scrubber:
-    def __init__(self, secrets: list[str]) -> None:
-        self._secrets = [s for s in secrets if len(s) >= 8]
-
-    def __call__(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, _REDACTED)
-        return text
-
-
 class Progress:
     """Turns engine events into the one-line "current operation" the rollout displays."""
 
@@ -81,11 +71,11 @@ class Progress:
         now = time.monotonic()
         if force or now - self._last >= PROGRESS_INTERVAL:
             self._last = now
-            self._channel.send({"type": "progress", "text": self._scrub(text)})
+            self._channel.send({"type": "progress", "text": self._scrub.scrub(text)})
 
     def on_event(self, event: EngineEvent) -> None:
         if event.diagnostic_event and event.diagnostic_event.severity == "error":
-            message = self._scrub(event.diagnostic_event.message.strip())
+            message = self._scrub.scrub(event.diagnostic_event.message.strip())
             if message:
                 self.errors.append(message)
             self.say(f"error: {message.splitlines()[0] if message else ''}", force=True)
@@ -154,10 +144,10 @@ class Worker:
         stderr_tail: deque[str] = deque(maxlen=8)
 
         def on_output(line: str) -> None:
-            print(scrub(line), file=sys.stderr)
+            print(scrub.scrub(line), file=sys.stderr)
 
         def on_error(line: str) -> None:
-            cleaned = scrub(line)
+            cleaned = scrub.scrub(line)
             if cleaned.strip():
                 stderr_tail.append(cleaned)
             print(cleaned, file=sys.stderr)
@@ -189,7 +179,7 @@ class Worker:
             return Outcome(StackStatus.FAILED, error=_describe(exc, progress.errors, stderr_tail, scrub))
         except Exception as exc:  # any failure is this stack's result, not a worker crash
             status = StackStatus.CANCELLED if self.cancelled.is_set() else StackStatus.FAILED
-            return Outcome(status, error=scrub(f"{type(exc).__name__}: {exc}"))
+            return Outcome(status, error=scrub.scrub(f"{type(exc).__name__}: {exc}"))
 
     def _dispatch(
         self, operation: Operation, stack: Stack, progress: Progress, on_output: Any, on_error: Any
@@ -259,7 +249,7 @@ def _describe(exc: Exception, diagnostics: list[str], stderr_tail: deque[str], s
     from_exception = [line for line in stderr.splitlines() if line.strip()][-4:]
     detail = diagnostics[:3] or list(stderr_tail)[-4:] or from_exception
     summary = head + (": " + " | ".join(line.strip() for line in detail) if detail else "")
-    return scrub(summary[:2000])
+    return scrub.scrub(summary[:2000])
 
 
 def main() -> int:

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from stockade.review.text import code
+from stockade.review.text import code, string_list
 
 DOMAIN_LIST = "aws:route53/resolverFirewallDomainList:ResolverFirewallDomainList"
 RULE_GROUP = "aws:networkfirewall/ruleGroup:RuleGroup"
@@ -65,20 +65,12 @@ class Destination:
         return f"{self.what} {code(self.target)}"
 
 
-def _strings(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [value] if value else []
-    if isinstance(value, list | tuple):
-        return [str(v) for v in value if isinstance(v, str | int | float) and v != ""]
-    return []
-
-
 def _mapping(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
 def _domain_list(inputs: Mapping[str, Any]) -> Iterator[Destination]:
-    domains = _strings(inputs.get("domains"))
+    domains = string_list(inputs.get("domains"))
     if "*" in domains:
         return
     for domain in domains:
@@ -89,8 +81,8 @@ def _rule_group(inputs: Mapping[str, Any]) -> Iterator[Destination]:
     source = _mapping(_mapping(inputs.get("ruleGroup")).get("rulesSource"))
     listing = _mapping(source.get("rulesSourceList"))
     if listing and str(listing.get("generatedRulesType", "")).upper() == "ALLOWLIST":
-        kinds = "/".join(_strings(listing.get("targetTypes"))) or "domain"
-        for target in _strings(listing.get("targets")):
+        kinds = "/".join(string_list(listing.get("targetTypes"))) or "domain"
+        for target in string_list(listing.get("targets")):
             yield Destination(f"Network Firewall passes {kinds}", target)
     for rule in source.get("statefulRules") or ():
         rule = _mapping(rule)

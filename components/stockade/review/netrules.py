@@ -14,6 +14,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from stockade.review.text import string_list
+
 SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
 SECURITY_GROUP_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
 INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
@@ -83,14 +85,6 @@ def _ports(protocol: str, low: Any, high: Any) -> tuple[int, int]:
     return lo, hi
 
 
-def _strings(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [value] if value else []
-    if isinstance(value, list | tuple):
-        return [str(v) for v in value if v not in (None, "")]
-    return []
-
-
 def _permissions(protocol_value: Any, low: Any, high: Any, peers: Iterable[str]) -> list[Permission]:
     protocol = _protocol(protocol_value)
     lo, hi = _ports(protocol, low, high)
@@ -98,9 +92,9 @@ def _permissions(protocol_value: Any, low: Any, high: Any, peers: Iterable[str])
 
 
 def _block_peers(block: Mapping[str, Any], sg_key: str) -> list[str]:
-    peers = _strings(block.get("cidrBlocks")) + _strings(block.get("ipv6CidrBlocks"))
-    peers += [f"security group {g}" for g in _strings(block.get(sg_key))]
-    peers += [f"prefix list {p}" for p in _strings(block.get("prefixListIds"))]
+    peers = string_list(block.get("cidrBlocks")) + string_list(block.get("ipv6CidrBlocks"))
+    peers += [f"security group {g}" for g in string_list(block.get(sg_key))]
+    peers += [f"prefix list {p}" for p in string_list(block.get("prefixListIds"))]
     if block.get("self") is True:
         peers.append("the group itself")
     return peers
@@ -127,15 +121,15 @@ def permissions(type_token: str, inputs: Mapping[str, Any] | None, direction: st
     if (type_token == INGRESS_RULE and direction == "ingress") or (
         type_token == EGRESS_RULE and direction == "egress"
     ):
-        peers = _strings(inputs.get("cidrIpv4")) + _strings(inputs.get("cidrIpv6"))
-        peers += [f"security group {g}" for g in _strings(inputs.get("referencedSecurityGroupId"))]
-        peers += [f"prefix list {p}" for p in _strings(inputs.get("prefixListId"))]
+        peers = string_list(inputs.get("cidrIpv4")) + string_list(inputs.get("cidrIpv6"))
+        peers += [f"security group {g}" for g in string_list(inputs.get("referencedSecurityGroupId"))]
+        peers += [f"prefix list {p}" for p in string_list(inputs.get("prefixListId"))]
         return _permissions(inputs.get("ipProtocol"), inputs.get("fromPort"), inputs.get("toPort"), peers)
     if type_token == NACL_RULE:
         is_egress = inputs.get("egress") is True
         if is_egress != (direction == "egress") or str(inputs.get("ruleAction", "")).lower() != "allow":
             return []
-        peers = _strings(inputs.get("cidrBlock")) + _strings(inputs.get("ipv6CidrBlock"))
+        peers = string_list(inputs.get("cidrBlock")) + string_list(inputs.get("ipv6CidrBlock"))
         return _permissions(inputs.get("protocol"), inputs.get("fromPort"), inputs.get("toPort"), peers)
     return []
 

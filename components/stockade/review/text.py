@@ -37,6 +37,16 @@ def strings_in(value: Any) -> Iterator[str]:
             yield from strings_in(item)
 
 
+def string_list(value: Any) -> list[str]:
+    """A provider input that is one string or a list of them, as a list: the non-empty scalars,
+    as text. Anything else (a nested object, an unknown) contributes nothing."""
+    if isinstance(value, str):
+        return [value] if value else []
+    if isinstance(value, list | tuple):
+        return [str(v) for v in value if isinstance(v, str | int | float) and v != ""]
+    return []
+
+
 def plain(value: Any) -> str:
     """A value as one line of text: strings as they are, everything else as compact JSON."""
     if isinstance(value, str):

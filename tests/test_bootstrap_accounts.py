@@ -189,13 +189,125 @@ def test_two_accounts_get_their_own_backend_and_a_bounded_deployer(base: boto3.S
         assert calls and not [c for c in calls if c.startswith(MUTATING_PREFIXES)]
 
 
+def _default_document(iam: Any, arn: str) -> dict[str, Any]:
+    version = iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
+    document: dict[str, Any] = iam.get_policy_version(PolicyArn=arn, VersionId=version)["PolicyVersion"][
+        "Document"
+    ]
+    return document
+
+
+def test_the_deployer_creates_roles_only_under_the_workload_boundary(base: boto3.Session) -> None:
+    session = _into(base, ACCOUNT_A)
+    request = _request(workload_services=("ssmmessages",))
+    result = bootstrap(session, _plan(ACCOUNT_A, deployer=request))
+    assert {i.item: i.status.value for i in result.items}["workload boundary"] == "created"
+    iam = session.client("iam")
+    workload_arn = f"arn:aws:iam::{ACCOUNT_A}:policy/stockade-boundary"
+    deployer_arn = f"arn:aws:iam::{ACCOUNT_A}:policy/stockade-deployer-boundary"
+    workload = _default_document(iam, workload_arn)
+    deployer = _default_document(iam, deployer_arn)
+
+    allowed = workload["Statement"][0]
+    assert allowed["Sid"] == "WorkloadServices" and allowed["Resource"] == "*"
+    # The desired state's services, plus one only its own policies name; nothing wider.
+    assert {"ec2:*", "ecs:*", "iam:*", "ssmmessages:*"} <= set(allowed["Action"])
+    assert "*" not in allowed["Action"] and not any(a.startswith("organizations:") for a in allowed["Action"])
+
+    for document in (workload, deployer):
+        denies = {s["Sid"]: s for s in document["Statement"] if s["Effect"] == "Deny"}
+        only_bounded = denies["OnlyBoundedPrincipals"]
+        assert set(only_bounded["Action"]) == {
+            "iam:CreateRole",
+            "iam:CreateUser",
+            "iam:PutRolePermissionsBoundary",
+            "iam:PutUserPermissionsBoundary",
+        }
+        assert only_bounded["Condition"] == {"StringNotEquals": {"iam:PermissionsBoundary": workload_arn}}
+        assert set(denies["BoundariesStay"]["Action"]) == {
+            "iam:DeleteRolePermissionsBoundary",
+            "iam:DeleteUserPermissionsBoundary",
+        }
+        assert set(denies["NoBoundaryEdits"]["Resource"]) == {workload_arn, deployer_arn}
+        assert "NoAdministratorAccess" in denies and "KeepTheState" in denies
+
+    calls = _mutations(session)
+    again = bootstrap(session, _plan(ACCOUNT_A, deployer=request))
+    assert not again.changed and not [c for c in calls if c.startswith(MUTATING_PREFIXES)]
+
+
+def test_the_desired_state_names_its_principals_boundaries_and_policy_services() -> None:
+    from types import SimpleNamespace
+
+    from stockade.guardrails.deployer import DesiredState
+
+    def resource(type_: str, name: str, **inputs: Any) -> Any:
+        return SimpleNamespace(type=type_, name=name, inputs=inputs)
+
+    boundary = f"arn:aws:iam::{ACCOUNT_A}:policy/stockade-boundary"
+    state = DesiredState()
+    state.add(
+        "dev",
+        [
+            resource("aws:iam/role:Role", "bounded", permissionsBoundary=boundary),
+            resource("aws:iam/role:Role", "bare"),
+            resource("aws:iam/user:User", "other", permissionsBoundary=f"arn:aws:iam::{ACCOUNT_A}:policy/x"),
+            resource(
+                "aws:iam/rolePolicy:RolePolicy",
+                "p",
+                policy=json.dumps(
+                    {"Statement": [{"Action": ["SSMMessages:Open*", "logs:PutLogEvents", "*"]}]}
+                ),
+            ),
+            resource("aws:iam/policy:Policy", "unknown", policy="[unknown]"),
+        ],
+    )
+    assert state.policy_services == {"ssmmessages", "logs"}
+    assert state.unbounded(ACCOUNT_A, "stockade-boundary") == [
+        "stack 'dev': bare has no permissions boundary",
+        f"stack 'dev': other has the boundary arn:aws:iam::{ACCOUNT_A}:policy/x",
+    ]
+    assert len(state.unbounded(ACCOUNT_B, "stockade-boundary")) == 3  # another account's boundary
+
+
+def test_the_cli_refuses_stacks_whose_roles_skip_the_workload_boundary(base: boto3.Session) -> None:
+    result = CliRunner().invoke(
+        app,
+        [
+            "bootstrap",
+            "--account",
+            ACCOUNT_A,
+            "--region",
+            REGION,
+            "--stack",
+            "dev",
+            "--management-principal",
+            MANAGER,
+            "--workload-boundary-name",
+            "team-boundary",
+            "--project-dir",
+            str(REPO),
+        ],
+    )
+    assert result.exit_code == 2
+    assert f"arn:aws:iam::{ACCOUNT_A}:policy/team-boundary" in result.output
+    assert "stack 'dev'" in result.output and "nothing was changed" in result.output
+    session = _into(base, ACCOUNT_A)  # refused before any AWS call: no bucket, no role
+    assert session.client("s3").list_buckets()["Buckets"] == []
+    assert all(r["RoleName"] != "stockade-deployer" for r in session.client("iam").list_roles()["Roles"])
+
+
 def test_a_changed_desired_state_updates_the_policy_and_boundary_in_place(base: boto3.Session) -> None:
     session = _into(base, ACCOUNT_A)
     bootstrap(session, _plan(ACCOUNT_A))
     wider = _plan(ACCOUNT_A, deployer=_request(services=(*services_for_types(DESIRED_TYPES), "sqs")))
     result = bootstrap(session, wider)
     changed = {i.item: i.status.value for i in result.items if i.status.value != "unchanged"}
-    assert changed == {"permissions boundary": "updated", "deployer permissions": "updated"}
+    assert changed == {
+        "workload boundary": "updated",
+        "permissions boundary": "updated",
+        "deployer permissions": "updated",
+    }
     assert "sqs:*" in _role_policy(session)["Statement"][0]["Action"]
 
 

@@ -13,7 +13,7 @@ import typer
 from stockade.cli.common import EXIT_INVALID, ProjectOption, fail, reported_errors
 
 if TYPE_CHECKING:
-    from stockade.guardrails.deployer import DeployerRequest
+    from stockade.guardrails.deployer import DeployerRequest, DesiredState
     from stockade.rollout.plan import LoadedPlan
 
 
@@ -83,6 +83,14 @@ def bootstrap(
         str,
         typer.Option("--deployer-role-name", help="Name of the deployer role here and in granted accounts."),
     ] = "stockade-deployer",
+    workload_boundary_name: Annotated[
+        str,
+        typer.Option(
+            "--workload-boundary-name",
+            help="Managed policy every role and user the stacks create must carry as its permissions "
+            "boundary (their aws.permissionsBoundaryArn).",
+        ),
+    ] = "stockade-boundary",
     project_dir: ProjectOption = None,
     output_format: Annotated[BootstrapFormat, typer.Option("--format")] = BootstrapFormat.TABLE,
 ) -> None:
@@ -123,6 +131,7 @@ def bootstrap(
         environments=github_environment or [],
         principals=management_principal or [],
         role_name=deployer_role_name,
+        workload_boundary_name=workload_boundary_name,
         central=central,
     )
     bootstrap_plan = BootstrapPlan(
@@ -226,9 +235,10 @@ def _deployer_request(
     environments: list[str],
     principals: list[str],
     role_name: str,
+    workload_boundary_name: str,
     central: tuple[tuple[str, str], ...],
 ) -> DeployerRequest | None:
-    from stockade.guardrails.deployer import DeployerError, DeployerRequest, GitHubTrust
+    from stockade.guardrails.deployer import DeployerError, DeployerRequest, GitHubTrust, services_for_types
 
     if github_repo is None and not principals:
         if branches or environments:
@@ -255,27 +265,40 @@ def _deployer_request(
             if github_repo
             else None
         )
-        services = _desired_services(names, project_dir)
-        return DeployerRequest(
-            services=services,
+        state = _desired_state(names, project_dir)
+        request = DeployerRequest(
+            services=services_for_types(state.types),
             github=github,
             management_principals=tuple(principals),
             role_name=role_name,
             extra_state=central,
+            workload_services=tuple(sorted(state.policy_services)),
+            workload_boundary_name=workload_boundary_name,
         )
     except DeployerError as exc:
         fail(str(exc), EXIT_INVALID)
+    unbounded = state.unbounded(account, request.workload_boundary_name)
+    if unbounded:
+        shown = "; ".join(unbounded[:5]) + (f"; and {len(unbounded) - 5} more" if len(unbounded) > 5 else "")
+        fail(
+            f"the deployer may create roles and users only under the workload boundary "
+            f"arn:aws:iam::{account}:policy/{request.workload_boundary_name}, but {shown}. Set "
+            f"`stockade:aws` -> permissionsBoundaryArn to that ARN in those stacks (or pass "
+            "--workload-boundary-name with the policy name they use); nothing was changed",
+            EXIT_INVALID,
+        )
+    return request
 
 
-def _desired_services(stacks: list[str], project_dir: Path | None) -> tuple[str, ...]:
-    """IAM services of every AWS resource type in the stacks' desired state (offline synth)."""
+def _desired_state(stacks: list[str], project_dir: Path | None) -> DesiredState:
+    """Types, policy services and principals of the stacks' desired state (offline synth)."""
     from stockade import gc_schedule
     from stockade.engine import synthesize
-    from stockade.guardrails.deployer import services_for_types
+    from stockade.guardrails.deployer import DesiredState
 
-    types: set[str] = set()
+    state = DesiredState()
     with reported_errors():
         for stack in stacks:
-            types.update(resource.type for resource in synthesize(stack, project_dir).resources)
+            state.add(stack, synthesize(stack, project_dir).resources)
             gc_schedule.between_stacks()
-    return services_for_types(types)
+    return state

@@ -5,10 +5,15 @@ offline synth), one IAM service per Pulumi module, instead of `AdministratorAcce
 permissions boundary caps the role at the same services and forbids editing the role or its
 boundary, attaching AdministratorAccess, and deleting the state it writes.
 
-It does not stop a stack that creates IAM roles (every Stockade AWS stack does) from creating
-another role without a boundary and running code as it: that needs the stacks' own roles to
-carry a boundary the deployer then requires (`iam:PermissionsBoundary` on `iam:CreateRole`),
-which is not wired yet. docs/rollouts.md states this as a known gap.
+Every Stockade AWS stack creates IAM roles, and a role is a way out: a deployer that could
+create one without limits could run code as it with any permission. So the deployer may
+create roles and users only under the **workload boundary** (`iam:PermissionsBoundary` on
+`iam:CreateRole`, `iam:CreateUser` and the `Put*PermissionsBoundary` calls), may never remove
+a boundary, and may not edit either boundary policy. The workload boundary allows the same
+services (and any service the desired state's own IAM policies name) and carries the same
+denials, so a role the deployer made cannot make an unbounded one either. Stacks attach it
+through `aws.permissionsBoundaryArn`; `stockade bootstrap` refuses a desired state whose roles
+name another boundary, or none, before it changes anything.
 
 Trust is either GitHub Actions' OIDC identity, narrowed by repository, branch and
 environment, or named principals in a management account, or both.
@@ -33,6 +38,8 @@ GITHUB_AUDIENCE = "sts.amazonaws.com"
 # (it trusts the issuer's CA itself) but the API still requires one to be sent.
 GITHUB_THUMBPRINT = "6938fd4d98bab03faadb97b34396831e3780aea1"
 DEFAULT_ROLE_NAME = "stockade-deployer"
+DEFAULT_WORKLOAD_BOUNDARY = "stockade-boundary"
+"""The boundary every role and user a stack creates must carry (`aws.permissionsBoundaryArn`)."""
 POLICY_NAME = "stockade-deploy"
 ADMIN_POLICY_SUFFIX = ":iam::aws:policy/AdministratorAccess"
 
@@ -87,6 +94,69 @@ def services_for_types(types: Iterable[str]) -> tuple[str, ...]:
     return tuple(sorted(services))
 
 
+_PRINCIPAL_TYPES = ("aws:iam/role:Role", "aws:iam/user:User")
+_POLICY_TYPES = (
+    "aws:iam/policy:Policy",
+    "aws:iam/rolePolicy:RolePolicy",
+    "aws:iam/userPolicy:UserPolicy",
+    "aws:iam/groupPolicy:GroupPolicy",
+)
+
+
+@dataclass
+class DesiredState:
+    """What bootstrap needs from the stacks' offline synth: resource types, the services their own
+    IAM policies name, and every role or user with the boundary it asks for."""
+
+    types: set[str] = field(default_factory=set)
+    policy_services: set[str] = field(default_factory=set)
+    principals: list[tuple[str, str, str | None]] = field(default_factory=list)
+    """(stack, resource name, its `permissionsBoundary` or None)."""
+
+    def add(self, stack: str, resources: Iterable[Any]) -> None:
+        for resource in resources:
+            self.types.add(resource.type)
+            inputs = resource.inputs if isinstance(resource.inputs, dict) else {}
+            if resource.type in _PRINCIPAL_TYPES:
+                boundary = inputs.get("permissionsBoundary")
+                boundary = boundary if isinstance(boundary, str) and boundary else None
+                self.principals.append((stack, resource.name, boundary))
+                for inline in inputs.get("inlinePolicies") or []:
+                    if isinstance(inline, dict):
+                        self.policy_services |= _action_services(inline.get("policy"))
+            elif resource.type in _POLICY_TYPES:
+                self.policy_services |= _action_services(inputs.get("policy"))
+
+    def unbounded(self, account_id: str, boundary_name: str) -> list[str]:
+        """Roles and users whose boundary is not the account's workload boundary, described."""
+        wanted = re.compile(rf"arn:[a-z-]+:iam::{account_id}:policy/{re.escape(boundary_name)}")
+        return [
+            f"stack '{stack}': {name} has "
+            + (f"the boundary {boundary}" if boundary else "no permissions boundary")
+            for stack, name, boundary in self.principals
+            if boundary is None or not wanted.fullmatch(boundary)
+        ]
+
+
+def _action_services(document: Any) -> set[str]:
+    """Service prefixes of the actions an IAM policy document allows or denies."""
+    if isinstance(document, str):
+        try:
+            document = json.loads(document)
+        except ValueError:
+            return set()  # an unknown value offline: its services come from the resource types
+    statements = document.get("Statement", []) if isinstance(document, dict) else []
+    services: set[str] = set()
+    for statement in statements if isinstance(statements, list) else [statements]:
+        actions = statement.get("Action", []) if isinstance(statement, dict) else []
+        for action in [actions] if isinstance(actions, str) else actions:
+            if isinstance(action, str) and ":" in action:
+                service = action.split(":", 1)[0].lower()
+                if re.fullmatch(r"[a-z0-9-]+", service):
+                    services.add(service)
+    return services
+
+
 @dataclass(frozen=True)
 class GitHubTrust:
     """Which GitHub Actions runs may assume the role (the `sub` claim of their OIDC token)."""
@@ -125,6 +195,9 @@ class DeployerRequest:
     max_session_seconds: int = 3600
     extra_state: tuple[tuple[str, str], ...] = field(default=())
     """(bucket ARN, key ARN) of a central backend in another account this role also writes."""
+    workload_services: tuple[str, ...] = ()
+    """IAM services the desired state's own policies name (what its roles do at run time)."""
+    workload_boundary_name: str = DEFAULT_WORKLOAD_BOUNDARY
 
     def __post_init__(self) -> None:
         if self.github is None and not self.management_principals:
@@ -144,6 +217,13 @@ class DeployerRequest:
             )
         if not re.fullmatch(r"[\w+=,.@-]{1,64}", self.role_name):
             raise DeployerError(f"--deployer-role-name {self.role_name!r} is not a valid IAM role name")
+        if not re.fullmatch(r"[\w+=,.@-]{1,128}", self.workload_boundary_name) or (
+            self.workload_boundary_name == f"{self.role_name}-boundary"
+        ):
+            raise DeployerError(
+                f"--workload-boundary-name {self.workload_boundary_name!r} is not a valid IAM policy name "
+                "distinct from the deployer's own boundary"
+            )
 
     def spec(
         self, account_id: str, partition: str, state_bucket_arn: str, state_key_arn: str
@@ -196,6 +276,18 @@ class DeployerSpec:
     @property
     def boundary_arn(self) -> str:
         return f"arn:{self.partition}:iam::{self.account_id}:policy/{self.boundary_name}"
+
+    @property
+    def workload_boundary_name(self) -> str:
+        return self.request.workload_boundary_name
+
+    @property
+    def workload_boundary_arn(self) -> str:
+        return f"arn:{self.partition}:iam::{self.account_id}:policy/{self.workload_boundary_name}"
+
+    @property
+    def workload_services(self) -> tuple[str, ...]:
+        return tuple(sorted({*self.services, *self.request.workload_services}))
 
     @property
     def oidc_provider_arn(self) -> str:
@@ -293,41 +385,82 @@ class DeployerSpec:
                     ],
                     "Resource": self.role_arn,
                 },
-                {
-                    "Sid": "NoBoundaryEdits",
-                    "Effect": "Deny",
-                    "Action": [
-                        "iam:CreatePolicyVersion",
-                        "iam:DeletePolicy",
-                        "iam:DeletePolicyVersion",
-                        "iam:SetDefaultPolicyVersion",
-                    ],
-                    "Resource": self.boundary_arn,
-                },
-                {
-                    "Sid": "NoAdministratorAccess",
-                    "Effect": "Deny",
-                    "Action": ["iam:AttachRolePolicy", "iam:AttachUserPolicy", "iam:AttachGroupPolicy"],
-                    "Resource": "*",
-                    "Condition": {"ArnLike": {"iam:PolicyARN": f"arn:*{ADMIN_POLICY_SUFFIX}"}},
-                },
-                {
-                    "Sid": "KeepTheState",
-                    "Effect": "Deny",
-                    "Action": [
-                        "s3:DeleteBucket",
-                        "s3:DeleteBucketPolicy",
-                        "s3:PutBucketPolicy",
-                        "s3:PutBucketVersioning",
-                        "s3:PutLifecycleConfiguration",
-                        "kms:ScheduleKeyDeletion",
-                        "kms:DisableKey",
-                        "kms:PutKeyPolicy",
-                    ],
-                    "Resource": [self.state_bucket_arn, self.state_key_arn],
-                },
+                *self._escalation_denials(),
             ],
         }
+
+    def workload_boundary_policy(self) -> dict[str, Any]:
+        """The ceiling of every role and user the stacks create (their `permissionsBoundary`)."""
+        return {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "WorkloadServices",
+                    "Effect": "Allow",
+                    "Action": [f"{service}:*" for service in self.workload_services],
+                    "Resource": "*",
+                },
+                *self._escalation_denials(),
+            ],
+        }
+
+    def _escalation_denials(self) -> list[dict[str, Any]]:
+        """Denials both boundaries carry: no principal without the workload boundary, no boundary
+        removed or edited, no AdministratorAccess, and the state left alone."""
+        return [
+            {
+                "Sid": "OnlyBoundedPrincipals",
+                "Effect": "Deny",
+                "Action": [
+                    "iam:CreateRole",
+                    "iam:CreateUser",
+                    "iam:PutRolePermissionsBoundary",
+                    "iam:PutUserPermissionsBoundary",
+                ],
+                "Resource": "*",
+                # An absent key (no boundary given) also differs, so an unbounded create is denied.
+                "Condition": {"StringNotEquals": {"iam:PermissionsBoundary": self.workload_boundary_arn}},
+            },
+            {
+                "Sid": "BoundariesStay",
+                "Effect": "Deny",
+                "Action": ["iam:DeleteRolePermissionsBoundary", "iam:DeleteUserPermissionsBoundary"],
+                "Resource": "*",
+            },
+            {
+                "Sid": "NoBoundaryEdits",
+                "Effect": "Deny",
+                "Action": [
+                    "iam:CreatePolicyVersion",
+                    "iam:DeletePolicy",
+                    "iam:DeletePolicyVersion",
+                    "iam:SetDefaultPolicyVersion",
+                ],
+                "Resource": [self.boundary_arn, self.workload_boundary_arn],
+            },
+            {
+                "Sid": "NoAdministratorAccess",
+                "Effect": "Deny",
+                "Action": ["iam:AttachRolePolicy", "iam:AttachUserPolicy", "iam:AttachGroupPolicy"],
+                "Resource": "*",
+                "Condition": {"ArnLike": {"iam:PolicyARN": f"arn:*{ADMIN_POLICY_SUFFIX}"}},
+            },
+            {
+                "Sid": "KeepTheState",
+                "Effect": "Deny",
+                "Action": [
+                    "s3:DeleteBucket",
+                    "s3:DeleteBucketPolicy",
+                    "s3:PutBucketPolicy",
+                    "s3:PutBucketVersioning",
+                    "s3:PutLifecycleConfiguration",
+                    "kms:ScheduleKeyDeletion",
+                    "kms:DisableKey",
+                    "kms:PutKeyPolicy",
+                ],
+                "Resource": [self.state_bucket_arn, self.state_key_arn],
+            },
+        ]
 
 
 # ---------------------------------------------------------------------------- idempotent IAM
@@ -380,32 +513,49 @@ def ensure_github_oidc_provider(iam: Any, spec: DeployerSpec) -> ItemResult | No
     return ItemResult("github oidc provider", Status.CREATED, GITHUB_OIDC_HOST)
 
 
-def _ensure_boundary(iam: Any, spec: DeployerSpec) -> ItemResult:
-    wanted = spec.boundary_policy()
+def _ensure_managed_policy(
+    iam: Any, item: str, name: str, arn: str, wanted: dict[str, Any], description: str, detail: str
+) -> ItemResult:
     try:
-        policy = iam.get_policy(PolicyArn=spec.boundary_arn)["Policy"]
+        policy = iam.get_policy(PolicyArn=arn)["Policy"]
     except ClientError as error:
         if client_code(error) != "NoSuchEntity":
             raise
-        iam.create_policy(
-            PolicyName=spec.boundary_name,
-            PolicyDocument=json.dumps(wanted),
-            Description="Stockade: the most any deploy through the deployer role may do",
-        )
-        return ItemResult("permissions boundary", Status.CREATED, spec.boundary_arn)
-    current = iam.get_policy_version(PolicyArn=spec.boundary_arn, VersionId=policy["DefaultVersionId"])
+        iam.create_policy(PolicyName=name, PolicyDocument=json.dumps(wanted), Description=description)
+        return ItemResult(item, Status.CREATED, arn)
+    current = iam.get_policy_version(PolicyArn=arn, VersionId=policy["DefaultVersionId"])
     if same_policy(current["PolicyVersion"]["Document"], wanted):
-        return ItemResult("permissions boundary", Status.UNCHANGED, spec.boundary_arn)
-    versions = iam.list_policy_versions(PolicyArn=spec.boundary_arn)["Versions"]
+        return ItemResult(item, Status.UNCHANGED, arn)
+    versions = iam.list_policy_versions(PolicyArn=arn)["Versions"]
     old = [v for v in versions if not v["IsDefaultVersion"]]
     if len(versions) >= 5 and old:  # IAM keeps at most five versions
         oldest = min(old, key=lambda v: v["CreateDate"])
-        iam.delete_policy_version(PolicyArn=spec.boundary_arn, VersionId=oldest["VersionId"])
-    iam.create_policy_version(
-        PolicyArn=spec.boundary_arn, PolicyDocument=json.dumps(wanted), SetAsDefault=True
+        iam.delete_policy_version(PolicyArn=arn, VersionId=oldest["VersionId"])
+    iam.create_policy_version(PolicyArn=arn, PolicyDocument=json.dumps(wanted), SetAsDefault=True)
+    return ItemResult(item, Status.UPDATED, detail)
+
+
+def _ensure_boundary(iam: Any, spec: DeployerSpec) -> ItemResult:
+    return _ensure_managed_policy(
+        iam,
+        "permissions boundary",
+        spec.boundary_name,
+        spec.boundary_arn,
+        spec.boundary_policy(),
+        "Stockade: the most any deploy through the deployer role may do",
+        f"{spec.boundary_arn} ({len(spec.services)} services)",
     )
-    return ItemResult(
-        "permissions boundary", Status.UPDATED, f"{spec.boundary_arn} ({len(spec.services)} services)"
+
+
+def _ensure_workload_boundary(iam: Any, spec: DeployerSpec) -> ItemResult:
+    return _ensure_managed_policy(
+        iam,
+        "workload boundary",
+        spec.workload_boundary_name,
+        spec.workload_boundary_arn,
+        spec.workload_boundary_policy(),
+        "Stockade: the most any role or user the stacks create may do (aws.permissionsBoundaryArn)",
+        f"{spec.workload_boundary_arn} ({len(spec.workload_services)} services)",
     )
 
 
@@ -470,11 +620,12 @@ def _trust_summary(spec: DeployerSpec) -> str:
 
 
 def ensure_deployer(iam: Any, spec: DeployerSpec) -> list[ItemResult]:
-    """Create or complete the OIDC provider, the boundary, the role, its trust and its policy."""
+    """Create or complete the OIDC provider, both boundaries, the role, its trust and its policy."""
     items: list[ItemResult] = []
     provider = ensure_github_oidc_provider(iam, spec)
     if provider is not None:
         items.append(provider)
+    items.append(_ensure_workload_boundary(iam, spec))  # before the deployer can create roles under it
     items.append(_ensure_boundary(iam, spec))  # the boundary exists before the role that names it
     items.extend(_ensure_role(iam, spec))
     return items

@@ -25,7 +25,9 @@ class AwsSettings(SettingsModel):
     rollouts refuse credentials for any other account."""
 
     permissions_boundary_arn: IamArn | None = None
-    """A permissions boundary attached to every role Stockade creates."""
+    """A permissions boundary attached to every role Stockade creates. A deployer role made by
+    `stockade bootstrap` creates roles only under `arn:aws:iam::ACCOUNT:policy/stockade-boundary`
+    (its `--workload-boundary-name`), so set that here in every stack it deploys."""
 
     kms_key_arn: KmsKeyArn | None = None
     """Use this customer-managed key instead of creating one (rotation must be on)."""

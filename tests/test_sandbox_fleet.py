@@ -207,7 +207,10 @@ def test_every_fleet_role_carries_the_boundary_when_configured(synth_stack, stac
     result = synth_stack(stack)
     roles = fleet(result, "aws:iam/role:Role")
     assert len(roles) == 4
-    expected = None if stack == "dev" else "arn:aws:iam::333333333333:policy/stockade-boundary"
+    # Every example AWS stack sets the boundary `stockade bootstrap` creates in its own account
+    # (tests/component_programs.py covers a fleet without one).
+    account = "111111111111" if stack == "dev" else "333333333333"
+    expected = f"arn:aws:iam::{account}:policy/stockade-boundary"
     assert all(r.inputs.get("permissionsBoundary") == expected for r in roles)
 
 

@@ -10,6 +10,7 @@ Floor: the synths the change needs and nothing else: the changed stack at the
 base and at the head, one process per revision, both at once, each calling the
 engine's public `synthesize` in-process. The diff additionally pays for finding
 the changed files, the git worktree, the CLI process, the diff and the rendering.
+Both run with Python's cyclic collector off, as the diff's synth workers do.
 Target (issue 18): diff <= 1.3x that floor.
 
 For comparison the run also times `stockade diff --all-stacks` (every stack at
@@ -32,7 +33,11 @@ from timing import paired
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET = 1.3
+# The floor's synths run with the collector off, as the diff's own workers do
+# (stockade.gc_schedule): otherwise the floor would pay collections the diff skips.
 SYNTH_ALL = (
+    "import gc\n"
+    "gc.disable()\n"
     "import sys\n"
     "from pathlib import Path\n"
     "from stockade.engine import synthesize\n"

@@ -8,7 +8,9 @@ workqueue package, the container and network definitions the stack synthesizes.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import tarfile
 import time
 from typing import Any
 
@@ -100,14 +102,28 @@ def test_sessions_each_get_their_own_hardened_sandbox_within_the_cap(local_stack
     assert {f"stockade-local-{item['work_id']}-workspace" for item in queued} <= workspaces
     leftover = {v.name for v in stack.client.volumes.list()} - stack.volumes_before - workspaces
     assert not leftover, f"volumes left behind: {sorted(leftover)}"
-    output = stack.client.containers.run(
+    first_workspace = f"stockade-local-{queued[0]['work_id']}-workspace"
+    assert _read_from_volume(stack, first_workspace, "e2e-output.txt") == b"e2e"
+
+
+def _read_from_volume(stack: LocalStack, volume: str, name: str) -> bytes:
+    """A file's bytes from a named volume, through the engine's archive API: a container that is
+    created and never started, so no log stream is involved (a short-lived container's log can
+    still be empty when `wait` returns, which made reading it with `cat` flaky)."""
+    reader = stack.client.containers.create(
         stack.images.session,
-        entrypoint=["/bin/cat", "/workspace/e2e-output.txt"],
-        volumes={f"stockade-local-{queued[0]['work_id']}-workspace": {"bind": "/workspace", "mode": "ro"}},
+        entrypoint=["/bin/true"],
+        volumes={volume: {"bind": "/workspace", "mode": "ro"}},
         network_mode="none",
-        remove=True,
     )
-    assert output == b"e2e"
+    try:
+        stream, _ = reader.get_archive(f"/workspace/{name}")
+        with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as archive:
+            member = archive.extractfile(name)
+            assert member is not None, f"{name} is not a regular file in {volume}"
+            return member.read()
+    finally:
+        reader.remove(force=True)
 
 
 def test_a_redelivered_work_item_starts_no_second_sandbox(local_stack: LocalStack) -> None:

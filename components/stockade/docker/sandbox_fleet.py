@@ -40,7 +40,6 @@ from stockade.docker.hardening import (
     tmpfs_options,
 )
 from stockade.docker_dispatcher import contract
-from stockade.docker_dispatcher.contract import ENV_BROKER_URL
 from stockade.docker_dispatcher.spec import (
     ENVIRONMENT_KEY_FILE,
     MEMORY_DIR,
@@ -380,7 +379,7 @@ class SandboxFleet(pulumi.ComponentResource):
                 component="poller",
                 entrypoint=["/bin/bash", "-c", script],
                 command=["stockade-poller"],
-                env={**self._worker_env(), ENV_BROKER_URL: BROKER_URL},
+                env={**self._worker_env(), contract.ENV_BROKER_URL: BROKER_URL},
                 networks=(Attachment(args["sandbox_network"]), Attachment(dispatch.name)),
                 volumes=(self._secrets_mount(),),
                 tmpfs=service_tmpfs,

@@ -29,15 +29,12 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from timing import paired
+from timing import FLOOR_PRELUDE, paired
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET = 1.3
-# The floor's synths run with the collector off, as the diff's own workers do
-# (stockade.gc_schedule): otherwise the floor would pay collections the diff skips.
 SYNTH_ALL = (
-    "import gc\n"
-    "gc.disable()\n"
+    FLOOR_PRELUDE + "\n"
     "import sys\n"
     "from pathlib import Path\n"
     "from stockade.engine import synthesize\n"

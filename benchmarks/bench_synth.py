@@ -44,7 +44,7 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from timing import Pairing, paired
+from timing import FLOOR_PRELUDE, Pairing, paired
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_STACKS = ("local", "prod-use1")
@@ -75,10 +75,6 @@ def provider_classes(stack: str, project: Path = ROOT) -> tuple[list[str], int]:
         prefix = python_package if module == "index" else f"{python_package}.{module}"
         classes.add(f"{prefix}.{class_name}")
     return sorted(classes), len(resources)
-
-
-FLOOR_PRELUDE = "import gc; gc.disable(); "
-"""Every floor starts this way; see the module docstring."""
 
 
 def floor_command(code: str) -> list[str]:

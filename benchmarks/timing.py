@@ -18,6 +18,11 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+FLOOR_PRELUDE = "import gc; gc.disable(); "
+"""Every floor's Python starts this way: Stockade's short commands and the diff's synth workers
+run with the cyclic collector off (stockade.gc_schedule), so a floor that paid collections they
+skip would not be the cheapest way to do its work."""
+
 
 @dataclass(frozen=True)
 class Measurement:

@@ -103,6 +103,14 @@ def _mutations(session: Any) -> list[str]:
     return calls
 
 
+def _default_document(iam: Any, arn: str) -> dict[str, Any]:
+    version = iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
+    document: dict[str, Any] = iam.get_policy_version(PolicyArn=arn, VersionId=version)["PolicyVersion"][
+        "Document"
+    ]
+    return document
+
+
 def _role_policy(session: Any, name: str = "stockade-deployer") -> dict[str, Any]:
     document = session.client("iam").get_role_policy(RoleName=name, PolicyName="stockade-deploy")
     return document["PolicyDocument"]
@@ -169,8 +177,7 @@ def test_two_accounts_get_their_own_backend_and_a_bounded_deployer(base: boto3.S
         assert key_statement["Resource"] == [results[account].key_arn]
         assert results[account].key_arn.split(":")[4] == account
 
-        version = iam.get_policy(PolicyArn=boundary)["Policy"]["DefaultVersionId"]
-        bounded = iam.get_policy_version(PolicyArn=boundary, VersionId=version)["PolicyVersion"]["Document"]
+        bounded = _default_document(iam, boundary)
         denies = {s["Sid"]: s for s in bounded["Statement"] if s["Effect"] == "Deny"}
         assert denies["NoSelfEscalation"]["Resource"] == role["Arn"]
         assert denies["NoAdministratorAccess"]["Condition"] == {
@@ -187,14 +194,6 @@ def test_two_accounts_get_their_own_backend_and_a_bounded_deployer(base: boto3.S
         again = bootstrap(session, _plan(account))
         assert not again.changed, [i for i in again.items if i.status.value != "unchanged"]
         assert calls and not [c for c in calls if c.startswith(MUTATING_PREFIXES)]
-
-
-def _default_document(iam: Any, arn: str) -> dict[str, Any]:
-    version = iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
-    document: dict[str, Any] = iam.get_policy_version(PolicyArn=arn, VersionId=version)["PolicyVersion"][
-        "Document"
-    ]
-    return document
 
 
 def test_the_deployer_creates_roles_only_under_the_workload_boundary(base: boto3.Session) -> None:

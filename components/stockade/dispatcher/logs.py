@@ -39,8 +39,9 @@ class Redactor:
     """
 
     def __init__(self, *, recent_limit: int = 1024) -> None:
-        self._permanent: dict[str, None] = {}
-        self._recent: OrderedDict[str, None] = OrderedDict()
+        # secret -> the forms it is scrubbed in, computed once when the secret is added
+        self._permanent: dict[str, frozenset[str]] = {}
+        self._recent: OrderedDict[str, frozenset[str]] = OrderedDict()
         self._recent_limit = recent_limit
         self._lock = threading.Lock()
         self._forms: list[str] = []
@@ -48,36 +49,27 @@ class Redactor:
     def add(self, secret: str) -> None:
         if secret:
             with self._lock:
-                self._permanent[secret] = None
+                self._permanent[secret] = _escaped_forms(secret)
                 self._rebuild()
 
     def add_recent(self, secret: str) -> None:
         if secret:
             with self._lock:
-                self._recent[secret] = None
+                self._recent[secret] = self._recent.get(secret) or _escaped_forms(secret)
                 self._recent.move_to_end(secret)
-                while len(self._recent) > self._recent_limit:
-                    self._recent.popitem(last=False)
                 self._rebuild()
 
     def limit_recent(self, limit: int) -> None:
         with self._lock:
             self._recent_limit = max(1, limit)
-            while len(self._recent) > self._recent_limit:
-                self._recent.popitem(last=False)
             self._rebuild()
 
     def _rebuild(self) -> None:
-        forms: set[str] = set()
-        for secret in (*self._permanent, *self._recent):
-            forms |= {
-                secret,
-                json.dumps(secret)[1:-1],
-                json.dumps(secret, ensure_ascii=False)[1:-1],
-                repr(secret)[1:-1],
-            }
+        while len(self._recent) > self._recent_limit:
+            self._recent.popitem(last=False)
+        forms = frozenset().union(*self._permanent.values(), *self._recent.values())
         # A new list, assigned at once: scrubbing threads iterate the old one or the new one.
-        self._forms = sorted((f for f in forms if f), key=len, reverse=True)
+        self._forms = sorted(forms, key=len, reverse=True)
 
     def scrub(self, text: str) -> str:
         for form in self._forms:
@@ -95,6 +87,16 @@ class Redactor:
         if value is None or isinstance(value, bool | int | float):
             return value
         return self.scrub(str(value))
+
+
+def _escaped_forms(secret: str) -> frozenset[str]:
+    forms = {
+        secret,
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        repr(secret)[1:-1],
+    }
+    return frozenset(form for form in forms if form)
 
 
 class RedactingFilter(logging.Filter):

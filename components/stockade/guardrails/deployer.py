@@ -347,12 +347,7 @@ class DeployerSpec:
         return {
             "Version": "2012-10-17",
             "Statement": [
-                {
-                    "Sid": "DesiredStateServices",
-                    "Effect": "Allow",
-                    "Action": [f"{service}:*" for service in self.services],
-                    "Resource": "*",
-                },
+                _allow_services("DesiredStateServices", self.services),
                 {
                     "Sid": "ProviderBaseline",
                     "Effect": "Allow",
@@ -394,12 +389,7 @@ class DeployerSpec:
         return {
             "Version": "2012-10-17",
             "Statement": [
-                {
-                    "Sid": "WorkloadServices",
-                    "Effect": "Allow",
-                    "Action": [f"{service}:*" for service in self.workload_services],
-                    "Resource": "*",
-                },
+                _allow_services("WorkloadServices", self.workload_services),
                 *self._escalation_denials(),
             ],
         }
@@ -461,6 +451,16 @@ class DeployerSpec:
                 "Resource": [self.state_bucket_arn, self.state_key_arn],
             },
         ]
+
+
+def _allow_services(sid: str, services: Iterable[str]) -> dict[str, Any]:
+    """`<service>:*` on every resource, for each service: the shape of both service allowances."""
+    return {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Action": [f"{service}:*" for service in services],
+        "Resource": "*",
+    }
 
 
 # ---------------------------------------------------------------------------- idempotent IAM

@@ -109,3 +109,46 @@ def test_program_errors_become_synth_errors() -> None:
 
     with pytest.raises(SynthError, match="boom in the program"):
         synthesize_config("dev", _offline_config(), program)
+
+
+def test_monitor_calls_run_inline_without_a_thread_pool(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The offline monitor answers in-process, so the SDK's executor hand-off must not start
+    # threads (each call's hand-off cost a tenth of a small synth); the answers are the same.
+    import threading
+
+    started: list[str] = []
+    original = threading.Thread.start
+
+    def record(thread: threading.Thread) -> None:
+        started.append(thread.name)
+        original(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", record)
+    result = synthesize("local", PROJECT_DIR)
+    assert result.resources, "the stack synthesized nothing, so no monitor call was made"
+    assert started == []
+
+
+def test_an_explicit_executor_is_still_honoured() -> None:
+    import asyncio
+    import concurrent.futures
+    import threading
+
+    from stockade.engine.runtime import InProcessMonitorLoop
+
+    loop = InProcessMonitorLoop()
+    try:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+            worker = loop.run_until_complete(loop.run_in_executor(pool, threading.get_ident))
+        inline = loop.run_until_complete(loop.run_in_executor(None, threading.get_ident))
+
+        def fail() -> None:
+            raise ValueError("monitor said no")
+
+        with pytest.raises(ValueError, match="monitor said no"):
+            loop.run_until_complete(loop.run_in_executor(None, fail))
+    finally:
+        loop.close()
+        asyncio.set_event_loop(None)
+    assert worker != threading.get_ident()
+    assert inline == threading.get_ident()

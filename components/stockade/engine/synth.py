@@ -27,7 +27,7 @@ from stockade.engine.errors import SynthError, SynthInputError
 from stockade.engine.model import ResourceOptions, SynthResource, SynthResult
 from stockade.engine.project import find_project_dir
 from stockade.engine.redact import REDACTED, Redactor, reveal
-from stockade.engine.runtime import OfflineMocks, RecordingMonitor, Registration
+from stockade.engine.runtime import InProcessMonitorLoop, OfflineMocks, RecordingMonitor, Registration
 from stockade.settings.load import read_stack_file, validate
 
 PROJECT = "stockade"
@@ -146,7 +146,7 @@ def synthesize_config(
         program = run
     entry: Callable[[], None] = program
 
-    loop = asyncio.new_event_loop()
+    loop = InProcessMonitorLoop()
     capture_stack = _skip_source_positions()
     try:
         runtime_settings.reset_options(project=PROJECT, stack=stack)

@@ -48,6 +48,69 @@ def test_main_pauses_the_collector_only_for_short_commands(command: str, collect
     assert seen == str(collector_on)
 
 
+@pytest.mark.parametrize(("command", "torn_down"), [("validate", False), ("synth", False), ("rollout", True)])
+def test_short_commands_exit_without_tearing_the_interpreter_down(command: str, torn_down: bool) -> None:
+    # An object's __del__ runs during the normal teardown only: its line shows which exit was taken.
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(
+                f"""
+                import atexit, sys
+                from stockade.cli import app
+
+                class Held:
+                    def __del__(self):
+                        print("torn down")
+
+                held = Held()
+                atexit.register(print, "exit handler ran")
+                app.run = lambda argv=None: print("ran", end="") or 7
+                sys.argv = ["stockade", "{command}"]
+                app.main()
+                """
+            ),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PYTHONPATH": str(COMPONENTS), "PATH": "/usr/bin:/bin"},
+    )
+    assert done.returncode == 7
+    assert done.stdout.startswith("ran"), "output written without a newline must still be flushed"
+    assert "exit handler ran" in done.stdout
+    assert ("torn down" in done.stdout) is torn_down
+
+
+def test_exit_without_teardown_runs_exit_handlers_and_waits_for_live_threads() -> None:
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(
+                """
+                import atexit, threading, time
+                from stockade import gc_schedule
+
+                atexit.register(print, "exit handler ran")
+                def late():
+                    time.sleep(0.2)
+                    print("thread finished")
+                threading.Thread(target=late).start()
+                gc_schedule.exit_without_teardown(3)
+                """
+            ),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PYTHONPATH": str(COMPONENTS), "PATH": "/usr/bin:/bin"},
+    )
+    assert out.returncode == 3
+    assert out.stdout.splitlines() == ["thread finished", "exit handler ran"]
+
+
 def test_between_stacks_freezes_once_then_collects_what_each_stack_left() -> None:
     out = _python(
         """

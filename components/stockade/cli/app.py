@@ -181,11 +181,12 @@ def _report_internal_error(exc: Exception) -> None:
 
 
 def main() -> None:
-    if _invoked(sys.argv[1:]) not in LONG_RUNNING:
-        from stockade import gc_schedule
+    if _invoked(sys.argv[1:]) in LONG_RUNNING:
+        sys.exit(run())
+    from stockade import gc_schedule
 
-        gc_schedule.pause()  # a short process: see stockade.gc_schedule
-    sys.exit(run())
+    gc_schedule.pause()  # a short process: see stockade.gc_schedule
+    gc_schedule.exit_without_teardown(run())
 
 
 if __name__ == "__main__":

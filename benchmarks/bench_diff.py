@@ -10,7 +10,8 @@ Floor: the synths the change needs and nothing else: the changed stack at the
 base and at the head, one process per revision, both at once, each calling the
 engine's public `synthesize` in-process. The diff additionally pays for finding
 the changed files, the git worktree, the CLI process, the diff and the rendering.
-Both run with Python's cyclic collector off, as the diff's synth workers do.
+Both run with Python's cyclic collector off and end without the interpreter's
+teardown, as the diff's synth workers do.
 Target (issue 18): diff <= 1.3x that floor.
 
 For comparison the run also times `stockade diff --all-stacks` (every stack at
@@ -29,12 +30,11 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from timing import FLOOR_PRELUDE, paired
+from timing import floor_script, paired
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET = 1.3
-SYNTH_ALL = (
-    FLOOR_PRELUDE + "\n"
+SYNTH_ALL = floor_script(
     "import sys\n"
     "from pathlib import Path\n"
     "from stockade.engine import synthesize\n"

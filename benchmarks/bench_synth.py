@@ -13,10 +13,10 @@ times `stockade validate` for the same stacks against a fresh interpreter import
 the settings package alone (target 1.3x), and `stockade --help` against `import
 typer` (reported, no target).
 
-Every floor runs with Python's cyclic garbage collector off, as Stockade's short
-commands do (stockade.gc_schedule): the floor is the cheapest way to load what it
-loads, and a synth must not look cheaper next to it for skipping collections the
-floor pays for.
+Every floor runs with Python's cyclic garbage collector off and ends without the
+interpreter's teardown, as Stockade's short commands do (stockade.gc_schedule): the
+floor is the cheapest way to load what it loads, and a synth must not look cheaper
+next to it for skipping collections or a teardown the floor pays for.
 
 Stockade's own modules are byte-compiled first, as they are in an installed
 package; the provider SDKs on the floor's side were compiled when pip installed
@@ -44,7 +44,7 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from timing import FLOOR_PRELUDE, Pairing, paired
+from timing import Pairing, floor_script, paired
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_STACKS = ("local", "prod-use1")
@@ -78,7 +78,7 @@ def provider_classes(stack: str, project: Path = ROOT) -> tuple[list[str], int]:
 
 
 def floor_command(code: str) -> list[str]:
-    return [sys.executable, "-c", FLOOR_PRELUDE + code]
+    return [sys.executable, "-c", floor_script(code)]
 
 
 def synth_command(stack: str, project: Path = ROOT) -> list[str]:
@@ -116,7 +116,7 @@ def bench_floor(stack: str, runs: int) -> bool:
     print(
         f"floor: a fresh interpreter importing {', '.join(modules)} and touching the "
         f"{len(classes)} provider classes those resources are made of "
-        "(no Stockade code, no settings, no program run), collector off"
+        "(no Stockade code, no settings, no program run), collector off, no teardown"
     )
     return report(paired(synth_command(stack), floor, runs=runs, cwd=str(ROOT)), "synth", target)
 
@@ -127,14 +127,17 @@ def bench_validate(stack: str, runs: int) -> bool:
     command = [sys.executable, "-m", "stockade.cli.app", "validate", "--stack", stack]
     floor = floor_command("import stockade.settings")
     print(f"== validate --stack {stack}")
-    print("floor: a fresh interpreter importing stockade.settings (the settings models) alone, collector off")
+    print(
+        "floor: a fresh interpreter importing stockade.settings (the settings models) alone, "
+        "collector off, no teardown"
+    )
     return report(paired(command, floor, runs=runs, cwd=str(ROOT)), "validate", VALIDATE_TARGET)
 
 
 def bench_help(runs: int) -> None:
     """`stockade --help` against importing typer; reported, no target."""
     print("== stockade --help")
-    print("floor: a fresh interpreter importing typer, collector off")
+    print("floor: a fresh interpreter importing typer, collector off, no teardown")
     result = paired(
         [sys.executable, "-m", "stockade.cli.app", "--help"],
         floor_command("import typer"),

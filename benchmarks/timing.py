@@ -18,10 +18,18 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-FLOOR_PRELUDE = "import gc; gc.disable(); "
-"""Every floor's Python starts this way: Stockade's short commands and the diff's synth workers
-run with the cyclic collector off (stockade.gc_schedule), so a floor that paid collections they
-skip would not be the cheapest way to do its work."""
+FLOOR_PRELUDE = "import gc; gc.disable()\n"
+FLOOR_EPILOGUE = "\nimport os, sys; sys.stdout.flush(); sys.stderr.flush(); os._exit(0)\n"
+
+
+def floor_script(code: str) -> str:
+    """A floor's Python source: `code`, run the way Stockade's short commands run.
+
+    Stockade's short commands and the diff's synth workers run with the cyclic collector off
+    and end without the interpreter's teardown (stockade.gc_schedule), so a floor that paid
+    collections or a teardown they skip would not be the cheapest way to do its work.
+    """
+    return FLOOR_PRELUDE + code + FLOOR_EPILOGUE
 
 
 @dataclass(frozen=True)

@@ -152,3 +152,26 @@ def test_an_explicit_executor_is_still_honoured() -> None:
         asyncio.set_event_loop(None)
     assert worker != threading.get_ident()
     assert inline == threading.get_ident()
+
+
+def test_monitor_calls_never_nest_inside_one_another(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Run on the program's own loop, the mock monitor's wait for each registration pumped that
+    # loop and started the next registration inside it: 66 deep for prod-use1, ~700 frames.
+    from stockade.engine import runtime
+
+    original = runtime.RecordingMonitor.RegisterResource
+    depth = {"now": 0, "deepest": 0, "calls": 0}
+
+    def counted(self: runtime.RecordingMonitor, request: object) -> object:
+        depth["now"] += 1
+        depth["calls"] += 1
+        depth["deepest"] = max(depth["deepest"], depth["now"])
+        try:
+            return original(self, request)
+        finally:
+            depth["now"] -= 1
+
+    monkeypatch.setattr(runtime.RecordingMonitor, "RegisterResource", counted)
+    synthesize("prod-use1", PROJECT_DIR)
+    assert depth["calls"] > 100
+    assert depth["deepest"] == 1

@@ -22,15 +22,31 @@ _T = TypeVar("_T")
 _Args = TypeVarTuple("_Args")
 
 
+def _current_loop(policy: asyncio.AbstractEventLoopPolicy) -> asyncio.AbstractEventLoop | None:
+    try:
+        return policy.get_event_loop()
+    except RuntimeError:  # none set on this thread
+        return None
+
+
 class InProcessMonitorLoop(asyncio.SelectorEventLoop):
     """An event loop that runs the SDK's monitor calls inline instead of on a thread pool.
 
     The SDK hands every call to the resource monitor (register, invoke, read) to the loop's
     default executor, because the real monitor is a gRPC server that may take a while. The
-    offline monitor answers in-process and never waits on the loop, so a thread per call only
-    adds a handoff, a wake-up and the GIL passing back and forth: about a tenth of a small
-    stack's synth. An explicit executor is still honoured.
+    offline monitor answers in-process, so a thread per call only adds a handoff, a wake-up
+    and the GIL passing back and forth: about a tenth of a small stack's synth.
+
+    A call still runs as it would on a pool thread: with no running loop and a loop of its
+    own as the current one. The mock monitor finishes each registration by waiting for a
+    coroutine; on this loop, that wait would pump this loop from inside one of its own
+    callbacks and start the next registration inside it, nesting ever deeper (about 700
+    frames for `prod-use1`, near Python's recursion limit). An explicit executor is honoured.
     """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._monitor_loop = asyncio.SelectorEventLoop()
 
     def run_in_executor(
         self, executor: Executor | None, func: Callable[[Unpack[_Args]], _T], *args: *_Args
@@ -38,11 +54,22 @@ class InProcessMonitorLoop(asyncio.SelectorEventLoop):
         if executor is not None:
             return super().run_in_executor(executor, func, *args)
         future: asyncio.Future[_T] = self.create_future()
+        policy = asyncio.get_event_loop_policy()
+        running, current = asyncio._get_running_loop(), _current_loop(policy)
+        asyncio._set_running_loop(None)
+        policy.set_event_loop(self._monitor_loop)
         try:
             future.set_result(func(*args))
         except Exception as exc:  # the SDK awaits it and handles the error as from a thread
             future.set_exception(exc)
+        finally:
+            policy.set_event_loop(current)
+            asyncio._set_running_loop(running)
         return future
+
+    def close(self) -> None:
+        self._monitor_loop.close()
+        super().close()
 
 
 class OfflineMocks(pulumi.runtime.Mocks):

@@ -9,12 +9,13 @@ process to reap children, and logs only to an encrypted log group.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
+
+from stockade.json_input import json_input
 
 NONROOT_USER = "65532:65532"
 # SIGTERM then at least 30 s before SIGKILL (docs/vendor-interface.md §1.8); Fargate allows up to 120 s.
@@ -117,4 +118,4 @@ def container_definitions(
     if len(names) != len(set(names)):
         raise ValueError(f"duplicate container names: {names}")
     definitions = [_definition(c, log_group, region) for c in containers]
-    return pulumi.Output.from_input(definitions).apply(lambda d: json.dumps(d, sort_keys=True))
+    return json_input(definitions, sort_keys=True)

@@ -9,6 +9,8 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from stockade.json_input import json_input
+
 Statement = Mapping[str, Any]
 
 
@@ -45,7 +47,7 @@ def policy_document(statements: Sequence[Statement]) -> pulumi.Output[str]:
     """A policy JSON string; statements may hold Outputs (ARNs), resolved deterministically."""
     check_statements(statements)
     document = {"Version": "2012-10-17", "Statement": list(statements)}
-    return pulumi.Output.from_input(document).apply(lambda d: json.dumps(d, sort_keys=True))
+    return json_input(document, sort_keys=True)
 
 
 def service_trust_policy(service: str, account_id: str, source_arn: str | None = None) -> str:

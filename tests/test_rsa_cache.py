@@ -51,9 +51,9 @@ def test_key_from_the_cache_is_the_key_the_search_gives(cache: Path) -> None:
 @pytest.mark.parametrize(
     "spoil",
     [
-        lambda e: {**e, "p": e["q"]},  # p == q, digest no longer matches
+        lambda e: {**e, "value": {**e["value"], "p": e["value"]["q"]}},  # digest no longer matches
         lambda e: {**e, "digest": "0" * 64},
-        lambda e: {"p": e["p"]},
+        lambda e: {"value": e["value"]},
         lambda e: "not an entry",
     ],
 )
@@ -61,6 +61,15 @@ def test_a_bad_entry_is_searched_again_and_replaced(cache: Path, spoil: object) 
     good = rsa_cache.cached_primes(SEED, BITS, 65537, _searched)
     (entry,) = cache.glob("*.json")
     entry.write_text(json.dumps(spoil(json.loads(entry.read_text()))))  # type: ignore[operator]
+    assert rsa_cache.cached_primes(SEED, BITS, 65537, _searched) == good
+    assert rsa_cache.cached_primes(SEED, BITS, 65537, _no_search) == good
+
+
+def test_an_intact_entry_whose_primes_make_no_such_key_is_searched_again(cache: Path) -> None:
+    good = rsa_cache.cached_primes(SEED, BITS, 65537, _searched)
+    (entry,) = cache.glob("*.json")
+    key = json.loads(entry.read_text())["key"]
+    rsa_cache.CACHE.write(key, {"p": f"{good[1]:x}", "q": f"{good[1]:x}"})  # p == q, digest valid
     assert rsa_cache.cached_primes(SEED, BITS, 65537, _searched) == good
     assert rsa_cache.cached_primes(SEED, BITS, 65537, _no_search) == good
 

@@ -1,8 +1,9 @@
 """Outputs a provider would compute, emulated offline so programs can wire resources together.
 
 The default is the resource's own inputs plus an ID and, for AWS, an ARN shaped
-like the real one. Types whose outputs matter to Stockade (certificates, for
-instance) register a richer emulator with `register`.
+like the real one. Types whose outputs matter to Stockade register a richer emulator
+with `register`; the pulumi-tls types are emulated in `stockade.emulators.tls`, which
+needs `cryptography`, and reached through `stockade.emulators.tls_outputs`' disk cache.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import hashlib
 from collections.abc import Callable
 from typing import Any
 
+from stockade.emulators.tls_outputs import TLS_TYPES, emulated_tls
 from stockade.engine.context import OfflineContext
 
 Emulator = Callable[[str, dict[str, Any], OfflineContext], dict[str, Any]]
@@ -75,6 +77,8 @@ def emulate(type_token: str, name: str, inputs: dict[str, Any], ctx: OfflineCont
     special = _EMULATORS.get(type_token)
     if special is not None:
         outputs.update(special(name, inputs, ctx))
+    elif type_token in TLS_TYPES:
+        outputs.update(emulated_tls(type_token, name, inputs, ctx))
     return outputs
 
 
@@ -189,8 +193,3 @@ def _remote_image(name: str, inputs: dict[str, Any], ctx: OfflineContext) -> dic
     # reference stands in for it and a synth shows which image each container runs.
     reference = str(inputs.get("name", ""))
     return {"imageId": reference, "repoDigest": reference if "@sha256:" in reference else ""}
-
-
-# Emulators that need their own module register themselves when imported; importing them here
-# means every user of `emulate` gets them, not only the synth path.
-from stockade.emulators import tls as _tls_emulation  # noqa: E402, F401

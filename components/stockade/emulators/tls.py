@@ -32,7 +32,7 @@ import datetime as dt
 import hashlib
 import ipaddress
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import cache
 from typing import Any
 
@@ -41,15 +41,23 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
-from stockade.emulators import register
+from stockade.emulators import Emulator
 from stockade.emulators.rsa_cache import cached_primes
+from stockade.emulators.tls_outputs import CERT_REQUEST, LOCALLY_SIGNED_CERT, PRIVATE_KEY, SELF_SIGNED_CERT
 from stockade.engine.context import OfflineContext
 from stockade.engine.redact import SECRET_SIG, SECRET_SIG_KEY
 
-PRIVATE_KEY = "tls:index/privateKey:PrivateKey"
-SELF_SIGNED_CERT = "tls:index/selfSignedCert:SelfSignedCert"
-CERT_REQUEST = "tls:index/certRequest:CertRequest"
-LOCALLY_SIGNED_CERT = "tls:index/locallySignedCert:LocallySignedCert"
+EMULATORS: dict[str, Emulator] = {}
+"""Type token -> emulator; stockade.emulators.tls_outputs calls them, through its disk cache."""
+
+
+def _emulates(type_token: str) -> Callable[[Emulator], Emulator]:
+    def decorator(fn: Emulator) -> Emulator:
+        EMULATORS[type_token] = fn
+        return fn
+
+    return decorator
+
 
 OFFLINE_NOT_BEFORE = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 """Every emulated certificate starts here, so the same inputs give the same PEM."""
@@ -271,7 +279,7 @@ def _fingerprints(openssh_public: str) -> tuple[str, str]:
     return ":".join(md5[i : i + 2] for i in range(0, len(md5), 2)), f"SHA256:{sha256}"
 
 
-@register(PRIVATE_KEY)
+@_emulates(PRIVATE_KEY)
 def emulate_private_key(name: str, inputs: dict[str, Any], ctx: OfflineContext) -> dict[str, Any]:
     key = derive_private_key(inputs, _seed(PRIVATE_KEY, name, ctx))
     public_pem = key.public_key().public_bytes(
@@ -470,7 +478,7 @@ def _authority_key_id(
         return None  # Go writes no AKI when the issuer has no SKI
 
 
-@register(SELF_SIGNED_CERT)
+@_emulates(SELF_SIGNED_CERT)
 def emulate_self_signed_cert(name: str, inputs: dict[str, Any], ctx: OfflineContext) -> dict[str, Any]:
     key = _load_private_key(inputs, "privateKeyPem", "privateKeyPemWo", name)
     outputs = _certificate(
@@ -488,7 +496,7 @@ def emulate_self_signed_cert(name: str, inputs: dict[str, Any], ctx: OfflineCont
     return outputs
 
 
-@register(CERT_REQUEST)
+@_emulates(CERT_REQUEST)
 def emulate_cert_request(name: str, inputs: dict[str, Any], ctx: OfflineContext) -> dict[str, Any]:
     key = _load_private_key(inputs, "privateKeyPem", "privateKeyPemWo", name)
     builder = x509.CertificateSigningRequestBuilder().subject_name(subject_name(inputs.get("subject")))
@@ -507,7 +515,7 @@ def emulate_cert_request(name: str, inputs: dict[str, Any], ctx: OfflineContext)
     }
 
 
-@register(LOCALLY_SIGNED_CERT)
+@_emulates(LOCALLY_SIGNED_CERT)
 def emulate_locally_signed_cert(name: str, inputs: dict[str, Any], ctx: OfflineContext) -> dict[str, Any]:
     ca_key = _load_private_key(inputs, "caPrivateKeyPem", "caPrivateKeyPemWo", name)
     ca_cert = x509.load_pem_x509_certificate(str(inputs.get("caCertPem") or "").encode())

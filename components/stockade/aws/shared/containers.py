@@ -112,7 +112,7 @@ def _definition(container: Container, log_group: pulumi.Input[str], region: str)
 
 def container_definitions(
     containers: Sequence[Container], *, log_group: pulumi.Input[str], region: str
-) -> pulumi.Output[str]:
+) -> pulumi.Input[str]:
     """The task's `containerDefinitions` JSON, keys sorted so diffs show only real changes."""
     names = [c.name for c in containers]
     if len(names) != len(set(names)):

@@ -43,7 +43,7 @@ def check_statements(statements: Sequence[Statement]) -> None:
                 )
 
 
-def policy_document(statements: Sequence[Statement]) -> pulumi.Output[str]:
+def policy_document(statements: Sequence[Statement]) -> pulumi.Input[str]:
     """A policy JSON string; statements may hold Outputs (ARNs), resolved deterministically."""
     check_statements(statements)
     document = {"Version": "2012-10-17", "Statement": list(statements)}

@@ -11,7 +11,7 @@ from pydantic import Field
 from pydantic_core import PydanticCustomError
 
 from stockade.netplan.subnet_layout import LayoutError, subnet_layout
-from stockade.settings.base import SettingsModel
+from stockade.settings.base import SettingsModel, empty_list
 from stockade.settings.problems import invalid
 from stockade.settings.types import DomainName, Ipv4Cidr, LogRetentionDays
 
@@ -58,10 +58,10 @@ class EgressSettings(SettingsModel):
     """How `filtered` is enforced: `network-firewall` (default), `dns-firewall` or
     `external`. See docs/sandbox-fleet.md for the trade-offs and the cost of each."""
 
-    allowed_domains: list[DomainName] = Field(default_factory=list, max_length=1000)
+    allowed_domains: list[DomainName] = Field(default_factory=empty_list, max_length=1000)
     """Extra DNS names sandboxes may resolve and reach on 443 (`*.example.com` allowed)."""
 
-    allowed_cidrs: list[Ipv4Cidr] = Field(default_factory=list, max_length=MAX_ALLOWED_CIDRS)
+    allowed_cidrs: list[Ipv4Cidr] = Field(default_factory=empty_list, max_length=MAX_ALLOWED_CIDRS)
     """Extra IPv4 networks sandboxes may reach on 443. Private ranges (RFC 1918 and
     100.64.0.0/10) stay closed unless listed here."""
 
@@ -108,10 +108,10 @@ class NetworkSettings(SettingsModel):
     vpc_id: Annotated[str, Field(pattern=r"^vpc-[0-9a-f]{8,17}$")] | None = None
     """Bring your own VPC: its ID. Requires `privateSubnetIds` and `cidr`."""
 
-    private_subnet_ids: list[SubnetId] = Field(default_factory=list, max_length=6)
+    private_subnet_ids: list[SubnetId] = Field(default_factory=empty_list, max_length=6)
     """Bring your own VPC: private subnets (no route to an internet gateway), one per AZ."""
 
-    private_route_table_ids: list[RouteTableId] = Field(default_factory=list, max_length=6)
+    private_route_table_ids: list[RouteTableId] = Field(default_factory=empty_list, max_length=6)
     """Bring your own VPC: the private subnets' route tables, for the S3 gateway endpoint.
     Required with `vpcEndpoints: true`."""
 

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, Field
 from pydantic_core import PydanticCustomError
 
-from stockade.settings.base import SettingsModel
+from stockade.settings.base import SettingsModel, empty_list
 from stockade.settings.problems import invalid
 from stockade.settings.secrets import PulumiSecretInput
 from stockade.settings.types import AwsAccountId, IamArn, ImageRef, Ipv4Cidr, KmsKeyArn, LogRetentionDays
@@ -165,7 +165,7 @@ class DockerSettings(SettingsModel):
     the host). Reported as a weakening."""
 
     ssh_opts: list[Annotated[str, Field(pattern=_SSH_OPT, max_length=256)]] = Field(
-        default_factory=list, max_length=20
+        default_factory=empty_list, max_length=20
     )
     """Extra `ssh` options for an `ssh://` host, e.g. `["-o", "StrictHostKeyChecking=yes"]`."""
 

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, Field
 from pydantic_core import PydanticCustomError
 
-from stockade.settings.base import SettingsModel
+from stockade.settings.base import SettingsModel, empty_dict, empty_list
 from stockade.settings.problems import invalid
 from stockade.settings.secrets import PulumiSecret, SecretInput, SecretReference
 from stockade.settings.types import DomainName, ImageRef
@@ -123,7 +123,7 @@ class BridgeSettings(SettingsModel, ABC):
     max_idle_days: Annotated[int, Field(ge=1, le=365)] = 7
     """`retention: keep`: days a stopped sandbox is kept before it is deleted."""
 
-    sandbox_allowed_domains: list[DomainName] = Field(default_factory=list, max_length=100)
+    sandbox_allowed_domains: list[DomainName] = Field(default_factory=empty_list, max_length=100)
     """Stockade's orchestrator: hosts session sandboxes may reach (the provider's domain
     allowlist; the API host is added). Empty leaves their egress open, reported as a weakening."""
 
@@ -139,11 +139,11 @@ class BridgeSettings(SettingsModel, ABC):
     cpu_architecture: BridgeCpuArchitecture = BridgeCpuArchitecture.X86_64
     """CPU architecture the image is built for."""
 
-    environment: dict[EnvName, Annotated[str, Field(max_length=4096)]] = Field(default_factory=dict)
+    environment: dict[EnvName, Annotated[str, Field(max_length=4096)]] = Field(default_factory=empty_dict)
     """Extra plain (non-secret) environment for tuning, e.g. `JANITOR_SECONDS`. Names that carry
     credentials or IDs Stockade sets itself are refused."""
 
-    extra_api_hosts: list[DomainName] = Field(default_factory=list, max_length=20)
+    extra_api_hosts: list[DomainName] = Field(default_factory=empty_list, max_length=20)
     """Hosts the orchestrator reaches besides the provider API and api.anthropic.com (for example
     a regional proxy host the provider's SDK uses). Each must be in the network's allowlist."""
 

@@ -15,7 +15,7 @@ from typing import Annotated
 from pydantic import AfterValidator, Field
 from pydantic_core import PydanticCustomError
 
-from stockade.settings.base import SettingsModel
+from stockade.settings.base import SettingsModel, empty_list
 from stockade.settings.problems import invalid
 from stockade.settings.secrets import PulumiSecretInput
 from stockade.settings.types import DomainName
@@ -80,7 +80,7 @@ class WorkerBundle(SettingsModel):
     """Path of the built entry module (the file exporting `fetch` and the Durable Object
     classes), relative to the project directory. Checked to exist when the program runs."""
 
-    modules: list[BundlePath] = Field(default_factory=list, max_length=100)
+    modules: list[BundlePath] = Field(default_factory=empty_list, max_length=100)
     """Other files the entry module imports, each under the entry module's directory; the
     part name is the path relative to that directory."""
 
@@ -141,10 +141,10 @@ class CloudflareEgress(SettingsModel):
     policy_id: Annotated[str, Field(pattern=r"^pol_[A-Za-z0-9._-]{1,64}$")] = "pol_stockade"
     """ID of the seeded policy (`policy:<id>` in KV; the template's API uses the same IDs)."""
 
-    allow: list[DomainName] = Field(default_factory=list, max_length=500)
+    allow: list[DomainName] = Field(default_factory=empty_list, max_length=500)
     """Hosts sandboxes may reach (`*.example.com` allowed). Empty is reported as a weakening."""
 
-    deny: list[DomainName] = Field(default_factory=list, max_length=500)
+    deny: list[DomainName] = Field(default_factory=empty_list, max_length=500)
     """Hosts sandboxes may never reach, whatever else allows them."""
 
     def rule_errors(self) -> Iterator[PydanticCustomError]:

@@ -10,7 +10,7 @@ from pydantic import AfterValidator, Field
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
-from stockade.settings.base import SettingsModel
+from stockade.settings.base import SettingsModel, empty_list
 from stockade.settings.problems import invalid
 from stockade.settings.provider_bridged import EnvName
 from stockade.settings.secrets import PulumiSecretInput
@@ -109,7 +109,7 @@ class VercelSettings(SettingsModel):
     webhook_signing_key: PulumiSecretInput | None = None
     """The Anthropic webhook's signing secret (`whsec_...`), stored as a sensitive variable."""
 
-    sandbox_allowed_domains: list[DomainName] = Field(default_factory=list, max_length=500)
+    sandbox_allowed_domains: list[DomainName] = Field(default_factory=empty_list, max_length=500)
     """Hosts the per-session Sandbox may reach, passed to the Function as a comma-separated
     variable for its `networkPolicy`. Empty is reported as a weakening."""
 

@@ -11,7 +11,7 @@ from pydantic import AfterValidator, Field
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
-from stockade.settings.base import SettingsModel
+from stockade.settings.base import SettingsModel, empty_list
 from stockade.settings.problems import invalid
 from stockade.settings.providers import (
     CloudflareSettings,
@@ -186,7 +186,7 @@ class AlarmSubscription(SettingsModel):
 class AlarmSettings(SettingsModel):
     """The fleet's health alarms and where they are sent."""
 
-    subscriptions: list[AlarmSubscription] = Field(default_factory=list, max_length=10)
+    subscriptions: list[AlarmSubscription] = Field(default_factory=empty_list, max_length=10)
     """Subscriptions to the (KMS-encrypted) alarm topic. Email subscriptions must be
     confirmed from the inbox before they deliver."""
 

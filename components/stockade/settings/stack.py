@@ -6,7 +6,7 @@ from enum import StrEnum
 
 from pydantic import Field
 
-from stockade.settings.base import SettingsModel
+from stockade.settings.base import SettingsModel, empty_dict
 from stockade.settings.cost import CostSettings
 from stockade.settings.docker_rules import docker_weakenings, target_problems
 from stockade.settings.fleet_rules import egress_weakenings, fleet_problems, production_problems
@@ -72,7 +72,7 @@ class StackSettings(SettingsModel):
     shared: SharedSettings = Field(default_factory=SharedSettings)
     """The network, alarm topic or KMS key taken from another stack (StackReference)."""
 
-    tags: Tags = Field(default_factory=dict)
+    tags: Tags = Field(default_factory=empty_dict)
     """Tags added to every taggable resource (Stockade adds `stockade:stack` and
     `stockade:environment` itself)."""
 

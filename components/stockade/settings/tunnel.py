@@ -13,7 +13,7 @@ from pydantic import BeforeValidator, Field, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 from stockade.netplan.aws_limits import MAX_UPSTREAM_TARGETS, SECURITY_GROUP_RULE_QUOTA
-from stockade.settings.base import SettingsModel
+from stockade.settings.base import SettingsModel, empty_dict, empty_list
 from stockade.settings.problems import invalid
 from stockade.settings.sandboxes import AlarmSubscription
 from stockade.settings.secrets import SecretInput
@@ -385,7 +385,7 @@ class TunnelAlarmSettings(SettingsModel):
     sustained_periods: Annotated[int, Field(ge=1, le=24)] = 3
     """Consecutive periods over the threshold before the alarm fires."""
 
-    subscriptions: list[AlarmSubscription] = Field(default_factory=list, max_length=10)
+    subscriptions: list[AlarmSubscription] = Field(default_factory=empty_list, max_length=10)
     """Subscriptions to the (KMS-encrypted) alarm topic. Email subscriptions must be confirmed
     from the inbox before they deliver."""
 
@@ -406,7 +406,7 @@ class TunnelSettings(SettingsModel):
     enabled: bool = False
     """Deploy the gateway on this stack."""
 
-    routes: Annotated[dict[str, RouteSpec], BeforeValidator(_routes_map)] = Field(default_factory=dict)
+    routes: Annotated[dict[str, RouteSpec], BeforeValidator(_routes_map)] = Field(default_factory=empty_dict)
     """Map of route name (bare subdomain or full hostname) to upstream `scheme://host:port`,
     or to `{upstream, targetCidr}` when the host is a DNS name."""
 

@@ -148,3 +148,35 @@ def test_between_stacks_leaves_a_running_collector_alone() -> None:
         """
     )
     assert out == "0 True"
+
+
+@pytest.mark.parametrize(
+    ("command", "given", "seen"),
+    [("synth", None, "__all__"), ("validate", "my_plugin", "my_plugin"), ("rollout", None, "None")],
+)
+def test_short_commands_load_no_pydantic_plugins_unless_told(
+    command: str, given: str | None, seen: str
+) -> None:
+    env = {"PYTHONPATH": str(COMPONENTS), "PATH": "/usr/bin:/bin"}
+    if given is not None:
+        env["PYDANTIC_DISABLE_PLUGINS"] = given
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(
+                f"""
+                import os, sys
+                from stockade.cli import app
+                app.run = lambda argv=None: print(os.environ.get("PYDANTIC_DISABLE_PLUGINS")) or 0
+                sys.argv = ["stockade", "{command}"]
+                app.main()
+                """
+            ),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert done.stdout.strip() == seen, done.stderr

@@ -20,6 +20,7 @@ from stockade.exit_codes import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_INVALID, E
 
 PROG = "stockade"
 DEBUG_ENV = "STOCKADE_DEBUG"
+PYDANTIC_PLUGINS_ENV = "PYDANTIC_DISABLE_PLUGINS"
 COMMANDS: dict[str, tuple[str, str]] = {
     "init": ("stockade.cli.init_cmd", "init"),
     "validate": ("stockade.cli.validate_cmd", "validate"),
@@ -186,6 +187,10 @@ def main() -> None:
     from stockade import gc_schedule
 
     gc_schedule.pause()  # a short process: see stockade.gc_schedule
+    # Third-party pydantic plugins would see every stack file this process validates, and
+    # finding them reads the metadata of every installed distribution first: a setting,
+    # not a plugin host. An explicit PYDANTIC_DISABLE_PLUGINS is kept as given.
+    os.environ.setdefault(PYDANTIC_PLUGINS_ENV, "__all__")
     gc_schedule.exit_without_teardown(run())
 
 

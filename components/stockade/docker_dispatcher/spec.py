@@ -21,12 +21,10 @@ before the container starts, and the entry script reads and empties them.
 from __future__ import annotations
 
 import io
-import tarfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from stockade.docker_dispatcher.work import SessionRequest
 from stockade.workqueue.grace import SESSION_STOP_TIMEOUT_SECONDS
 from stockade.workqueue.proxy_contract import (
     DEFAULT_UPSTREAM,
@@ -35,7 +33,12 @@ from stockade.workqueue.proxy_contract import (
     PROXY_ENTRY,
     PROXY_PORT,
 )
-from stockade.workqueue.workitem import Secret
+
+if TYPE_CHECKING:
+    # Annotations only: provisioning (every `stockade synth` of a Docker stack) reads this
+    # module's names and scripts, and never parses work items or writes archives.
+    from stockade.docker_dispatcher.work import SessionRequest
+    from stockade.workqueue.workitem import Secret
 
 SANDBOX_UID = 65532
 SANDBOX_USER = f"{SANDBOX_UID}:{SANDBOX_UID}"
@@ -314,6 +317,8 @@ def create_body(
 
 def secrets_archive(*files: tuple[str, Secret]) -> bytes:
     """A tar of `(name, secret)` files, owned by the sandbox user and readable by it alone."""
+    import tarfile
+
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
         for name, secret in files:

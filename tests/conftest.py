@@ -28,6 +28,23 @@ EXAMPLE_STACKS = (
 _CACHE: dict[str, SynthResult] = {}
 
 
+def minimal_aws_config() -> dict[str, Any]:
+    """A small valid `dev` config for the aws target (pool mode): for tests that synthesize a
+    program of their own and need only some valid settings around it. A fresh copy each call."""
+    return {
+        "aws:region": "eu-west-1",
+        "stockade:target": "aws",
+        "stockade:environment": "dev",
+        "stockade:aws": {"accountId": "123456789012"},
+        "stockade:sandboxes": {
+            "mode": "pool",
+            "environmentId": "env_01Example",
+            "environmentKey": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:stockade/env-key-AbCdEf",
+            "workerImage": "registry.example.com/worker@sha256:" + "a" * 64,
+        },
+    }
+
+
 def _checked(result: SynthResult) -> SynthResult:
     # A synth that registered nothing means the program never ran; a test asserting
     # "no bad resources" over it would pass vacuously.

@@ -11,7 +11,7 @@ import pytest
 from stockade.engine import SynthError, synthesize, synthesize_config
 from stockade.engine.synth import PLACEHOLDER_PREFIX
 
-from .conftest import EXAMPLE_STACKS, PROJECT_DIR
+from .conftest import EXAMPLE_STACKS, PROJECT_DIR, minimal_aws_config
 
 
 @pytest.mark.parametrize("stack", ["dev", "local"])
@@ -48,24 +48,6 @@ def test_urns_follow_the_engine_not_the_mock_monitor() -> None:
     assert key.urn.split("::")[2] == "stockade:aws:EncryptionKey$aws:kms/key:Key"
 
 
-POOL_SANDBOXES = {
-    "mode": "pool",
-    "environmentId": "env_01Example",
-    "environmentKey": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:stockade/env-key-AbCdEf",
-    "workerImage": "registry.example.com/worker@sha256:" + "a" * 64,
-}
-
-
-def _offline_config() -> dict[str, object]:
-    return {
-        "aws:region": "eu-west-1",
-        "stockade:target": "aws",
-        "stockade:environment": "dev",
-        "stockade:aws": {"accountId": "123456789012"},
-        "stockade:sandboxes": POOL_SANDBOXES,
-    }
-
-
 def test_invokes_are_answered_from_stack_config() -> None:
     seen: dict[str, object] = {}
 
@@ -76,7 +58,7 @@ def test_invokes_are_answered_from_stack_config() -> None:
         seen["zones"] = zones.names
         aws.s3.Bucket("probe", tags={"zones": ",".join(zones.names)})
 
-    result = synthesize_config("dev", _offline_config(), program)
+    result = synthesize_config("dev", minimal_aws_config(), program)
     assert seen["account"] == "123456789012"
     assert seen["zones"][0] == "eu-west-1a"
     assert result.one("aws:s3/bucket:Bucket").inputs["tags"]["zones"].startswith("eu-west-1a")
@@ -87,7 +69,7 @@ def test_an_invoke_without_offline_answer_is_named() -> None:
         aws.ec2.get_vpc(default=True)
 
     with pytest.raises(SynthError, match=r"aws:ec2/getVpc:getVpc has no offline answer"):
-        synthesize_config("dev", _offline_config(), program)
+        synthesize_config("dev", minimal_aws_config(), program)
 
 
 def test_secret_inputs_and_outputs_are_redacted() -> None:
@@ -96,7 +78,7 @@ def test_secret_inputs_and_outputs_are_redacted() -> None:
         aws.ssm.Parameter("p", type="SecureString", value=secret)
         pulumi.export("leak", secret)
 
-    result = synthesize_config("dev", _offline_config(), program)
+    result = synthesize_config("dev", minimal_aws_config(), program)
     text = result.to_json()
     assert "hunter2-very-secret" not in text
     assert result.one("aws:ssm/parameter:Parameter").inputs["value"] == "[secret]"
@@ -108,7 +90,7 @@ def test_program_errors_become_synth_errors() -> None:
         raise ValueError("boom in the program")
 
     with pytest.raises(SynthError, match="boom in the program"):
-        synthesize_config("dev", _offline_config(), program)
+        synthesize_config("dev", minimal_aws_config(), program)
 
 
 def test_monitor_calls_run_inline_without_a_thread_pool(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -12,18 +12,7 @@ from stockade.engine import synthesize_config
 from stockade.engine.redact import REDACTED
 from stockade.json_input import json_input
 
-CONFIG = {
-    "aws:region": "eu-west-1",
-    "stockade:target": "aws",
-    "stockade:environment": "dev",
-    "stockade:aws": {"accountId": "123456789012"},
-    "stockade:sandboxes": {
-        "mode": "pool",
-        "environmentId": "env_01Example",
-        "environmentKey": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:stockade/env-key-AbCdEf",
-        "workerImage": "registry.example.com/worker@sha256:" + "a" * 64,
-    },
-}
+from .conftest import minimal_aws_config
 
 
 def _document(bucket: aws.s3.Bucket, extra: Any = None) -> dict[str, Any]:
@@ -43,7 +32,7 @@ def _policies(make: Any) -> dict[str, Any]:
         for name, value in make(bucket).items():
             aws.iam.Policy(name, policy=value)
 
-    result = synthesize_config("dev", CONFIG, program)
+    result = synthesize_config("dev", minimal_aws_config(), program)
     return {p.name: p.inputs["policy"] for p in result.by_type("aws:iam/policy:Policy")}
 
 

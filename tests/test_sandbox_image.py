@@ -10,23 +10,11 @@ import pytest
 
 from stockade.aws.fleet.iam import ecr_repository_arn
 
+from .conftest import minimal_aws_config
 from .test_sandbox_fleet import TASK_DEFINITION, container, named
 
 REPOSITORY = "aws:ecr/repository:Repository"
 IMAGE = "docker:index/image:Image"
-OFFLINE = {
-    "aws:region": "eu-west-1",
-    "stockade:target": "aws",
-    "stockade:environment": "dev",
-    "stockade:aws": {"accountId": "123456789012"},
-    # Any valid stack config; the program under test builds only the image.
-    "stockade:sandboxes": {
-        "mode": "pool",
-        "environmentId": "env_01Example",
-        "environmentKey": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:stockade/env-key-AbCdEf",
-        "workerImage": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/worker:1",
-    },
-}
 
 
 def _component_alone() -> None:
@@ -50,7 +38,7 @@ def _component_alone() -> None:
 
 @pytest.fixture
 def alone(synth_config) -> Any:
-    return synth_config("dev", OFFLINE, _component_alone)
+    return synth_config("dev", minimal_aws_config(), _component_alone)  # any valid config
 
 
 def test_repository_scans_on_push_keeps_tags_immutable_and_uses_the_cmk(alone) -> None:

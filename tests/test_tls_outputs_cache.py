@@ -130,3 +130,16 @@ def test_a_warm_synth_never_imports_cryptography_and_gives_the_same_output(tmp_p
     assert "LOADED=True" in runs[0].stderr, "the cold synth emulates, so it must load cryptography"
     assert "LOADED=False" in runs[1].stderr
     assert runs[1].stdout == runs[0].stdout
+
+
+def test_no_home_directory_only_costs_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pathlib import Path as RealPath
+
+    def no_home() -> RealPath:
+        raise RuntimeError("Could not determine home directory.")
+
+    for name in ("STOCKADE_CACHE_DIR", "XDG_CACHE_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(RealPath, "home", staticmethod(no_home))
+    first, second = (emulate(PRIVATE_KEY, "k", dict(KEY_INPUTS), CTX) for _ in range(2))
+    assert _stable(first) == _stable(second)

@@ -47,7 +47,7 @@ def between_stacks() -> None:
 
 
 def exit_without_teardown(code: int) -> None:
-    """Exit with `code` at once once exit handlers have run and output is flushed.
+    """Exit with `code` as soon as exit handlers have run and output is flushed.
 
     Python's normal exit frees every module and object first; for a process that loaded the
     provider SDKs that costs hundreds of milliseconds and changes nothing anyone can observe.

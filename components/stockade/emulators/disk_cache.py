@@ -56,7 +56,7 @@ class DiskCache:
         try:
             entry = json.loads(self._path(key).read_text(encoding="utf-8"))
             stored_key, value, digest = entry["key"], entry["value"], entry["digest"]
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, RuntimeError, ValueError, KeyError, TypeError):
             return None
         if stored_key != key or digest != _digest(key, value):
             return None
@@ -64,8 +64,8 @@ class DiskCache:
 
     def write(self, key: str, value: Any) -> None:
         """Store `value` (JSON-serializable) under `key`; a failure to write is ignored."""
-        directory = self.directory
         try:
+            directory = self.directory
             directory.mkdir(mode=0o700, parents=True, exist_ok=True)
             entry = _canonical({"key": key, "value": value, "digest": _digest(key, value)})
             fd, temporary = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".json")
@@ -76,5 +76,5 @@ class DiskCache:
             except BaseException:
                 Path(temporary).unlink(missing_ok=True)
                 raise
-        except OSError:
+        except (OSError, RuntimeError):  # RuntimeError: no home directory to put it in
             return

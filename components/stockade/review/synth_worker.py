@@ -93,7 +93,7 @@ def main(argv: list[str]) -> int:
 
 def _exit_without_teardown(code: int) -> None:
     # stockade.gc_schedule.exit_without_teardown, restated for the same reason as above: the
-    # result is on disk, and freeing two engines' worth of objects one by one changes nothing.
+    # result is on disk, and freeing an engine's worth of objects one by one changes nothing.
     if threading.active_count() > 1:
         sys.exit(code)
     atexit._run_exitfuncs()

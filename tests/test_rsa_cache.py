@@ -67,9 +67,9 @@ def test_a_bad_entry_is_searched_again_and_replaced(cache: Path, spoil: object) 
 
 def test_an_intact_entry_whose_primes_make_no_such_key_is_searched_again(cache: Path) -> None:
     good = rsa_cache.cached_primes(SEED, BITS, 65537, _searched)
-    (entry,) = cache.glob("*.json")
-    key = json.loads(entry.read_text())["key"]
+    key = rsa_cache.entry_key(SEED, BITS, 65537)
     rsa_cache.CACHE.write(key, {"p": f"{good[1]:x}", "q": f"{good[1]:x}"})  # p == q, digest valid
+    assert len(list(cache.glob("*.json"))) == 1, "the crafted entry replaced the good one"
     assert rsa_cache.cached_primes(SEED, BITS, 65537, _searched) == good
     assert rsa_cache.cached_primes(SEED, BITS, 65537, _no_search) == good
 

@@ -143,3 +143,10 @@ def test_no_home_directory_only_costs_time(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setattr(RealPath, "home", staticmethod(no_home))
     first, second = (emulate(PRIVATE_KEY, "k", dict(KEY_INPUTS), CTX) for _ in range(2))
     assert _stable(first) == _stable(second)
+
+
+def test_entries_do_not_spell_out_the_inputs(cache: Path) -> None:
+    marker = "cache-test-marker.example.com"
+    emulate(PRIVATE_KEY, "k", {**KEY_INPUTS, "note": marker}, CTX)
+    (entry,) = cache.glob("*.json")
+    assert marker not in entry.read_text()

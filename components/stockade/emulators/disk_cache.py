@@ -55,10 +55,10 @@ class DiskCache:
         """The value stored under `key`, or None when there is none that checks out."""
         try:
             entry = json.loads(self._path(key).read_text(encoding="utf-8"))
-            stored_key, value, digest = entry["key"], entry["value"], entry["digest"]
+            value, digest = entry["value"], entry["digest"]
         except (OSError, RuntimeError, ValueError, KeyError, TypeError):
             return None
-        if stored_key != key or digest != _digest(key, value):
+        if digest != _digest(key, value):
             return None
         return value
 
@@ -67,7 +67,9 @@ class DiskCache:
         try:
             directory = self.directory
             directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-            entry = _canonical({"key": key, "value": value, "digest": _digest(key, value)})
+            # The key itself is not stored (it may spell out a resource's inputs): the file is
+            # named by its hash, and the digest ties the value to it.
+            entry = _canonical({"value": value, "digest": _digest(key, value)})
             fd, temporary = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".json")
             try:
                 with os.fdopen(fd, "w", encoding="utf-8") as handle:

@@ -32,11 +32,15 @@ def _primes(entry: object, bits: int, exponent: int) -> tuple[int, int] | None:
     return p, q
 
 
+def entry_key(seed: bytes, bits: int, exponent: int) -> str:
+    return f"{SEARCH_VERSION}/{bits}/{exponent}/{seed.hex()}"
+
+
 def cached_primes(
     seed: bytes, bits: int, exponent: int, search: Callable[[], tuple[int, int]]
 ) -> tuple[int, int]:
     """The primes `search()` finds for `seed`, from the cache when an entry checks out."""
-    key = f"{SEARCH_VERSION}/{bits}/{exponent}/{seed.hex()}"
+    key = entry_key(seed, bits, exponent)
     found = _primes(CACHE.read(key), bits, exponent)
     if found is not None:
         return found

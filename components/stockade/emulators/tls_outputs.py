@@ -20,7 +20,7 @@ from typing import Any
 
 from stockade.emulators.disk_cache import DiskCache
 from stockade.engine.context import OfflineContext
-from stockade.engine.redact import SECRET_SIG
+from stockade.engine.redact import SECRET_SIG, SECRET_SIG_KEY
 
 PRIVATE_KEY = "tls:index/privateKey:PrivateKey"
 SELF_SIGNED_CERT = "tls:index/selfSignedCert:SelfSignedCert"
@@ -30,7 +30,7 @@ TLS_TYPES = frozenset({PRIVATE_KEY, SELF_SIGNED_CERT, CERT_REQUEST, LOCALLY_SIGN
 
 CACHE = DiskCache("tls-outputs")
 _FORMAT = "1"
-_EMULATOR_SOURCES = ("tls.py", "tls_outputs.py")
+_EMULATOR_SOURCES = ("tls.py", "tls_outputs.py", "rsa_cache.py")
 
 
 @functools.cache
@@ -42,7 +42,7 @@ def _code_version() -> str:
     digest = hashlib.sha256()
     for name in _EMULATOR_SOURCES:
         digest.update((here / name).read_bytes())
-    return f"{digest.hexdigest()}/{cryptography_version}/{SECRET_SIG}"
+    return f"{digest.hexdigest()}/{cryptography_version}/{SECRET_SIG_KEY}={SECRET_SIG}"
 
 
 def _key(type_token: str, name: str, inputs: dict[str, Any], ctx: OfflineContext) -> str | None:

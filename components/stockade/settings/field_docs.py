@@ -22,6 +22,8 @@ from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import core_schema
 
+from stockade.settings.base import BUILT_WHEN_SET
+
 
 @cache
 def _own_docstrings(cls: type) -> dict[str, str]:
@@ -72,6 +74,11 @@ class DocumentedSchema(GenerateJsonSchema):
                 # description of the model the field refers to.
                 properties[key] = self.handle_ref_overrides({**prop, "description": doc})
         return json_schema
+
+    def field_title_should_be_set(self, schema: Any) -> bool:
+        if isinstance(schema, dict) and schema.get("metadata", {}).get(BUILT_WHEN_SET):
+            return False  # a section built when set: titled by its model, like any model field
+        return super().field_title_should_be_set(schema)
 
     def _key(self, name: str, alias: str | None, validation_alias: Any) -> str:
         if not self.by_alias:

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, Field
 from pydantic_core import PydanticCustomError
 
-from stockade.settings.base import SettingsModel, empty_dict, empty_list
+from stockade.settings.base import DEFERRED, SettingsModel, empty_dict, empty_list
 from stockade.settings.problems import invalid
 from stockade.settings.secrets import PulumiSecret, SecretInput, SecretReference
 from stockade.settings.types import DomainName, ImageRef
@@ -96,6 +96,8 @@ _STOCKADE_ONLY = {
 
 class BridgeSettings(SettingsModel, ABC):
     """What every bridged orchestrator shares: its image, size and extra environment."""
+
+    model_config = SettingsModel.model_config | DEFERRED
 
     orchestrator: OrchestratorKind = OrchestratorKind.STOCKADE
     """`stockade` (Stockade's orchestrator, built from images/orchestrator) or `custom`."""

@@ -15,7 +15,7 @@ from typing import Annotated
 from pydantic import AfterValidator, Field
 from pydantic_core import PydanticCustomError
 
-from stockade.settings.base import SettingsModel, empty_list
+from stockade.settings.base import DEFERRED, SettingsModel, empty_list
 from stockade.settings.problems import invalid
 from stockade.settings.secrets import PulumiSecretInput
 from stockade.settings.types import DomainName
@@ -76,6 +76,8 @@ class CloudflareJurisdiction(StrEnum):
 class WorkerBundle(SettingsModel):
     """The customer-built Worker bundle. Stockade uploads it; it never builds it."""
 
+    model_config = SettingsModel.model_config | DEFERRED
+
     main_module: BundlePath
     """Path of the built entry module (the file exporting `fetch` and the Durable Object
     classes), relative to the project directory. Checked to exist when the program runs."""
@@ -119,6 +121,8 @@ class WorkerBundle(SettingsModel):
 class CloudflareSnapshots(SettingsModel):
     """R2 snapshots of MicroVM `/workspace` (the template's presigned-URL path)."""
 
+    model_config = SettingsModel.model_config | DEFERRED
+
     bucket_name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")] = (
         "claude-managed-agents-snapshots"
     )
@@ -137,6 +141,8 @@ class CloudflareSnapshots(SettingsModel):
 
 class CloudflareEgress(SettingsModel):
     """The egress policy Stockade seeds into the template's `EGRESS_POLICIES` KV namespace."""
+
+    model_config = SettingsModel.model_config | DEFERRED
 
     policy_id: Annotated[str, Field(pattern=r"^pol_[A-Za-z0-9._-]{1,64}$")] = "pol_stockade"
     """ID of the seeded policy (`policy:<id>` in KV; the template's API uses the same IDs)."""
@@ -160,6 +166,8 @@ class CloudflareEgress(SettingsModel):
 class CloudflareAccess(SettingsModel):
     """Cloudflare Access in front of the dashboard and API (`/webhooks` stays HMAC-signed)."""
 
+    model_config = SettingsModel.model_config | DEFERRED
+
     team_domain: DomainName
     """`CF_ACCESS_TEAM_DOMAIN`, e.g. `acme.cloudflareaccess.com`."""
 
@@ -178,6 +186,8 @@ class CloudflareAccess(SettingsModel):
 class CloudflareCustomDomain(SettingsModel):
     """A hostname on one of the account's zones that serves the Worker (Workers Custom Domain)."""
 
+    model_config = SettingsModel.model_config | DEFERRED
+
     zone_id: CloudflareId
     """Zone that owns the hostname."""
 
@@ -187,6 +197,8 @@ class CloudflareCustomDomain(SettingsModel):
 
 class CloudflareSettings(SettingsModel):
     """`provider: cloudflare`: the Worker, its bindings and its storage."""
+
+    model_config = SettingsModel.model_config | DEFERRED
 
     account_id: CloudflareId | None = None
     """The Cloudflare account everything is created in (also `CLOUDFLARE_ACCOUNT_ID`)."""

@@ -10,7 +10,7 @@ from pydantic import AfterValidator, Field
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
-from stockade.settings.base import SettingsModel, empty_list
+from stockade.settings.base import DEFERRED, SettingsModel, empty_list
 from stockade.settings.problems import invalid
 from stockade.settings.provider_bridged import EnvName
 from stockade.settings.secrets import PulumiSecretInput
@@ -26,6 +26,8 @@ class GitProvider(StrEnum):
 class VercelGitRepository(SettingsModel):
     """The repository whose production branch Vercel builds and deploys."""
 
+    model_config = SettingsModel.model_config | DEFERRED
+
     type: GitProvider
     """`github`, `gitlab` or `bitbucket`."""
 
@@ -38,6 +40,8 @@ class VercelGitRepository(SettingsModel):
 
 class VercelEnvNames(SettingsModel):
     """Names of the environment variables the Function reads (defaults follow the vendor SDK)."""
+
+    model_config = SettingsModel.model_config | DEFERRED
 
     environment_id: EnvName = "ANTHROPIC_ENVIRONMENT_ID"
     environment_key: EnvName = "ANTHROPIC_ENVIRONMENT_KEY"
@@ -75,6 +79,8 @@ def _project_directory(value: str) -> str:
 
 class VercelSettings(SettingsModel):
     """`provider: vercel`: the Vercel project hosting the integration's webhook Function."""
+
+    model_config = SettingsModel.model_config | DEFERRED
 
     project_name: Annotated[str, Field(pattern=r"^[a-z0-9](?:[a-z0-9._-]{0,98}[a-z0-9])?$")] = (
         "claude-managed-agents"

@@ -11,7 +11,7 @@ from pydantic import AfterValidator, Field
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
-from stockade.settings.base import SettingsModel, empty_list
+from stockade.settings.base import BuiltWhenSet, SettingsModel, empty_list
 from stockade.settings.problems import invalid
 from stockade.settings.providers import (
     CloudflareSettings,
@@ -263,16 +263,16 @@ class SandboxSettings(SettingsModel):
     alarms: AlarmSettings = Field(default_factory=AlarmSettings)
     """Where the fleet's health alarms are sent."""
 
-    cloudflare: CloudflareSettings | None = None
+    cloudflare: Annotated[CloudflareSettings | None, BuiltWhenSet()] = None
     """`provider: cloudflare` settings (docs/providers.md)."""
 
-    daytona: DaytonaSettings | None = None
+    daytona: Annotated[DaytonaSettings | None, BuiltWhenSet()] = None
     """`provider: daytona` settings (docs/providers.md)."""
 
-    modal: ModalSettings | None = None
+    modal: Annotated[ModalSettings | None, BuiltWhenSet()] = None
     """`provider: modal` settings (docs/providers.md)."""
 
-    vercel: VercelSettings | None = None
+    vercel: Annotated[VercelSettings | None, BuiltWhenSet()] = None
     """`provider: vercel` settings (docs/providers.md)."""
 
     @property

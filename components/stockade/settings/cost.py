@@ -5,8 +5,6 @@ the resources themselves; these settings cover what depends on traffic and load.
 Every default is stated in docs/review.md next to the price table.
 """
 
-from __future__ import annotations
-
 from pydantic import Field
 
 from stockade.settings.base import SettingsModel

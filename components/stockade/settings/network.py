@@ -1,7 +1,5 @@
 """`stockade:network`: where the perimeter's workloads live and how they reach out."""
 
-from __future__ import annotations
-
 from collections.abc import Iterator
 from enum import StrEnum
 from ipaddress import IPv4Network

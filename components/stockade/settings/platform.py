@@ -1,7 +1,5 @@
 """Settings about the platform a stack lands on: the AWS account or the Docker host."""
 
-from __future__ import annotations
-
 from collections.abc import Iterator
 from enum import StrEnum
 from ipaddress import IPv4Network

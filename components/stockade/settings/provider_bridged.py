@@ -5,8 +5,6 @@ The environment variable names follow each provider's reference orchestrator
 the Modal client's `MODAL_TOKEN_ID`/`MODAL_TOKEN_SECRET`).
 """
 
-from __future__ import annotations
-
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator

@@ -5,8 +5,6 @@ Binding and secret names follow github.com/cloudflare/claude-managed-agents
 provisions and what stays manual.
 """
 
-from __future__ import annotations
-
 import re
 from collections.abc import Iterator
 from enum import StrEnum

@@ -1,7 +1,5 @@
 """`stockade:sandboxes.vercel`: the Vercel project hosting the integration's webhook Function."""
 
-from __future__ import annotations
-
 from collections.abc import Iterator
 from enum import StrEnum
 from typing import Annotated

@@ -1,7 +1,5 @@
 """`stockade:sandboxes`: where Claude Managed Agents' tools run (docs/vendor-interface.md §1)."""
 
-from __future__ import annotations
-
 import re
 from collections.abc import Iterator
 from enum import StrEnum

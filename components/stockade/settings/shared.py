@@ -6,8 +6,6 @@ with a Pulumi StackReference (`vpcId`, `privateSubnetIds`, ... / `alarmTopicArn`
 `kmsKeyArn`, the names a Stockade stack exports) instead of creating its own.
 """
 
-from __future__ import annotations
-
 from typing import Annotated
 
 from pydantic import Field

@@ -1,7 +1,5 @@
 """The root of a stack's settings, and the rules that span sections."""
 
-from __future__ import annotations
-
 from enum import StrEnum
 
 from pydantic import Field

@@ -1,7 +1,5 @@
 """`stockade:tunnel`: the MCP tunnel gateway (docs/vendor-interface.md §2)."""
 
-from __future__ import annotations
-
 import ipaddress
 import re
 from collections.abc import Iterator

@@ -157,3 +157,55 @@ def test_monitor_calls_never_nest_inside_one_another(monkeypatch: pytest.MonkeyP
     synthesize("prod-use1", PROJECT_DIR)
     assert depth["calls"] > 100
     assert depth["deepest"] == 1
+
+
+def _unknown_output() -> pulumi.Output[str]:
+    """An Output whose value the engine does not know yet, as a real `pulumi up` can hand a program."""
+    import asyncio
+
+    loop = asyncio.get_event_loop()
+    value, known, secret = loop.create_future(), loop.create_future(), loop.create_future()
+    value.set_result("not yet")
+    known.set_result(False)
+    secret.set_result(False)
+    return pulumi.Output(set(), value, known, secret)
+
+
+def test_unknown_inputs_are_recorded_not_dropped() -> None:
+    def program() -> None:
+        unknown = _unknown_output()
+        aws.s3.Bucket("with-unknowns", bucket=unknown, tags={"late": unknown, "early": "known"})
+        aws.s3.Bucket("all-known", bucket="plain", tags={"early": "known"})
+
+    result = synthesize_config("dev", minimal_aws_config(), program)
+    by_name = {r.name: r.inputs for r in result.by_type("aws:s3/bucket:Bucket")}
+    assert by_name["with-unknowns"]["bucket"] == "<Unknown>"
+    assert by_name["with-unknowns"]["tags"] == {"late": "<Unknown>", "early": "known"}
+    assert by_name["all-known"]["bucket"] == "plain"
+    assert by_name["all-known"]["tags"] == {"early": "known"}
+
+
+def test_the_record_reuses_the_inputs_the_mocks_decoded(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from pulumi.runtime import rpc
+
+    from stockade.engine import runtime
+
+    decoded_for_the_record: list[object] = []
+    decode = rpc.deserialize_properties
+
+    def counting(props: object, *args: object, **kwargs: object) -> object:
+        # The SDK decodes through the same module; count only the record's own decoding.
+        if sys._getframe(1).f_code.co_name == "_recorded_inputs":
+            decoded_for_the_record.append(props)
+        return decode(props, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(runtime.rpc, "deserialize_properties", counting)
+
+    def program() -> None:
+        aws.s3.Bucket("all-known", bucket="plain")
+        aws.s3.Bucket("with-unknown", bucket=_unknown_output())
+
+    synthesize_config("dev", minimal_aws_config(), program)
+    assert len(decoded_for_the_record) == 1, "only the registration carrying an unknown is decoded again"

@@ -18,6 +18,8 @@ from stockade.engine.invokes import OfflineInvokeError, answer
 from stockade.engine.redact import Redactor, is_secret, unwrap
 from stockade.engine.stack_references import STACK_REFERENCE, answer_stack_reference
 
+_UNKNOWN_BYTES = rpc.UNKNOWN.encode()
+"""How the SDK's marker for a value not known yet appears in a serialized request."""
 _T = TypeVar("_T")
 _Args = TypeVarTuple("_Args")
 
@@ -79,8 +81,11 @@ class OfflineMocks(pulumi.runtime.Mocks):
         self.context = context
         self.redactor = redactor
         self.unanswered: list[OfflineInvokeError] = []
+        self.last_inputs: dict[str, Any] = {}
+        """The inputs of the latest registration, as the mock monitor decoded them for `new_resource`."""
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        self.last_inputs = args.inputs
         if args.typ == STACK_REFERENCE:
             # A read (MockMonitor.ReadResource), which the mocks mark as not custom.
             plain = {k: unwrap(v) for k, v in args.inputs.items()}
@@ -110,6 +115,8 @@ class OfflineMocks(pulumi.runtime.Mocks):
 
 @dataclass(frozen=True)
 class Registration:
+    """One resource registration as the engine received it: inputs, parent, provider and options."""
+
     urn: str
     type: str
     name: str
@@ -132,13 +139,14 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
 
     def __init__(self, mocks: OfflineMocks) -> None:
         super().__init__(mocks)
+        self._mocks = mocks
         self.registrations: list[Registration] = []
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - the gRPC method name
         response = super().RegisterResource(request)
         if request.type == "pulumi:pulumi:Stack":
             return response
-        inputs = rpc.deserialize_properties(request.object, keep_unknowns=True)
+        inputs = self._recorded_inputs(request)
         self.registrations.append(
             Registration(
                 urn=response.urn,
@@ -159,6 +167,14 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             )
         )
         return response
+
+    def _recorded_inputs(self, request: Any) -> dict[str, Any]:
+        # The mock monitor has just decoded these inputs for the mocks; decoding them again
+        # was a few percent of a synth. Its decoding drops unknown values, which the record
+        # keeps, so a request that carries one is decoded again, keeping them.
+        if _UNKNOWN_BYTES not in request.object.SerializeToString():
+            return self._mocks.last_inputs
+        return rpc.deserialize_properties(request.object, keep_unknowns=True)
 
     def make_urn(self, parent: str, type_: str, name: str) -> str:
         # The real engine qualifies a type with the parent's whole type chain and leaves

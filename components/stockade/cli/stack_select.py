@@ -31,6 +31,8 @@ _FIX = "pass --stack NAME, set PULUMI_STACK, or run `pulumi stack select NAME` i
 
 @dataclass(frozen=True)
 class ChosenStack:
+    """The stack a command runs on, and where its name came from."""
+
     name: str
     source: str
     """Where the name came from, for messages: `--stack`, `$PULUMI_STACK` or the workspace file."""

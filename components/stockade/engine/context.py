@@ -15,6 +15,8 @@ OFFLINE_REGION = "us-east-1"
 
 @dataclass(frozen=True)
 class OfflineContext:
+    """Where the offline program runs: its project, stack, region and account, as the engine would say."""
+
     project: str
     stack: str
     region: str = OFFLINE_REGION

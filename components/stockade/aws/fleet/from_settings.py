@@ -111,6 +111,8 @@ def network_args(
 
 @dataclass(frozen=True)
 class FleetImage:
+    """A fleet image reference, and the ARN of its ECR repository when it is in ECR (for the pull grant)."""
+
     uri: pulumi.Input[str]
     repository_arn: pulumi.Input[str] | None
 

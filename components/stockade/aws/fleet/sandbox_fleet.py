@@ -180,6 +180,8 @@ class SandboxFleetArgs(TypedDict):
 
 @dataclass(frozen=True)
 class _Workload:
+    """What one ECS service of the fleet runs: its task definition, roles, security group and logs."""
+
     security_group: aws.ec2.SecurityGroup
     logs: aws.cloudwatch.LogGroup
     execution_role: aws.iam.Role

@@ -37,6 +37,8 @@ class ImageSource:
 
 @dataclass
 class ImageSources:
+    """Where each gateway container's image comes from, by role."""
+
     by_role: dict[str, ImageSource] = field(default_factory=dict)
 
     @property

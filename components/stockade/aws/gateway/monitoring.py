@@ -54,6 +54,8 @@ def filter_pattern(phrase: str) -> str:
 
 @dataclass(frozen=True)
 class Monitoring:
+    """The gateway's alarm topic (when alarms are on) and the names of its alarms."""
+
     topic_arn: pulumi.Output[str] | None
     alarm_names: list[pulumi.Output[str]]
 

@@ -110,6 +110,8 @@ def dns_firewall(
 
 @dataclass(frozen=True)
 class NetworkFirewall:
+    """The egress firewall and its endpoints, for the routes that send traffic through it."""
+
     firewall: aws.networkfirewall.Firewall
     endpoint_ids: pulumi.Output[dict[str, str]]
     """Firewall subnet ID -> the firewall endpoint (a VPC endpoint ID) in it, for routes."""

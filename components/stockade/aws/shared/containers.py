@@ -24,6 +24,8 @@ STOP_TIMEOUT_SECONDS = 30
 
 @dataclass(frozen=True)
 class Mount:
+    """A task volume mounted into a container."""
+
     volume: str
     path: str
     read_only: bool = False

@@ -1,4 +1,5 @@
-"""Provider sections are built the first time a stack sets one, and read exactly as before."""
+"""Optional sections (the providers', `aws`, `docker.tls`) are built the first time a stack sets one,
+and read exactly as before."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import textwrap
 import pytest
 
 from stockade.settings.load import read_stack_file, validate
+from stockade.settings.platform import AwsSettings
 from stockade.settings.problems import SettingsError
 from stockade.settings.provider_bridged import DaytonaSettings
 
@@ -63,3 +65,39 @@ def test_a_bad_section_is_reported_at_its_own_path(value: object, message: str) 
     rendered = raised.value.render()
     assert "stockade:sandboxes.daytona" in rendered
     assert message in rendered
+
+
+def test_the_aws_and_docker_tls_sections_are_built_only_by_stacks_that_set_them() -> None:
+    probe = textwrap.dedent(
+        """
+        from pathlib import Path
+        from stockade.settings.load import read_stack_file, validate
+        from stockade.settings.platform import AwsSettings, DockerTlsSettings
+
+        models = (AwsSettings, DockerTlsSettings)
+        validate("local", read_stack_file(Path("."), "local").config)
+        print(sorted(m.__name__ for m in models if m.__pydantic_complete__))
+        validate("prod-use1", read_stack_file(Path("."), "prod-use1").config)
+        print(sorted(m.__name__ for m in models if m.__pydantic_complete__))
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert done.stdout.splitlines() == ["[]", "['AwsSettings']"]
+
+
+def test_the_aws_section_is_validated_as_its_model_and_reported_at_its_paths() -> None:
+    settings = validate("prod-use1", read_stack_file(PROJECT_DIR, "prod-use1").config)
+    assert isinstance(settings.aws, AwsSettings)
+    config = copy.deepcopy(read_stack_file(PROJECT_DIR, "prod-use1").config)
+    config["stockade:aws"] = {**config["stockade:aws"], "accountId": "12"}
+    with pytest.raises(SettingsError) as raised:
+        validate("prod-use1", config)
+    assert "stockade:aws.accountId" in raised.value.render()
+    assert "12-digit" in raised.value.render()

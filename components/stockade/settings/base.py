@@ -5,10 +5,11 @@ docs generator (`stockade.settings.field_docs`), not each time the models load: 
 source parsing was a fifth of a synth. Validators are built at import (pydantic's
 default) for every section a stack always has: measured, `defer_build` saved nothing
 there, because every reader validates a whole stack, and the sections built from a
-`default_factory` would then build their validators a second time, on their own. The
-managed providers' sections are the exception: a stack sets at most one of them, so they
-are marked `BuiltWhenSet` and built the first time a stack sets one (a fortieth of a
-Docker stack's synth otherwise).
+`default_factory` would then build their validators a second time, on their own. Optional
+sections that many stacks leave out are the exception: the managed providers' (a stack sets
+at most one), `aws` (Docker stacks have none) and `docker.tls`. They are marked
+`BuiltWhenSet` and built the first time a stack sets one (the providers' alone were a
+fortieth of a Docker stack's synth).
 
 The modules that define settings models do not postpone their annotations (no
 `from __future__ import annotations`): pydantic would evaluate every annotation's text

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, Field
 from pydantic_core import PydanticCustomError
 
-from stockade.settings.base import SettingsModel, empty_list
+from stockade.settings.base import DEFERRED, BuiltWhenSet, SettingsModel, empty_list
 from stockade.settings.problems import invalid
 from stockade.settings.secrets import PulumiSecretInput
 from stockade.settings.types import AwsAccountId, IamArn, ImageRef, Ipv4Cidr, KmsKeyArn, LogRetentionDays
@@ -17,6 +17,8 @@ from stockade.settings.types import AwsAccountId, IamArn, ImageRef, Ipv4Cidr, Km
 
 class AwsSettings(SettingsModel):
     """`stockade:aws`: account-level settings for AWS stacks."""
+
+    model_config = SettingsModel.model_config | DEFERRED
 
     account_id: AwsAccountId
     """The account this stack must deploy into; synth answers caller-identity with it and
@@ -91,6 +93,8 @@ HostPath = Annotated[str, Field(pattern=r"^/[\w./-]*$", max_length=4096)]
 class DockerTlsSettings(SettingsModel):
     """Client TLS for a `tcp://` Docker host whose daemon runs with `--tlsverify`."""
 
+    model_config = SettingsModel.model_config | DEFERRED
+
     cert_path: HostPath | None = None
     """Directory on the machine running Pulumi with `ca.pem`, `cert.pem` and `key.pem`
     (Docker's own layout, as for `DOCKER_CERT_PATH`)."""
@@ -155,7 +159,7 @@ class DockerSettings(SettingsModel):
     config, else `DOCKER_HOST`, else the local socket). `ssh://` uses the SSH agent;
     `tcp://` needs `tls` (or `allowInsecureTcp`)."""
 
-    tls: DockerTlsSettings | None = None
+    tls: Annotated[DockerTlsSettings | None, BuiltWhenSet()] = None
     """Client TLS for a `tcp://` host."""
 
     allow_insecure_tcp: bool = False

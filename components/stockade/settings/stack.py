@@ -1,10 +1,11 @@
 """The root of a stack's settings, and the rules that span sections."""
 
 from enum import StrEnum
+from typing import Annotated
 
 from pydantic import Field
 
-from stockade.settings.base import SettingsModel, empty_dict
+from stockade.settings.base import BuiltWhenSet, SettingsModel, empty_dict
 from stockade.settings.cost import CostSettings
 from stockade.settings.docker_rules import docker_weakenings, target_problems
 from stockade.settings.fleet_rules import egress_weakenings, fleet_problems, production_problems
@@ -46,7 +47,7 @@ class StackSettings(SettingsModel):
     aws_region: AwsRegion | None = Field(default=None, exclude=True)
     """Read from `aws:region` (not `stockade:`); required for the aws target."""
 
-    aws: AwsSettings | None = None
+    aws: Annotated[AwsSettings | None, BuiltWhenSet()] = None
     """Account-level AWS settings; required for the aws target."""
 
     docker: DockerSettings = Field(default_factory=DockerSettings)

@@ -4,9 +4,9 @@ and read exactly as before."""
 from __future__ import annotations
 
 import copy
+import json
 import subprocess
 import sys
-import textwrap
 
 import pytest
 
@@ -18,22 +18,24 @@ from stockade.settings.provider_bridged import DaytonaSettings
 from .conftest import PROJECT_DIR
 
 
-def test_a_stack_without_provider_sections_never_builds_them() -> None:
-    probe = textwrap.dedent(
-        """
-        from pathlib import Path
-        from stockade.settings.load import read_stack_file, validate
-        from stockade.settings.provider_bridged import DaytonaSettings, ModalSettings
-        from stockade.settings.provider_cloudflare import CloudflareSettings
-        from stockade.settings.provider_vercel import VercelSettings
-
-        for stack in ("local", "prod-use1"):
-            validate(stack, read_stack_file(Path("."), stack).config)
-        models = (CloudflareSettings, DaytonaSettings, ModalSettings, VercelSettings)
-        print(sorted(m.__name__ for m in models if m.__pydantic_complete__))
-        validate("daytona-dev", read_stack_file(Path("."), "daytona-dev").config)
-        print(sorted(m.__name__ for m in models if m.__pydantic_complete__))
-        """
+def _built_after_each(
+    models: dict[str, tuple[str, ...]], stacks: tuple[tuple[str, ...], ...]
+) -> list[list[str]]:
+    """In a fresh interpreter, validate each group of `stacks` in turn; after each group, which
+    of `models` (module -> class names) have been built."""
+    names = [name for group in models.values() for name in group]
+    probe = "\n".join(
+        [
+            "import json",
+            "from pathlib import Path",
+            "from stockade.settings.load import read_stack_file, validate",
+            *(f"from {module} import {', '.join(group)}" for module, group in models.items()),
+            f"models = ({', '.join(names)},)",
+            f"for group in {stacks!r}:",
+            "    for stack in group:",
+            "        validate(stack, read_stack_file(Path('.'), stack).config)",
+            "    print(json.dumps(sorted(m.__name__ for m in models if m.__pydantic_complete__)))",
+        ]
     )
     done = subprocess.run(
         [sys.executable, "-c", probe],
@@ -43,7 +45,17 @@ def test_a_stack_without_provider_sections_never_builds_them() -> None:
         timeout=120,
         check=True,
     )
-    assert done.stdout.splitlines() == ["[]", "['DaytonaSettings']"]
+    return [json.loads(line) for line in done.stdout.splitlines()]
+
+
+def test_a_stack_without_provider_sections_never_builds_them() -> None:
+    providers = {
+        "stockade.settings.provider_bridged": ("DaytonaSettings", "ModalSettings"),
+        "stockade.settings.provider_cloudflare": ("CloudflareSettings",),
+        "stockade.settings.provider_vercel": ("VercelSettings",),
+    }
+    built = _built_after_each(providers, (("local", "prod-use1"), ("daytona-dev",)))
+    assert built == [[], ["DaytonaSettings"]]
 
 
 def test_a_set_section_is_validated_as_its_model() -> None:
@@ -68,28 +80,8 @@ def test_a_bad_section_is_reported_at_its_own_path(value: object, message: str) 
 
 
 def test_the_aws_and_docker_tls_sections_are_built_only_by_stacks_that_set_them() -> None:
-    probe = textwrap.dedent(
-        """
-        from pathlib import Path
-        from stockade.settings.load import read_stack_file, validate
-        from stockade.settings.platform import AwsSettings, DockerTlsSettings
-
-        models = (AwsSettings, DockerTlsSettings)
-        validate("local", read_stack_file(Path("."), "local").config)
-        print(sorted(m.__name__ for m in models if m.__pydantic_complete__))
-        validate("prod-use1", read_stack_file(Path("."), "prod-use1").config)
-        print(sorted(m.__name__ for m in models if m.__pydantic_complete__))
-        """
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", probe],
-        cwd=PROJECT_DIR,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    assert done.stdout.splitlines() == ["[]", "['AwsSettings']"]
+    platform = {"stockade.settings.platform": ("AwsSettings", "DockerTlsSettings")}
+    assert _built_after_each(platform, (("local",), ("prod-use1",))) == [[], ["AwsSettings"]]
 
 
 def test_the_aws_section_is_validated_as_its_model_and_reported_at_its_paths() -> None:

@@ -85,6 +85,31 @@ def test_secret_inputs_and_outputs_are_redacted() -> None:
     assert result.outputs["leak"] == "[secret]"
 
 
+def test_outputs_are_the_inputs_carried_over_plus_what_a_provider_computes() -> None:
+    # The mocks answer with the computed outputs alone and leave the inputs to the SDK, which
+    # carries them over outside a preview: every output a program reads must still be there.
+    def program() -> None:
+        bucket = aws.s3.Bucket("b", bucket="plain-bucket", tags={"team": "infra"})
+        parameter = aws.ssm.Parameter(
+            "p", type="SecureString", value=pulumi.Output.secret("carried-over-secret"), description="d"
+        )
+        pulumi.export("bucket", bucket.bucket)
+        pulumi.export("tags", bucket.tags)
+        pulumi.export("arn", bucket.arn)
+        pulumi.export("id", bucket.id)
+        pulumi.export("description", parameter.description)
+        pulumi.export("value", parameter.value)
+
+    result = synthesize_config("dev", minimal_aws_config(), program)
+    assert result.outputs["bucket"] == "plain-bucket"
+    assert result.outputs["tags"] == {"team": "infra"}
+    assert result.outputs["arn"] == "arn:aws:s3:::plain-bucket"
+    assert result.outputs["id"] == "plain-bucket"
+    assert result.outputs["description"] == "d"
+    assert result.outputs["value"] == "[secret]"
+    assert "carried-over-secret" not in result.to_json()
+
+
 def test_program_errors_become_synth_errors() -> None:
     def program() -> None:
         raise ValueError("boom in the program")

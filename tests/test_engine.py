@@ -86,8 +86,8 @@ def test_secret_inputs_and_outputs_are_redacted() -> None:
 
 
 def test_outputs_are_the_inputs_carried_over_plus_what_a_provider_computes() -> None:
-    # The mocks answer with the computed outputs alone and leave the inputs to the SDK, which
-    # carries them over outside a preview: every output a program reads must still be there.
+    # Components read each other's outputs: an input read back as an output keeps its value
+    # and its secret marker, and the emulated provider adds what it would compute.
     def program() -> None:
         bucket = aws.s3.Bucket("b", bucket="plain-bucket", tags={"team": "infra"})
         parameter = aws.ssm.Parameter(

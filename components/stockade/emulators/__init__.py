@@ -1,12 +1,9 @@
 """Outputs a provider would compute, emulated offline so programs can wire resources together.
 
-A provider answers a create with the resource's whole state: its inputs, and what it
-computed (an ID, an ARN, a generated name or key). `provider_outputs` emulates the second
-part: an ID and, for AWS, an ARN shaped like the real one, and a default name where the
-program left it out. Types whose outputs matter to Stockade register a richer emulator
+The default is the resource's own inputs plus an ID and, for AWS, an ARN shaped
+like the real one. Types whose outputs matter to Stockade register a richer emulator
 with `register`; the pulumi-tls types are emulated in `stockade.emulators.tls`, which
 needs `cryptography`, and reached through `stockade.emulators.tls_outputs`' disk cache.
-`emulate` is the whole state, inputs included, for callers that read it directly.
 """
 
 from __future__ import annotations
@@ -69,24 +66,14 @@ def _aws_arn(type_token: str, name: str, ctx: OfflineContext) -> str:
 
 
 def emulate(type_token: str, name: str, inputs: dict[str, Any], ctx: OfflineContext) -> dict[str, Any]:
-    """The resource's whole state after a create: its inputs, overlaid with `provider_outputs`."""
-    return {**inputs, **provider_outputs(type_token, name, inputs, ctx)}
-
-
-def provider_outputs(
-    type_token: str, name: str, inputs: dict[str, Any], ctx: OfflineContext
-) -> dict[str, Any]:
-    """What a provider adds to (or puts in place of) the inputs in the state it answers with."""
-    outputs: dict[str, Any] = {}
+    outputs = dict(inputs)
     if type_token.startswith("aws:"):
         physical = physical_name(name, inputs, "name", "bucket", "family")
-        if "arn" not in inputs:
-            outputs["arn"] = _aws_arn(type_token, physical, ctx)
-        if "name" not in inputs:
-            outputs["name"] = physical
-    elif type_token.startswith("docker:index/") and "name" not in inputs:
+        outputs.setdefault("arn", _aws_arn(type_token, physical, ctx))
+        outputs.setdefault("name", physical)
+    elif type_token.startswith("docker:index/"):
         # Pulumi auto-names Docker containers, networks and volumes the program leaves unnamed.
-        outputs["name"] = physical_name(name, inputs, "name")
+        outputs.setdefault("name", physical_name(name, inputs, "name"))
     special = _EMULATORS.get(type_token)
     if special is not None:
         outputs.update(special(name, inputs, ctx))

@@ -12,7 +12,7 @@ import pulumi
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
 
-from stockade.emulators import provider_outputs, resource_id
+from stockade.emulators import emulate, resource_id
 from stockade.engine.context import OfflineContext
 from stockade.engine.invokes import OfflineInvokeError, answer
 from stockade.engine.redact import Redactor, is_secret, unwrap
@@ -93,19 +93,16 @@ class OfflineMocks(pulumi.runtime.Mocks):
         if not args.custom:
             return "", {}
         plain = {k: unwrap(v) for k, v in args.inputs.items()}
-        # Only what the provider computes: the engine runs as an update, not a preview, so the
-        # SDK carries every input over to the outputs itself, secret marker included. Echoed
-        # back, each input was serialized and decoded once more for the same value.
-        outputs = provider_outputs(args.typ, args.name, plain, self.context)
-        rid = outputs.pop("id", None) or plain.get("id") or resource_id(args.typ, args.name)
+        outputs = emulate(args.typ, args.name, plain, self.context)
+        rid = outputs.pop("id", None) or resource_id(args.typ, args.name)
         for value in outputs.values():
             # A secret an emulator made up (a generated private key) must be scrubbed even if
             # a later apply drops its secret marker on the way into another resource.
             if is_secret(value) and isinstance(unwrap(value), str):
                 self.redactor.add(unwrap(value))
-        for key in outputs.keys() & args.inputs.keys():
-            if is_secret(args.inputs[key]):  # an input given as a secret stays one
-                outputs[key] = args.inputs[key]
+        for key, value in args.inputs.items():
+            if is_secret(value):
+                outputs[key] = value
         return str(rid), outputs
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:

@@ -152,8 +152,6 @@ def synthesize_config(
         runtime_settings.reset_options(project=PROJECT, stack=stack)
         asyncio.set_event_loop(loop)
         runtime_config.set_all_config(config, secret_keys)
-        # An update, not a preview: outside a preview the SDK carries a resource's inputs over
-        # to its outputs, and the mocks answer with the computed outputs alone.
         pulumi.runtime.set_mocks(
             mocks, project=PROJECT, stack=stack, preview=False, logger=_PROGRAM_LOG, monitor=monitor
         )

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
+from collections.abc import Iterator
 
 import pulumi
 import pulumi_aws as aws
@@ -108,6 +111,38 @@ def test_outputs_are_the_inputs_carried_over_plus_what_a_provider_computes() -> 
     assert result.outputs["description"] == "d"
     assert result.outputs["value"] == "[secret]"
     assert "carried-over-secret" not in result.to_json()
+
+
+@contextlib.contextmanager
+def _at_most(seconds: int) -> Iterator[None]:
+    def expire(signum: int, frame: object) -> None:
+        raise TimeoutError(f"still running after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def test_a_resource_passed_as_an_input_is_recorded_by_urn() -> None:
+    # Decoding the reference reads the resource back from the monitor; that read must finish
+    # inside the monitor call, or the program's loop fails awaiting it from another loop.
+    def program() -> None:
+        first = aws.s3.Bucket("first", bucket="first-bucket")
+        second = aws.s3.Bucket("second", bucket="second-bucket")
+        pulumi.ComponentResource("test:index:Holder", "holder", {"main": first, "all": [first, second]})
+
+    with _at_most(seconds=60):  # left unfinished, the read back hung the program's loop
+        result = synthesize_config("dev", minimal_aws_config(), program)
+    holder = result.one("test:index:Holder").inputs
+    urn = "urn:pulumi:dev::stockade::aws:s3/bucket:Bucket::{}".format
+    assert holder == {
+        "main": {"resourceRef": urn("first")},
+        "all": [{"resourceRef": urn("first")}, {"resourceRef": urn("second")}],
+    }
 
 
 def test_program_errors_become_synth_errors() -> None:

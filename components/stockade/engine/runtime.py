@@ -20,6 +20,8 @@ from stockade.engine.stack_references import STACK_REFERENCE, answer_stack_refer
 
 _UNKNOWN_BYTES = rpc.UNKNOWN.encode()
 """How the SDK's marker for a value not known yet appears in a serialized request."""
+_RESOURCE_REFERENCE_BYTES = rpc._special_resource_sig.encode()
+"""How a reference to another resource (a resource passed as an input) appears in one."""
 _T = TypeVar("_T")
 _Args = TypeVarTuple("_Args")
 
@@ -62,12 +64,21 @@ class InProcessMonitorLoop(asyncio.SelectorEventLoop):
         policy.set_event_loop(self._monitor_loop)
         try:
             future.set_result(func(*args))
+            self._finish_monitor_tasks()
         except Exception as exc:  # the SDK awaits it and handles the error as from a thread
             future.set_exception(exc)
         finally:
             policy.set_event_loop(current)
             asyncio._set_running_loop(running)
         return future
+
+    def _finish_monitor_tasks(self) -> None:
+        # Decoding a resource reference reads the resource back (`getResource`), as a task on
+        # the call's own loop. Left pending, the program's loop would await it at the end of
+        # the run, across loops, and fail; on a pool thread the next call happens to finish it.
+        pending = asyncio.all_tasks(self._monitor_loop)
+        if pending:
+            self._monitor_loop.run_until_complete(asyncio.gather(*pending))
 
     def close(self) -> None:
         self._monitor_loop.close()
@@ -141,6 +152,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         super().__init__(mocks)
         self._mocks = mocks
         self.registrations: list[Registration] = []
+        self.holds_resource_references = False
+        """Whether some registration's inputs hold a resource object (see `synth._name_resources`)."""
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - the gRPC method name
         response = super().RegisterResource(request)
@@ -172,7 +185,10 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         # The mock monitor has just decoded these inputs for the mocks; decoding them again
         # was a few percent of a synth. Its decoding drops unknown values, which the record
         # keeps, so a request that carries one is decoded again, keeping them.
-        if _UNKNOWN_BYTES not in request.object.SerializeToString():
+        wire = request.object.SerializeToString()
+        if _RESOURCE_REFERENCE_BYTES in wire:
+            self.holds_resource_references = True
+        if _UNKNOWN_BYTES not in wire:
             return self._mocks.last_inputs
         return rpc.deserialize_properties(request.object, keep_unknowns=True)
 

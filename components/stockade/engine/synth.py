@@ -8,6 +8,7 @@ real secret), invokes are answered offline, and every registration is recorded.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import runpy
@@ -159,6 +160,9 @@ def synthesize_config(
         root = runtime_settings.get_root_resource()
         exported = getattr(root, "outputs", {}) or {}
         stack_outputs = loop.run_until_complete(_resolve_outputs(exported))
+        registrations = monitor.registrations
+        if monitor.holds_resource_references:
+            registrations = loop.run_until_complete(_name_resources(registrations))
     except pulumi.RunError as exc:
         raise SynthError(str(exc)) from None
     except Exception as exc:
@@ -174,7 +178,7 @@ def synthesize_config(
         loop.close()
 
     clean: Callable[[Any], Any] = reveal if reveal_secrets else redactor.clean
-    resources = tuple(sorted((_resource(r, clean) for r in monitor.registrations), key=lambda r: r.urn))
+    resources = tuple(sorted((_resource(r, clean) for r in registrations), key=lambda r: r.urn))
     return SynthResult(
         project=PROJECT,
         stack=stack,
@@ -223,6 +227,21 @@ async def _resolve_outputs(exported: dict[str, Any]) -> dict[str, Any]:
         output = pulumi.Output.from_input(value)
         resolved[key] = REDACTED if await output.is_secret() else await output.future()
     return resolved
+
+
+async def _name_resources(registrations: list[Registration]) -> list[Registration]:
+    """Resources passed as inputs, recorded as the engine records them: a reference by URN."""
+    return [dataclasses.replace(r, inputs=await _resources_named(r.inputs)) for r in registrations]
+
+
+async def _resources_named(value: Any) -> Any:
+    if isinstance(value, pulumi.Resource):
+        return {"resourceRef": await value.urn.future()}
+    if isinstance(value, dict):
+        return {key: await _resources_named(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [await _resources_named(item) for item in value]
+    return value
 
 
 def _provider_urn(reference: str) -> str | None:

@@ -20,8 +20,8 @@ from stockade.engine.stack_references import STACK_REFERENCE, answer_stack_refer
 
 _UNKNOWN_BYTES = rpc.UNKNOWN.encode()
 """How the SDK's marker for a value not known yet appears in a serialized request."""
-_RESOURCE_REFERENCE_BYTES = rpc._special_resource_sig.encode()
-"""How a reference to another resource (a resource passed as an input) appears in one."""
+_RESOURCE_REFERENCE_BYTES = b"5cf8f73096256a8f31e491e813e4eb8e"
+"""Pulumi's wire signature of a resource reference (a resource passed as an input)."""
 _T = TypeVar("_T")
 _Args = TypeVarTuple("_Args")
 
@@ -31,6 +31,33 @@ def _current_loop(policy: asyncio.AbstractEventLoopPolicy) -> asyncio.AbstractEv
         return policy.get_event_loop()
     except RuntimeError:  # none set on this thread
         return None
+
+
+class _MonitorCallLoop(asyncio.SelectorEventLoop):
+    """The loop a monitor call runs with, as a pool thread's own; it keeps the tasks started on it.
+
+    Decoding a resource reference reads the resource back (`getResource`) as a task on this
+    loop; `InProcessMonitorLoop` finishes such tasks before the call returns. Listing them
+    here is what makes that check cheap: `asyncio.all_tasks(loop)` walks every task of every
+    loop, thousands by the end of a large stack, on each of its hundreds of monitor calls.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.started: list[asyncio.Task[Any]] = []
+
+    def create_task(self, coro: Any, **kwargs: Any) -> asyncio.Task[Any]:
+        task = super().create_task(coro, **kwargs)
+        self.started.append(task)
+        return task
+
+    def finish_started(self) -> None:
+        """Run the tasks started on this loop until none is left pending."""
+        while self.started:
+            pending = [task for task in self.started if not task.done()]
+            self.started.clear()
+            if pending:
+                self.run_until_complete(asyncio.gather(*pending))
 
 
 class InProcessMonitorLoop(asyncio.SelectorEventLoop):
@@ -50,7 +77,7 @@ class InProcessMonitorLoop(asyncio.SelectorEventLoop):
 
     def __init__(self) -> None:
         super().__init__()
-        self._monitor_loop = asyncio.SelectorEventLoop()
+        self._monitor_loop = _MonitorCallLoop()
 
     def run_in_executor(
         self, executor: Executor | None, func: Callable[[Unpack[_Args]], _T], *args: *_Args
@@ -63,22 +90,19 @@ class InProcessMonitorLoop(asyncio.SelectorEventLoop):
         asyncio._set_running_loop(None)
         policy.set_event_loop(self._monitor_loop)
         try:
-            future.set_result(func(*args))
-            self._finish_monitor_tasks()
+            result = func(*args)
+            # Left pending, a read back would be awaited by the program's loop at the end of
+            # the run, across loops: a hang or an error. On a pool thread, the next call on
+            # the same thread happens to finish it.
+            self._monitor_loop.finish_started()
         except Exception as exc:  # the SDK awaits it and handles the error as from a thread
             future.set_exception(exc)
+        else:
+            future.set_result(result)
         finally:
             policy.set_event_loop(current)
             asyncio._set_running_loop(running)
         return future
-
-    def _finish_monitor_tasks(self) -> None:
-        # Decoding a resource reference reads the resource back (`getResource`), as a task on
-        # the call's own loop. Left pending, the program's loop would await it at the end of
-        # the run, across loops, and fail; on a pool thread the next call happens to finish it.
-        pending = asyncio.all_tasks(self._monitor_loop)
-        if pending:
-            self._monitor_loop.run_until_complete(asyncio.gather(*pending))
 
     def close(self) -> None:
         self._monitor_loop.close()

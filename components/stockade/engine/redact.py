@@ -52,10 +52,8 @@ class Redactor:
         return text
 
     def _describe_object(self, value: Any) -> Any:
-        # Resource references, assets and archives have no JSON form of their own.
-        urn = getattr(value, "_urn_value", None) or getattr(value, "urn_value", None)
-        if isinstance(urn, str):
-            return {"resourceRef": urn}
+        # Assets and archives have no JSON form of their own. Resource references are
+        # already `{"resourceRef": <urn>}` by now (stockade.engine.synth._name_resources).
         for attribute in ("path", "text", "uri"):
             inner = getattr(value, attribute, None)
             if isinstance(inner, str):
